@@ -1,0 +1,186 @@
+// Server configuration from flags and environment (flags win), described once in a table that
+// also produces --help. Invalid values are reported as one clear line.
+
+import { parseArgs } from "node:util";
+import { defaultLimits, type Limits } from "../transport/limits.js";
+
+export type StoreChoice = "memory" | "lmdb" | "redis";
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  /** undefined = generate one at start and print it once to stderr. */
+  readonly apiPassword: string | undefined;
+  readonly store: StoreChoice;
+  readonly dataDir: string;
+  readonly redisUrl: string;
+  readonly defaultPool: {
+    readonly totalTokens: number;
+    readonly leaseTtlMs: number;
+    readonly idleTtlMs: number;
+  };
+  /** Lease length of tokens issued through the legacy /issue_token route. */
+  readonly legacyLeaseTtlMs: number;
+  readonly maxTokensPerPool: number;
+  readonly restartGraceMs: number;
+  readonly shutdownGraceMs: number;
+  readonly eventRingSize: number;
+  readonly watchBuffer: number;
+  readonly logLevel: string;
+  readonly limits: Limits;
+}
+
+export class ConfigError extends Error {}
+
+interface Option {
+  readonly flag: string;
+  readonly env: readonly string[];
+  readonly help: string;
+  readonly default: string;
+  /** Hidden from --help output (the value is a secret). */
+  readonly secret?: boolean;
+}
+
+const OPTIONS = {
+  port: { flag: "port", env: ["PORT"], default: "8080", help: "TCP port for every protocol" },
+  host: { flag: "host", env: ["HOST"], default: "0.0.0.0", help: "address to listen on" },
+  apiPassword: {
+    flag: "api-password",
+    env: ["API_PASSWORD"],
+    default: "",
+    secret: true,
+    help: "shared secret clients send as X-API-PASSWORD or Authorization: Bearer (random if unset, printed once to stderr)",
+  },
+  store: { flag: "store", env: ["STORE"], default: "memory", help: "state backend: memory | lmdb | redis" },
+  dataDir: { flag: "data-dir", env: ["DATA_DIR"], default: "./data", help: "lmdb data directory" },
+  redisUrl: { flag: "redis-url", env: ["REDIS_URL"], default: "redis://127.0.0.1:6379", help: "redis store address" },
+  totalTokens: { flag: "total-tokens", env: ["TOTAL_TOKENS"], default: "1", help: "tokens in the `default` pool created at start" },
+  leaseTtl: {
+    flag: "lease-ttl",
+    env: ["LEASE_TTL", "TIMER_DURATION"],
+    default: "60",
+    help: "default pool lease TTL, seconds (TIMER_DURATION is accepted as an alias)",
+  },
+  idleTtl: { flag: "idle-ttl", env: ["IDLE_TTL"], default: "300", help: "default pool idle TTL, seconds (0 = never)" },
+  legacyLeaseTtl: {
+    flag: "legacy-lease-ttl",
+    env: ["TIMER_DURATION"],
+    default: "1800",
+    help: "lease TTL of tokens issued by the legacy /issue_token route, seconds",
+  },
+  maxTokens: { flag: "max-tokens", env: ["MAX_TOKENS"], default: "1000000", help: "default max_tokens of a pool" },
+  restartGrace: { flag: "restart-grace", env: ["RESTART_GRACE"], default: "15", help: "seconds a recovered lease survives after a restart" },
+  shutdownGrace: { flag: "shutdown-grace", env: ["SHUTDOWN_GRACE"], default: "10", help: "seconds in-flight calls get on SIGTERM" },
+  eventRing: { flag: "event-ring", env: ["EVENT_RING_SIZE"], default: "10000", help: "events retained per pool for WatchLeases resume" },
+  watchBuffer: { flag: "watch-buffer", env: ["WATCH_BUFFER"], default: "10000", help: "events a slow watcher may lag before it is cut off" },
+  logLevel: { flag: "log-level", env: ["LOG_LEVEL"], default: "info", help: "trace | debug | info | warn | error | silent" },
+  maxRequestBytes: { flag: "max-request-bytes", env: ["MAX_REQUEST_BYTES"], default: String(defaultLimits.maxRequestBytes), help: "largest request body" },
+  maxBatch: { flag: "max-batch", env: ["MAX_BATCH_TOKENS"], default: String(defaultLimits.maxBatchTokens), help: "most tokens per KeepAlive/GenerateTokens call" },
+  maxGenerate: { flag: "max-generate", env: ["MAX_GENERATE"], default: String(defaultLimits.maxGenerateCount), help: "largest GenerateTokens count" },
+  maxStreams: { flag: "max-streams", env: ["MAX_STREAMS"], default: String(defaultLimits.maxStreams), help: "concurrent WatchLeases streams" },
+  maxWait: { flag: "max-wait", env: ["MAX_WAIT"], default: String(defaultLimits.maxWaitMs / 1000), help: "longest AssignToken wait_timeout honoured, seconds" },
+} as const satisfies Record<string, Option>;
+
+type Key = keyof typeof OPTIONS;
+
+export function helpText(): string {
+  const rows = Object.values(OPTIONS).map((o: Option) => {
+    const env = o.env.join(", ");
+    const def = o.secret ? "(random)" : o.default;
+    return `  --${o.flag.padEnd(18)} ${env.padEnd(28)} ${def.padEnd(24)} ${o.help}`;
+  });
+  return [
+    "tokenpool: token pools with expiring leases over gRPC, gRPC-Web and Connect",
+    "",
+    "usage: tokenpool [--flag value]...   (each flag also reads the environment variable shown)",
+    "",
+    `  ${"flag".padEnd(20)} ${"environment".padEnd(28)} ${"default".padEnd(24)} meaning`,
+    ...rows,
+    `  --${"help".padEnd(18)} ${"".padEnd(28)} ${"".padEnd(24)} print this text`,
+  ].join("\n");
+}
+
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Config | "help" {
+  const parsed = parseFlags(argv);
+  if (parsed === "help") return "help";
+  const raw = (key: Key): { value: string; source: string } => {
+    const o: Option = OPTIONS[key];
+    const flagged = parsed[o.flag];
+    if (flagged !== undefined) return { value: flagged, source: `--${o.flag}` };
+    for (const name of o.env) {
+      const v = env[name];
+      if (v !== undefined && v !== "") return { value: v, source: name };
+    }
+    return { value: o.default, source: `--${o.flag}` };
+  };
+  const int = (key: Key, min: number, max: number): number => {
+    const { value, source } = raw(key);
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new ConfigError(`${source}=${JSON.stringify(value)}: expected a whole number from ${min} to ${max}`);
+    }
+    return n;
+  };
+  const seconds = (key: Key, min: number, max: number): number => {
+    const { value, source } = raw(key);
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isFinite(n) || n < min || n > max) {
+      throw new ConfigError(`${source}=${JSON.stringify(value)}: expected seconds from ${min} to ${max}`);
+    }
+    return Math.round(n * 1000);
+  };
+  const store = raw("store");
+  if (!["memory", "lmdb", "redis"].includes(store.value)) {
+    throw new ConfigError(`${store.source}=${JSON.stringify(store.value)}: expected memory, lmdb or redis`);
+  }
+  const logLevel = raw("logLevel");
+  if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(logLevel.value)) {
+    throw new ConfigError(`${logLevel.source}=${JSON.stringify(logLevel.value)}: expected trace, debug, info, warn, error or silent`);
+  }
+  const password = raw("apiPassword").value;
+  const maxTokens = int("maxTokens", 1, 50_000_000);
+  const limits: Limits = {
+    ...defaultLimits,
+    maxRequestBytes: int("maxRequestBytes", 1024, 64 * 1024 * 1024),
+    maxBatchTokens: int("maxBatch", 1, 1_000_000),
+    maxGenerateCount: int("maxGenerate", 1, 10_000_000),
+    maxStreams: int("maxStreams", 0, 1_000_000),
+    maxWaitMs: seconds("maxWait", 0, 24 * 3600),
+  };
+  return {
+    host: raw("host").value,
+    port: int("port", 0, 65535),
+    apiPassword: password === "" ? undefined : password,
+    store: store.value as StoreChoice,
+    dataDir: raw("dataDir").value,
+    redisUrl: raw("redisUrl").value,
+    defaultPool: {
+      totalTokens: int("totalTokens", 0, maxTokens),
+      leaseTtlMs: seconds("leaseTtl", 0.001, limits.maxLeaseTtlMs / 1000),
+      idleTtlMs: seconds("idleTtl", 0, limits.maxIdleTtlMs / 1000),
+    },
+    legacyLeaseTtlMs: seconds("legacyLeaseTtl", 0.001, limits.maxLeaseTtlMs / 1000),
+    maxTokensPerPool: maxTokens,
+    restartGraceMs: seconds("restartGrace", 0, 24 * 3600),
+    shutdownGraceMs: seconds("shutdownGrace", 0, 3600),
+    eventRingSize: int("eventRing", 1, 10_000_000),
+    watchBuffer: int("watchBuffer", 1, 10_000_000),
+    logLevel: logLevel.value,
+    limits,
+  };
+}
+
+function parseFlags(argv: readonly string[]): Record<string, string> | "help" {
+  const options: Record<string, { type: "string" }> = {};
+  for (const o of Object.values(OPTIONS)) options[o.flag] = { type: "string" };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: [...argv], options: { ...options, help: { type: "boolean", short: "h" } }, strict: true }));
+  } catch (e) {
+    throw new ConfigError(e instanceof Error ? e.message.split("\n")[0] ?? String(e) : String(e));
+  }
+  if (values.help) return "help";
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(values)) if (typeof v === "string") out[k] = v;
+  return out;
+}

@@ -1,0 +1,74 @@
+// Process entry point: configuration, start-up summary, signals.
+
+import { ConfigError, helpText, loadConfig, type Config } from "./config/config.js";
+import { systemClock } from "./runtime/clock.js";
+import { createLogger } from "./server/logger.js";
+import { startServer } from "./server/server.js";
+import { StoreOpenError } from "./store/open-store.js";
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    const loaded = loadConfig(process.argv.slice(2), process.env);
+    if (loaded === "help") {
+      process.stdout.write(helpText() + "\n");
+      return;
+    }
+    config = loaded;
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`tokenpool: invalid configuration: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+
+  const log = createLogger(config.logLevel);
+  let server;
+  try {
+    server = await startServer(config, {
+      clock: systemClock,
+      log,
+      // Printed once to the terminal, never to the log stream.
+      announcePassword: (p) => process.stderr.write(`tokenpool: API_PASSWORD not set; generated password for this run: ${p}\n`),
+    });
+  } catch (e) {
+    if (e instanceof StoreOpenError || (e instanceof Error && "code" in e && e.code === "EADDRINUSE")) {
+      process.stderr.write(`tokenpool: cannot start: ${e.message}\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
+  log.info(
+    {
+      url: server.url,
+      protocols: ["grpc (h2c)", "grpc-web", "connect (json, binary; HTTP/1.1 and h2c)"],
+      store: config.store,
+      ...(config.store === "lmdb" && { dataDir: config.dataDir }),
+      defaultPool: config.defaultPool,
+      auth: config.apiPassword ? "API_PASSWORD" : "generated password (see stderr)",
+    },
+    `tokenpool listening on ${server.url}`,
+  );
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    server.close().then(
+      () => {
+        log.info("stopped");
+        process.exit(0);
+      },
+      (e: unknown) => {
+        log.error({ err: e }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+void main();

@@ -1,0 +1,192 @@
+// Fans lease events out to watchers: a bounded per-pool replay ring (so a watcher can resume by
+// sequence) and per-subscriber bounded queues (so a slow watcher cannot grow memory without bound).
+
+import type { LeaseEvent } from "../core/types.js";
+
+export type WatchEnd =
+  | { readonly code: "OUT_OF_RANGE"; readonly pool: string; readonly oldestSequence: number; readonly requested: number }
+  | { readonly code: "SLOW_CONSUMER"; readonly pool: string; readonly lastSequence: number; readonly limit: number }
+  | { readonly code: "POOL_DELETED"; readonly pool: string }
+  | { readonly code: "SHUTDOWN" };
+
+export interface EventHubOptions {
+  /** Events kept per pool for resumption. */
+  readonly ringSize: number;
+  /** Events a subscriber may have queued before it is cut off. */
+  readonly subscriberBuffer: number;
+}
+
+/** A replay ring of the most recent events of one pool; sequences in it are contiguous. */
+class EventRing {
+  private readonly slots: (LeaseEvent | undefined)[];
+  private count = 0;
+  private next = 0;
+
+  constructor(private readonly capacity: number) {
+    this.slots = new Array<LeaseEvent | undefined>(capacity);
+  }
+
+  push(event: LeaseEvent): void {
+    this.slots[this.next] = event;
+    this.next = (this.next + 1) % this.capacity;
+    if (this.count < this.capacity) this.count++;
+  }
+
+  /** Sequence of the oldest retained event, or undefined when empty. */
+  oldest(): number | undefined {
+    return this.at(0)?.sequence;
+  }
+
+  /** Retained events with sequence > after, oldest first; O(k) in the number returned. */
+  since(after: number): LeaseEvent[] {
+    const first = this.oldest();
+    if (first === undefined) return [];
+    const out: LeaseEvent[] = [];
+    for (let i = Math.max(0, after + 1 - first); i < this.count; i++) {
+      const e = this.at(i);
+      if (e) out.push(e);
+    }
+    return out;
+  }
+
+  private at(i: number): LeaseEvent | undefined {
+    if (i >= this.count) return undefined;
+    return this.slots[(this.next - this.count + i + this.capacity) % this.capacity];
+  }
+}
+
+/** One watcher's queue, consumed as an async iterable; ends with a WatchEnd or cleanly. */
+export class Subscription implements AsyncIterable<LeaseEvent> {
+  private readonly queue: LeaseEvent[] = [];
+  private head = 0;
+  private wake: (() => void) | undefined;
+  private ended = false;
+  /** Why the stream ended, when it ended abnormally. */
+  endReason: WatchEnd | undefined;
+  lastSequence: number;
+
+  constructor(
+    readonly pool: string,
+    private readonly limit: number,
+    private readonly onClose: (s: Subscription) => void,
+    afterSequence: number,
+  ) {
+    this.lastSequence = afterSequence;
+  }
+
+  /** Enqueues without blocking the publisher; a full queue ends the subscription. */
+  offer(event: LeaseEvent): void {
+    if (this.ended) return;
+    if (this.queue.length - this.head >= this.limit) {
+      this.end({ code: "SLOW_CONSUMER", pool: this.pool, lastSequence: this.lastSequence, limit: this.limit });
+      return;
+    }
+    this.queue.push(event);
+    this.wakeUp();
+  }
+
+  end(reason?: WatchEnd): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.endReason = reason;
+    this.onClose(this);
+    this.wakeUp();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<LeaseEvent> {
+    try {
+      for (;;) {
+        if (this.head < this.queue.length) {
+          const event = this.queue[this.head++] as LeaseEvent;
+          if (this.head > 1024 && this.head * 2 > this.queue.length) {
+            this.queue.splice(0, this.head);
+            this.head = 0;
+          }
+          this.lastSequence = event.sequence;
+          yield event;
+          continue;
+        }
+        if (this.ended) return;
+        await new Promise<void>((resolve) => (this.wake = resolve));
+      }
+    } finally {
+      this.end();
+    }
+  }
+
+  private wakeUp(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}
+
+export class EventHub {
+  private readonly rings = new Map<string, EventRing>();
+  private readonly subscribers = new Map<string, Set<Subscription>>();
+  private readonly lastSequence = new Map<string, number>();
+
+  constructor(private readonly options: EventHubOptions) {}
+
+  publish(event: LeaseEvent): void {
+    let ring = this.rings.get(event.pool);
+    if (!ring) {
+      ring = new EventRing(this.options.ringSize);
+      this.rings.set(event.pool, ring);
+    }
+    ring.push(event);
+    this.lastSequence.set(event.pool, event.sequence);
+    const subs = this.subscribers.get(event.pool);
+    if (subs) for (const s of subs) s.offer(event);
+  }
+
+  /** Starts a watch: replays retained events after `afterSequence` (0 = live only), then live ones. */
+  subscribe(pool: string, afterSequence: number): Subscription | WatchEnd {
+    const ring = this.rings.get(pool);
+    const last = this.lastSequence.get(pool) ?? 0;
+    const start = afterSequence === 0 ? last : afterSequence;
+    const oldest = ring?.oldest();
+    if (start < last && (oldest === undefined || start + 1 < oldest)) {
+      return { code: "OUT_OF_RANGE", pool, oldestSequence: oldest ?? last + 1, requested: afterSequence };
+    }
+    const sub = new Subscription(pool, this.options.subscriberBuffer, (s) => this.unsubscribe(s), start);
+    if (ring && start < last) for (const e of ring.since(start)) sub.offer(e);
+    let set = this.subscribers.get(pool);
+    if (!set) {
+      set = new Set();
+      this.subscribers.set(pool, set);
+    }
+    set.add(sub);
+    return sub;
+  }
+
+  subscriberCount(): number {
+    let n = 0;
+    for (const set of this.subscribers.values()) n += set.size;
+    return n;
+  }
+
+  /** Forgets a deleted pool's history and ends its watchers. */
+  dropPool(pool: string): void {
+    this.rings.delete(pool);
+    this.lastSequence.delete(pool);
+    const subs = this.subscribers.get(pool);
+    if (subs) for (const s of [...subs]) s.end({ code: "POOL_DELETED", pool });
+  }
+
+  /** Seeds the sequence high-water mark of a pool restored from storage. */
+  seed(pool: string, sequence: number): void {
+    this.lastSequence.set(pool, sequence);
+  }
+
+  closeAll(): void {
+    for (const subs of this.subscribers.values()) for (const s of [...subs]) s.end({ code: "SHUTDOWN" });
+  }
+
+  private unsubscribe(sub: Subscription): void {
+    const set = this.subscribers.get(sub.pool);
+    if (!set) return;
+    set.delete(sub);
+    if (set.size === 0) this.subscribers.delete(sub.pool);
+  }
+}

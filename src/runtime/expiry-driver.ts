@@ -1,0 +1,77 @@
+// Drives the core's timer wheel from one Node timer: sleeps until the next deadline, then expires
+// due leases in bounded batches, yielding to the event loop between batches (etcd's lessor, inverted:
+// the core decides what expires, this driver only decides when to ask).
+
+import type { Clock } from "./clock.js";
+
+export interface Expirable {
+  nextDeadline(): number | undefined;
+  advance(now: number, maxEvents: number): { processed: number; more: boolean };
+}
+
+export interface ExpiryDriverOptions {
+  /** Timers processed per batch before yielding to the event loop. */
+  batchSize?: number;
+  /** Called after each batch that processed something (e.g. to flush persistence). */
+  afterBatch?: () => void;
+}
+
+// setTimeout clamps larger delays to 1 ms; stay well below its 2^31-1 ms ceiling.
+const MAX_SLEEP_MS = 60 * 60 * 1000;
+
+export class ExpiryDriver {
+  private timer: NodeJS.Timeout | undefined;
+  private armedAt = Infinity;
+  private running = false;
+  private stopped = false;
+  private readonly batchSize: number;
+
+  constructor(
+    private readonly wheel: Expirable,
+    private readonly clock: Clock,
+    private readonly options: ExpiryDriverOptions = {},
+  ) {
+    this.batchSize = options.batchSize ?? 10_000;
+  }
+
+  /** Re-arms the timer if the wheel now has an earlier deadline; O(1), call after every mutation. */
+  poke(): void {
+    if (this.running || this.stopped) return;
+    const next = this.wheel.nextDeadline();
+    if (next === undefined || next >= this.armedAt) return;
+    this.arm(next);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private arm(deadline: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    const delay = Math.min(Math.max(0, deadline - this.clock.now()), MAX_SLEEP_MS);
+    this.armedAt = deadline;
+    this.timer = setTimeout(() => this.run(), delay);
+    // Pending expiries alone must not keep the process alive on shutdown.
+    this.timer.unref();
+  }
+
+  private run(): void {
+    this.timer = undefined;
+    this.armedAt = Infinity;
+    if (this.stopped) return;
+    this.running = true;
+    const { processed, more } = this.wheel.advance(this.clock.now(), this.batchSize);
+    if (processed > 0) this.options.afterBatch?.();
+    this.running = false;
+    if (more) {
+      // More is due right now: let queued I/O run first, then continue.
+      this.armedAt = -Infinity;
+      setImmediate(() => this.run());
+      return;
+    }
+    const next = this.wheel.nextDeadline();
+    if (next !== undefined) this.arm(next);
+  }
+}

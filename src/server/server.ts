@@ -1,0 +1,79 @@
+// Wires the service together: store, Connect routes with auth, the non-RPC fallback routes, and the
+// one-port HTTP/1.1 + h2c listener. Returns a handle for graceful shutdown.
+
+import { randomBytes } from "node:crypto";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Config } from "../config/config.js";
+import type { Clock } from "../runtime/clock.js";
+import { openStore } from "../store/open-store.js";
+import type { Store } from "../store/store.js";
+import { authInterceptor, PasswordCheck } from "../transport/auth.js";
+import { PROTECTED_SERVICES, routes, streamGate } from "../transport/connect/routes.js";
+import type { HttpRequest, HttpResponse } from "../transport/http/handler.js";
+import { OnePortServer } from "../transport/http/one-port.js";
+import type { Logger } from "./logger.js";
+
+export interface RunningServer {
+  readonly port: number;
+  readonly url: string;
+  readonly store: Store;
+  /** Stops accepting, lets in-flight calls finish (bounded), ends streams, closes the store. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Where a generated password is announced (stderr in production). */
+  readonly announcePassword: (password: string) => void;
+}
+
+export async function startServer(config: Config, options: StartOptions): Promise<RunningServer> {
+  const { log, clock } = options;
+  const password = config.apiPassword ?? generatePassword(options.announcePassword);
+  const check = new PasswordCheck(password);
+  const store = await openStore(config, clock, log);
+  const streams = streamGate(config.limits.maxStreams);
+
+  const handler = connectNodeAdapter({
+    routes: routes(store, config.limits, streams),
+    interceptors: [authInterceptor(check, PROTECTED_SERVICES)],
+    readMaxBytes: config.limits.maxRequestBytes,
+    fallback: notFound,
+  });
+  const server = new OnePortServer({
+    handler,
+    maxConcurrentStreams: 1000,
+    headersTimeoutMs: 10_000,
+    idleTimeoutMs: 5 * 60_000,
+    maxHeaderBytes: 16 * 1024,
+  });
+  const address = await server.listen(config.port, config.host);
+  const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
+
+  let closing: Promise<void> | undefined;
+  return {
+    port: address.port,
+    url: `http://${shownHost}:${address.port}`,
+    store,
+    close: () =>
+      (closing ??= (async () => {
+        // Ending watches first lets their trailers go out before connections are cut.
+        const serverClosed = server.close(config.shutdownGraceMs);
+        await store.close();
+        await serverClosed;
+      })()),
+  };
+}
+
+function generatePassword(announce: (password: string) => void): string {
+  const password = randomBytes(24).toString("base64url");
+  announce(password);
+  return password;
+}
+
+function notFound(_req: HttpRequest, res: HttpResponse): void {
+  const body = JSON.stringify({ error: "not found" });
+  res.writeHead(404, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}

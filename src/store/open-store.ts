@@ -1,0 +1,37 @@
+// Builds the configured Store and makes sure the `default` pool exists.
+
+import type { Config } from "../config/config.js";
+import type { Clock } from "../runtime/clock.js";
+import type { Logger } from "../server/logger.js";
+import { LocalStore } from "./local-store.js";
+import type { Store } from "./store.js";
+
+export const DEFAULT_POOL = "default";
+
+export class StoreOpenError extends Error {}
+
+export async function openStore(config: Config, clock: Clock, log: Logger): Promise<Store> {
+  const events = { ringSize: config.eventRingSize, subscriberBuffer: config.watchBuffer };
+  let store: Store;
+  switch (config.store) {
+    case "memory":
+      store = new LocalStore({ kind: "memory", clock, events });
+      break;
+    default:
+      throw new StoreOpenError(`store "${config.store}" is not available in this build; use --store memory`);
+  }
+  await ensureDefaultPool(store, config, log);
+  return store;
+}
+
+async function ensureDefaultPool(store: Store, config: Config, log: Logger): Promise<void> {
+  const existing = await store.getPool(DEFAULT_POOL);
+  if (existing.ok) return;
+  const created = await store.createPool(
+    DEFAULT_POOL,
+    { leaseTtlMs: config.defaultPool.leaseTtlMs, idleTtlMs: config.defaultPool.idleTtlMs, maxTokens: config.maxTokensPerPool },
+    config.defaultPool.totalTokens,
+  );
+  if (!created.ok) throw new StoreOpenError(`cannot create the default pool: ${JSON.stringify(created.error)}`);
+  log.info({ pool: DEFAULT_POOL, tokens: created.value.total }, "default pool created");
+}

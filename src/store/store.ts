@@ -1,0 +1,65 @@
+// The one seam every backend implements (memory, lmdb, redis): asynchronous pool operations that
+// return error values, plus the lease-event watch. Transport talks only to this interface.
+
+import type {
+  CoreError,
+  KeepAliveResult,
+  Lease,
+  LeaseEvent,
+  PoolConfig,
+  PoolStats,
+  ReleaseOptions,
+  Result,
+  TokenInfo,
+} from "../core/types.js";
+import type { WatchEnd } from "../runtime/event-hub.js";
+
+export type StoreKind = "memory" | "lmdb" | "redis";
+
+/** Failures that come from the backend or the call, not from pool rules. */
+export type StoreError =
+  | CoreError
+  | { readonly code: "UNAVAILABLE"; readonly message: string }
+  | { readonly code: "CANCELLED" }
+  | { readonly code: "WAIT_TIMEOUT"; readonly pool: string };
+
+export interface StoreAssignOptions {
+  readonly leaseTtlMs?: number;
+  readonly requestId?: string;
+  /** Wait up to this long for a free token (FIFO) instead of failing with POOL_EXHAUSTED. */
+  readonly waitMs?: number;
+  /** Aborts a waiting assign (client cancelled or deadline passed). */
+  readonly signal?: AbortSignal;
+}
+
+export interface Watch extends AsyncIterable<LeaseEvent> {
+  /** Why the stream ended, once it has; undefined for a clean end. */
+  readonly endReason: WatchEnd | undefined;
+  end(): void;
+}
+
+export interface Store {
+  readonly kind: StoreKind;
+  createPool(name: string, config: Partial<PoolConfig>, initialTokens: number): Promise<Result<PoolStats, StoreError>>;
+  getPool(name: string): Promise<Result<PoolStats, StoreError>>;
+  /** Pools with names after `afterName`, in name order. */
+  listPools(afterName: string | undefined, limit: number): Promise<Result<PoolStats[], StoreError>>;
+  deletePool(name: string): Promise<Result<void, StoreError>>;
+  generate(
+    pool: string,
+    spec: { count: number } | { ids: readonly string[] },
+  ): Promise<Result<{ tokens: string[]; available: number }, StoreError>>;
+  assign(
+    pool: string,
+    owner: string,
+    options: StoreAssignOptions,
+  ): Promise<Result<{ lease: Lease; available: number }, StoreError>>;
+  keepAlive(pool: string, tokens: readonly string[]): Promise<Result<KeepAliveResult[], StoreError>>;
+  release(pool: string, token: string, options: ReleaseOptions): Promise<Result<{ available: number }, StoreError>>;
+  deleteToken(pool: string, token: string): Promise<Result<void, StoreError>>;
+  getToken(pool: string, token: string): Promise<Result<TokenInfo, StoreError>>;
+  /** Replays retained events after `afterSequence` (0 = live only), then streams live ones. */
+  watch(pool: string, afterSequence: number): Promise<Result<Watch, StoreError | WatchEnd>>;
+  /** Stops timers and ends watches; pending writes are flushed. */
+  close(): Promise<void>;
+}

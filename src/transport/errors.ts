@@ -1,0 +1,104 @@
+// The one place where error values become wire errors: gRPC/Connect codes, a readable message,
+// and a google.rpc.ErrorInfo detail (plus BadRequest for invalid fields) clients can switch on.
+
+import { Code, ConnectError } from "@connectrpc/connect";
+import { BadRequestSchema, ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
+import type { WatchEnd } from "../runtime/event-hub.js";
+import type { StoreError } from "../store/store.js";
+
+/** Errors that only the transport can produce (limits, auth). */
+export type TransportError =
+  | { readonly code: "TOO_MANY_STREAMS"; readonly limit: number }
+  | { readonly code: "UNAUTHENTICATED" };
+
+export type ServiceError = StoreError | WatchEnd | TransportError;
+
+export const ERROR_DOMAIN = "tokenpool.dev";
+
+interface WireError {
+  readonly code: Code;
+  readonly reason: string;
+  readonly message: string;
+  readonly metadata?: Record<string, string>;
+}
+
+export function describe(e: ServiceError): WireError {
+  switch (e.code) {
+    case "INVALID_ARGUMENT":
+      return { code: Code.InvalidArgument, reason: "INVALID_ARGUMENT", message: `${e.field}: ${e.message}`, metadata: { field: e.field } };
+    case "POOL_NOT_FOUND":
+      return { code: Code.NotFound, reason: "POOL_NOT_FOUND", message: `pool "${e.pool}" not found`, metadata: { pool: e.pool } };
+    case "POOL_EXISTS":
+      return { code: Code.AlreadyExists, reason: "POOL_EXISTS", message: `pool "${e.pool}" already exists`, metadata: { pool: e.pool } };
+    case "POOL_EXHAUSTED":
+      return { code: Code.NotFound, reason: "POOL_EXHAUSTED", message: `no free token in pool "${e.pool}"`, metadata: { pool: e.pool } };
+    case "WAIT_TIMEOUT":
+      return {
+        code: Code.NotFound,
+        reason: "POOL_EXHAUSTED",
+        message: `no token of pool "${e.pool}" became free within wait_timeout`,
+        metadata: { pool: e.pool },
+      };
+    case "POOL_FULL":
+      return {
+        code: Code.ResourceExhausted,
+        reason: "POOL_FULL",
+        message: `pool "${e.pool}" would exceed max_tokens ${e.maxTokens}`,
+        metadata: { pool: e.pool, max_tokens: String(e.maxTokens) },
+      };
+    case "TOKEN_NOT_FOUND":
+      return { code: Code.NotFound, reason: "TOKEN_NOT_FOUND", message: `token "${e.token}" not found in pool "${e.pool}"`, metadata: { pool: e.pool, token: e.token } };
+    case "TOKEN_EXISTS":
+      return { code: Code.AlreadyExists, reason: "TOKEN_EXISTS", message: `token "${e.token}" already exists in pool "${e.pool}"`, metadata: { pool: e.pool, token: e.token } };
+    case "NOT_HELD":
+      return { code: Code.FailedPrecondition, reason: "NOT_HELD", message: `token "${e.token}" is not held`, metadata: { pool: e.pool, token: e.token } };
+    case "LEASE_MISMATCH":
+      return { code: Code.FailedPrecondition, reason: "LEASE_MISMATCH", message: e.message, metadata: { pool: e.pool, token: e.token } };
+    case "UNAVAILABLE":
+      return { code: Code.Unavailable, reason: "UNAVAILABLE", message: e.message };
+    case "CANCELLED":
+      return { code: Code.Canceled, reason: "CANCELLED", message: "the call was cancelled" };
+    case "OUT_OF_RANGE":
+      return {
+        code: Code.OutOfRange,
+        reason: "SEQUENCE_COMPACTED",
+        message: `events after sequence ${e.requested} of pool "${e.pool}" are no longer retained; oldest available is ${e.oldestSequence}: re-read state, then resume`,
+        metadata: { pool: e.pool, oldest_sequence: String(e.oldestSequence) },
+      };
+    case "SLOW_CONSUMER":
+      return {
+        code: Code.ResourceExhausted,
+        reason: "SLOW_CONSUMER",
+        message: `watcher fell more than ${e.limit} events behind; resume with after_sequence=${e.lastSequence}`,
+        metadata: { pool: e.pool, last_sequence: String(e.lastSequence) },
+      };
+    case "POOL_DELETED":
+      return { code: Code.NotFound, reason: "POOL_NOT_FOUND", message: `pool "${e.pool}" was deleted`, metadata: { pool: e.pool } };
+    case "SHUTDOWN":
+      return { code: Code.Unavailable, reason: "SHUTDOWN", message: "server is shutting down; reconnect and resume" };
+    case "TOO_MANY_STREAMS":
+      return {
+        code: Code.ResourceExhausted,
+        reason: "TOO_MANY_STREAMS",
+        message: `too many concurrent streams (limit ${e.limit})`,
+        metadata: { limit: String(e.limit) },
+      };
+    case "UNAUTHENTICATED":
+      return {
+        code: Code.Unauthenticated,
+        reason: "UNAUTHENTICATED",
+        message: "missing or wrong credentials: send X-API-PASSWORD or Authorization: Bearer",
+      };
+  }
+}
+
+export function toConnectError(e: ServiceError): ConnectError {
+  const wire = describe(e);
+  const details: ConstructorParameters<typeof ConnectError>[3] = [
+    { desc: ErrorInfoSchema, value: { reason: wire.reason, domain: ERROR_DOMAIN, metadata: wire.metadata ?? {} } },
+  ];
+  if (e.code === "INVALID_ARGUMENT") {
+    details.push({ desc: BadRequestSchema, value: { fieldViolations: [{ field: e.field, description: e.message }] } });
+  }
+  return new ConnectError(wire.message, wire.code, undefined, details);
+}
