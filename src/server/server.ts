@@ -9,7 +9,7 @@ import { openStore } from "../store/open-store.js";
 import type { Store } from "../store/store.js";
 import { authInterceptor, PasswordCheck } from "../transport/auth.js";
 import { PROTECTED_SERVICES, routes, streamGate } from "../transport/connect/routes.js";
-import type { HttpRequest, HttpResponse } from "../transport/http/handler.js";
+import { fallbackRouter, type HttpRoute } from "../transport/http/fallback.js";
 import { OnePortServer } from "../transport/http/one-port.js";
 import type { Logger } from "./logger.js";
 
@@ -39,7 +39,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
     routes: routes(store, config.limits, streams),
     interceptors: [authInterceptor(check, PROTECTED_SERVICES)],
     readMaxBytes: config.limits.maxRequestBytes,
-    fallback: notFound,
+    fallback: fallbackRouter(httpRoutes(), (e) => log.error({ err: e }, "http route failed")),
   });
   const server = new OnePortServer({
     handler,
@@ -72,8 +72,7 @@ function generatePassword(announce: (password: string) => void): string {
   return password;
 }
 
-function notFound(_req: HttpRequest, res: HttpResponse): void {
-  const body = JSON.stringify({ error: "not found" });
-  res.writeHead(404, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
-  res.end(body);
+/** Non-RPC routes on the same port; each feature adds its table here. */
+function httpRoutes(): HttpRoute[] {
+  return [];
 }

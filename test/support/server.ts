@@ -1,0 +1,58 @@
+// Starts the real server in-process on an ephemeral 127.0.0.1 port, with the chosen store.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig, type Config, type StoreChoice } from "../../src/config/config.js";
+import { systemClock } from "../../src/runtime/clock.js";
+import { createLogger } from "../../src/server/logger.js";
+import { startServer, type RunningServer } from "../../src/server/server.js";
+
+export const TEST_PASSWORD = "test-password-5f2c";
+
+export interface TestServer {
+  readonly url: string;
+  /** host:port for grpc-js clients. */
+  readonly address: string;
+  readonly password: string;
+  readonly server: RunningServer;
+  readonly config: Config;
+  close(): Promise<void>;
+}
+
+/** Stores the conformance suite runs against; later backends add themselves here. */
+export const STORES: readonly StoreChoice[] = ["memory"];
+
+export async function startTestServer(store: StoreChoice = "memory", flags: readonly string[] = []): Promise<TestServer> {
+  const dataDir = store === "lmdb" ? mkdtempSync(join(tmpdir(), "tokenpool-test-")) : undefined;
+  const loaded = loadConfig(
+    [
+      "--port", "0",
+      "--host", "127.0.0.1",
+      "--api-password", TEST_PASSWORD,
+      "--store", store,
+      "--log-level", "silent",
+      "--shutdown-grace", "1",
+      ...(dataDir ? ["--data-dir", dataDir] : []),
+      ...flags,
+    ],
+    {},
+  );
+  if (loaded === "help") throw new Error("unexpected --help");
+  const server = await startServer(loaded, {
+    clock: systemClock,
+    log: createLogger("silent"),
+    announcePassword: () => undefined,
+  });
+  return {
+    url: server.url,
+    address: `127.0.0.1:${server.port}`,
+    password: TEST_PASSWORD,
+    server,
+    config: loaded,
+    async close() {
+      await server.close();
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
