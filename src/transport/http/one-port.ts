@@ -24,6 +24,11 @@ export class OnePortServer {
   private readonly h1: http.Server;
   private readonly h2: http2.Http2Server;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
+  /** HTTP/1.1 sockets and their in-flight request counts: http.Server only tracks connections it accepted itself. */
+  private readonly h1Sockets = new Map<net.Socket, number>();
+  /** Every accepted socket, so the grace deadline can cut even ones still being sniffed. */
+  private readonly sockets = new Set<net.Socket>();
+  private closing = false;
 
   constructor(options: OnePortOptions) {
     this.h1 = http.createServer(
@@ -35,6 +40,15 @@ export class OnePortServer {
       },
       options.handler as http.RequestListener,
     );
+    this.h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+      const socket = req.socket;
+      this.h1Sockets.set(socket, (this.h1Sockets.get(socket) ?? 0) + 1);
+      res.once("close", () => {
+        const left = (this.h1Sockets.get(socket) ?? 1) - 1;
+        if (this.h1Sockets.has(socket)) this.h1Sockets.set(socket, left);
+        if (this.closing && left === 0) socket.destroy();
+      });
+    });
     this.h2 = http2.createServer(
       {
         settings: { maxConcurrentStreams: options.maxConcurrentStreams, maxHeaderListSize: options.maxHeaderBytes },
@@ -49,7 +63,11 @@ export class OnePortServer {
       session.setTimeout(options.idleTimeoutMs, () => session.close());
       session.once("close", () => this.sessions.delete(session));
     });
-    this.tcp = net.createServer((socket) => this.sniff(socket, options.headersTimeoutMs));
+    this.tcp = net.createServer((socket) => {
+      this.sockets.add(socket);
+      socket.once("close", () => this.sockets.delete(socket));
+      this.sniff(socket, options.headersTimeoutMs);
+    });
   }
 
   listen(port: number, host: string): Promise<net.AddressInfo> {
@@ -64,25 +82,15 @@ export class OnePortServer {
 
   /** Stops accepting, lets in-flight requests finish for up to graceMs, then cuts what is left. */
   async close(graceMs: number): Promise<void> {
+    this.closing = true;
     const closed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
-    for (const s of this.sessions) s.close();
-    this.h1.closeIdleConnections();
+    for (const session of this.sessions) session.close();
+    for (const [socket, active] of this.h1Sockets) if (active === 0) socket.destroy();
     const timer = setTimeout(() => {
-      for (const s of this.sessions) s.destroy();
-      this.h1.closeAllConnections();
+      for (const session of this.sessions) session.destroy();
+      for (const socket of this.sockets) socket.destroy();
     }, graceMs);
-    timer.unref();
-    await Promise.all([
-      closed,
-      new Promise<void>((resolve) => {
-        const check = (): void => {
-          if (this.sessions.size === 0) resolve();
-          else setTimeout(check, 20).unref();
-        };
-        check();
-      }),
-    ]);
-    this.h1.closeAllConnections();
+    await closed;
     clearTimeout(timer);
   }
 
@@ -102,6 +110,8 @@ export class OnePortServer {
       if (isH2Prefix) {
         this.h2.emit("connection", socket);
       } else {
+        this.h1Sockets.set(socket, 0);
+        socket.once("close", () => this.h1Sockets.delete(socket));
         this.h1.emit("connection", socket);
         // The HTTP/1 parser only starts reading once the socket flows again.
         socket.resume();

@@ -1,0 +1,215 @@
+// Hierarchical timing wheel over integer node ids: O(1) schedule/cancel/reschedule through intrusive
+// doubly-linked slot lists, lazy cascading, and bounded advance() so a driver never stalls the loop.
+//
+// Levels of 256 slots; level L covers 256^(L+1) ticks. A timer due at tick d lives at the lowest level
+// L where d and the cursor agree on every digit above L; its slot is d's digit at L. The cursor only
+// moves to the start of the earliest occupied slot (found with per-level bitmaps), so big time jumps
+// cost O(levels) rather than O(ticks).
+
+const BITS = 8;
+const SLOTS = 1 << BITS;
+const LEVELS = 6; // 2^48 ticks: ~8900 years at 1 ms, far beyond any TTL
+const WORDS = SLOTS / 32;
+const NONE = -1;
+/** Slot index for timers already due when scheduled. */
+const DUE_LIST = LEVELS * SLOTS;
+const UNSCHEDULED = 0xffff;
+
+const POW: readonly number[] = Array.from({ length: LEVELS + 1 }, (_, l) => SLOTS ** l);
+
+export class TimerWheel {
+  private next: Int32Array;
+  private prev: Int32Array;
+  private due: Float64Array;
+  private where: Uint16Array;
+  private readonly heads = new Int32Array(DUE_LIST + 1).fill(NONE);
+  private readonly occupied = new Uint32Array(LEVELS * WORDS);
+  /** Every tick <= cursor has been processed. */
+  private cursor: number;
+  private count = 0;
+
+  constructor(
+    startMs: number,
+    readonly tickMs = 1,
+    capacity = 1024,
+  ) {
+    this.cursor = Math.floor(startMs / tickMs);
+    this.next = new Int32Array(capacity);
+    this.prev = new Int32Array(capacity);
+    this.due = new Float64Array(capacity);
+    this.where = new Uint16Array(capacity).fill(UNSCHEDULED);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Makes node ids < capacity usable; call before scheduling a larger id. */
+  ensureCapacity(capacity: number): void {
+    if (capacity <= this.next.length) return;
+    let n = this.next.length;
+    while (n < capacity) n *= 2;
+    this.next = grow(this.next, n, Int32Array);
+    this.prev = grow(this.prev, n, Int32Array);
+    this.due = grow(this.due, n, Float64Array);
+    const where = new Uint16Array(n).fill(UNSCHEDULED);
+    where.set(this.where);
+    this.where = where;
+  }
+
+  isScheduled(id: number): boolean {
+    return this.where[id] !== UNSCHEDULED;
+  }
+
+  /** Schedules (or moves) a node to fire once the clock reaches `atMs`; never earlier. */
+  schedule(id: number, atMs: number): void {
+    if (this.where[id] !== UNSCHEDULED) this.unlink(id);
+    else this.count++;
+    const tick = Math.ceil(atMs / this.tickMs);
+    this.due[id] = tick;
+    this.link(id, this.placement(tick));
+  }
+
+  cancel(id: number): void {
+    if (this.where[id] === UNSCHEDULED) return;
+    this.unlink(id);
+    this.where[id] = UNSCHEDULED;
+    this.count--;
+  }
+
+  /**
+   * Earliest time something may be due, in ms: exact for timers in the lowest level, the start of
+   * their slot (a lower bound) for higher levels. Undefined when empty.
+   */
+  nextDeadline(): number | undefined {
+    if (this.count === 0) return undefined;
+    if (this.heads[DUE_LIST] !== NONE) return this.cursor * this.tickMs;
+    const tick = this.nextEventTick();
+    return tick === undefined ? undefined : tick * this.tickMs;
+  }
+
+  /**
+   * Fires every node due at or before `nowMs`, in due order per slot, doing at most `budget` units of
+   * work (one per fired or cascaded node). `fire` may schedule or cancel nodes, including the fired one.
+   */
+  advance(nowMs: number, budget: number, fire: (id: number) => void): { processed: number; more: boolean } {
+    const target = Math.floor(nowMs / this.tickMs);
+    let work = 0;
+    while (work < budget) {
+      let head = this.heads[DUE_LIST]!;
+      if (head !== NONE) {
+        this.cancel(head);
+        fire(head);
+        work++;
+        continue;
+      }
+      const tick = this.nextEventTick();
+      if (tick === undefined || tick > target) {
+        if (target > this.cursor) this.cursor = target;
+        return { processed: work, more: false };
+      }
+      // Nothing is scheduled before `tick`, so the cursor may move onto it.
+      if (tick > this.cursor) this.cursor = tick;
+      const level = this.eventLevel;
+      const slot = level * SLOTS + (Math.floor(tick / POW[level]!) % SLOTS);
+      if (level === 0) {
+        while (work < budget && (head = this.heads[slot]!) !== NONE) {
+          this.cancel(head);
+          fire(head);
+          work++;
+        }
+      } else {
+        // Cascade: re-place each timer of the slot relative to the new cursor (lower level, or due now).
+        while (work < budget && (head = this.heads[slot]!) !== NONE) {
+          this.unlink(head);
+          this.link(head, this.placement(this.due[head]!));
+          work++;
+        }
+      }
+    }
+    const pending = this.heads[DUE_LIST] !== NONE || (this.nextEventTick() ?? Infinity) <= target;
+    return { processed: work, more: pending };
+  }
+
+  /** Level of the slot found by the last nextEventTick() call. */
+  private eventLevel = 0;
+
+  /**
+   * Start tick of the earliest occupied slot. A higher-level slot at the cursor's own digit only
+   * exists when a budget-limited cascade stopped inside it: it is due now and goes first. Otherwise
+   * levels are scanned upward, since any lower-level slot ahead of the cursor starts before any
+   * higher-level one.
+   */
+  private nextEventTick(): number | undefined {
+    for (let level = LEVELS - 1; level > 0; level--) {
+      const cursorDigit = Math.floor(this.cursor / POW[level]!) % SLOTS;
+      if (this.firstOccupied(level, cursorDigit) === cursorDigit) {
+        this.eventLevel = level;
+        return this.cursor;
+      }
+    }
+    for (let level = 0; level < LEVELS; level++) {
+      const cursorDigit = Math.floor(this.cursor / POW[level]!) % SLOTS;
+      // Level 0 includes the cursor's own tick: a slot the budget stopped inside of.
+      const slot = this.firstOccupied(level, level === 0 ? cursorDigit : cursorDigit + 1);
+      if (slot !== NONE) {
+        this.eventLevel = level;
+        const blockStart = Math.floor(this.cursor / POW[level + 1]!) * POW[level + 1]!;
+        return blockStart + slot * POW[level]!;
+      }
+    }
+    return undefined;
+  }
+
+  private placement(tick: number): number {
+    if (tick <= this.cursor) return DUE_LIST;
+    for (let level = 0; level < LEVELS; level++) {
+      if (Math.floor(tick / POW[level + 1]!) === Math.floor(this.cursor / POW[level + 1]!)) {
+        return level * SLOTS + (Math.floor(tick / POW[level]!) % SLOTS);
+      }
+    }
+    // Beyond the top level's span: park in its last slot; it cascades back down when reached.
+    return (LEVELS - 1) * SLOTS + (SLOTS - 1);
+  }
+
+  private link(id: number, slot: number): void {
+    const head = this.heads[slot]!;
+    this.next[id] = head;
+    this.prev[id] = NONE;
+    if (head !== NONE) this.prev[head] = id;
+    this.heads[slot] = id;
+    this.where[id] = slot;
+    if (slot !== DUE_LIST) this.occupied[slot >>> 5]! |= 1 << (slot & 31);
+  }
+
+  private unlink(id: number): void {
+    const slot = this.where[id]!;
+    const n = this.next[id]!;
+    const p = this.prev[id]!;
+    if (p !== NONE) this.next[p] = n;
+    else this.heads[slot] = n;
+    if (n !== NONE) this.prev[n] = p;
+    if (slot !== DUE_LIST && this.heads[slot] === NONE) this.occupied[slot >>> 5]! &= ~(1 << (slot & 31));
+  }
+
+  /** First occupied slot index >= from within one level, or NONE. */
+  private firstOccupied(level: number, from: number): number {
+    if (from >= SLOTS) return NONE;
+    const base = level * WORDS;
+    let word = from >>> 5;
+    let bits = this.occupied[base + word]! & (~0 << (from & 31));
+    for (;;) {
+      if (bits !== 0) return word * 32 + (31 - Math.clz32(bits & -bits));
+      if (++word >= WORDS) return NONE;
+      bits = this.occupied[base + word]!;
+    }
+  }
+}
+
+type TypedArrayCtor<T> = new (n: number) => T;
+
+function grow<T extends Int32Array | Float64Array>(a: T, n: number, Ctor: TypedArrayCtor<T>): T {
+  const b = new Ctor(n);
+  b.set(a);
+  return b;
+}

@@ -1,0 +1,588 @@
+// The pool state machine: pools of unique tokens, leases with fencing generations, FIFO waiters, and
+// expiry on one timer wheel. Pure: time is passed in, changes go out through the onEvent sink, errors
+// are returned as values. Every operation is O(1) in the pool size (per token it touches).
+
+import { randomTokenId, mathRandomIndex } from "./token-ids.js";
+import { HELD, TokenSlab, VACANT, WAITER, growInt32 } from "./token-slab.js";
+import { TimerWheel } from "./timer-wheel.js";
+import type {
+  AdvanceResult,
+  AssignOptions,
+  AssignOutcome,
+  CoreError,
+  KeepAliveResult,
+  Lease,
+  LeaseEvent,
+  LeaseEventType,
+  Millis,
+  PoolConfig,
+  PoolStats,
+  ReleaseOptions,
+  Result,
+  TokenInfo,
+  TokenRecord,
+} from "./types.js";
+import { err, ok } from "./types.js";
+import { checkIdleTtl, checkLeaseTtl, checkMaxTokens, checkOwner, checkPoolName, checkTokenId } from "./validate.js";
+import { WaiterQueue, type Waiter } from "./waiter-queue.js";
+
+export interface TokenPoolsOptions {
+  /** Receives every state change, in order. Must not call back into the core. */
+  onEvent?: (e: LeaseEvent) => void;
+  newTokenId?: () => string;
+  /** Uniform integer in [0, n). */
+  randomIndex?: (n: number) => number;
+  /** Timer resolution in ms; expiries fire at most one tick late. */
+  tickMs?: number;
+  /** Start of the wheel's time axis (defaults to the first `now` seen: 0 is fine for tests). */
+  startMs?: number;
+}
+
+export const DEFAULT_POOL_CONFIG: PoolConfig = { leaseTtlMs: 60_000, idleTtlMs: 300_000, maxTokens: 1_000_000 };
+
+class Pool {
+  readonly byId = new Map<string, number>();
+  free = new Int32Array(16);
+  freeCount = 0;
+  generation = 0;
+  sequence = 0;
+  readonly waiters = new WaiterQueue();
+  /** owner + "\0" + requestId → slot, only while that lease lives. */
+  readonly requests = new Map<string, number>();
+
+  constructor(
+    readonly index: number,
+    readonly name: string,
+    readonly config: PoolConfig,
+  ) {}
+
+  get total(): number {
+    return this.byId.size;
+  }
+}
+
+export class TokenPools {
+  private readonly pools = new Map<string, Pool>();
+  private readonly poolsByIndex: (Pool | undefined)[] = [];
+  /** Pool names in order, for paging. Pools are few; tokens are many. */
+  private readonly sortedNames: string[] = [];
+  private readonly slab: TokenSlab;
+  private readonly wheel: TimerWheel;
+  private readonly waitersById = new Map<number, Waiter>();
+  private readonly waitersByNode = new Map<number, Waiter>();
+  /** Slot → its lease's request key, only for leases assigned with a requestId. */
+  private readonly requestKeyOf = new Map<number, string>();
+  private nextWaiterId = 1;
+  private readonly emit: (e: LeaseEvent) => void;
+  private readonly newTokenId: () => string;
+  private readonly randomIndex: (n: number) => number;
+
+  constructor(options: TokenPoolsOptions = {}) {
+    this.emit = options.onEvent ?? (() => undefined);
+    this.newTokenId = options.newTokenId ?? randomTokenId;
+    this.randomIndex = options.randomIndex ?? mathRandomIndex;
+    this.wheel = new TimerWheel(options.startMs ?? 0, options.tickMs ?? 1);
+    this.slab = new TokenSlab((capacity) => this.wheel.ensureCapacity(capacity));
+  }
+
+  // ---- pools -----------------------------------------------------------------------------------
+
+  createPool(name: string, config: Partial<PoolConfig>, _now: Millis): Result<PoolStats> {
+    const full: PoolConfig = { ...DEFAULT_POOL_CONFIG, ...config };
+    const problem =
+      checkPoolName(name) ?? checkLeaseTtl(full.leaseTtlMs) ?? checkIdleTtl(full.idleTtlMs) ?? checkMaxTokens(full.maxTokens);
+    if (problem) return err(problem);
+    if (this.pools.has(name)) return err({ code: "POOL_EXISTS", pool: name });
+    return ok(this.stats(this.addPool(name, full)));
+  }
+
+  deletePool(name: string, now: Millis): Result<void> {
+    const pool = this.pools.get(name);
+    if (!pool) return err({ code: "POOL_NOT_FOUND", pool: name });
+    for (const w of pool.waiters.drain()) this.endWaiter(w, now);
+    // O(tokens of this pool): every one of its timers and slots is given back.
+    for (const slot of pool.byId.values()) {
+      this.requestKeyOf.delete(slot);
+      this.wheel.cancel(slot);
+      this.slab.free(slot);
+    }
+    this.pools.delete(name);
+    this.poolsByIndex[pool.index] = undefined;
+    this.sortedNames.splice(this.nameIndex(name), 1);
+    return ok(undefined);
+  }
+
+  getPool(name: string): Result<PoolStats> {
+    const pool = this.pools.get(name);
+    return pool ? ok(this.stats(pool)) : err({ code: "POOL_NOT_FOUND", pool: name });
+  }
+
+  listPools(afterName: string | undefined, limit: number): PoolStats[] {
+    let i = afterName === undefined ? 0 : this.nameIndex(afterName);
+    if (afterName !== undefined && this.sortedNames[i] === afterName) i++;
+    const out: PoolStats[] = [];
+    for (; i < this.sortedNames.length && out.length < limit; i++) out.push(this.stats(this.pools.get(this.sortedNames[i]!)!));
+    return out;
+  }
+
+  // ---- tokens ----------------------------------------------------------------------------------
+
+  generate(poolName: string, spec: { count: number } | { ids: readonly string[] }, now: Millis): Result<string[]> {
+    const pool = this.pools.get(poolName);
+    if (!pool) return err({ code: "POOL_NOT_FOUND", pool: poolName });
+    const given = "ids" in spec ? spec.ids : undefined;
+    const count = given ? given.length : (spec as { count: number }).count;
+    if (!Number.isInteger(count) || count < 0) return err({ code: "INVALID_ARGUMENT", field: "count", message: "must be a whole number" });
+    if (given) {
+      // Check everything before changing anything: all or nothing.
+      const problem = this.checkNewIds(pool, given);
+      if (problem) return err(problem);
+    }
+    if (pool.total + count > pool.config.maxTokens) return err({ code: "POOL_FULL", pool: pool.name, maxTokens: pool.config.maxTokens });
+    const ids = given ? [...given] : this.freshIds(pool, count);
+    for (const id of ids) {
+      const slot = this.newTokenSlot(pool, id, this.idleDeadline(pool, now));
+      this.event(pool, "GENERATED", slot, now);
+      this.makeAvailable(pool, slot, now);
+    }
+    return ok(ids);
+  }
+
+  assign(poolName: string, owner: string, opts: AssignOptions, now: Millis): Result<AssignOutcome> {
+    const pool = this.pools.get(poolName);
+    if (!pool) return err({ code: "POOL_NOT_FOUND", pool: poolName });
+    const bad = checkOwner(owner) ?? (opts.leaseTtlMs !== undefined ? checkLeaseTtl(opts.leaseTtlMs) : undefined);
+    if (bad) return err(bad);
+    if (opts.requestId !== undefined && opts.requestId !== "") {
+      const existing = pool.requests.get(requestKey(owner, opts.requestId));
+      if (existing !== undefined) return ok({ kind: "leased", lease: this.lease(pool, existing), available: pool.freeCount });
+    }
+    if (pool.freeCount === 0) {
+      if (opts.waitUntil === undefined || opts.waitUntil <= now) return err({ code: "POOL_EXHAUSTED", pool: pool.name });
+      return ok({ kind: "waiting", waiterId: this.enqueueWaiter(pool, owner, opts, opts.waitUntil) });
+    }
+    const slot = pool.free[this.randomIndex(pool.freeCount)]!;
+    this.takeFree(pool, slot);
+    this.grant(pool, slot, owner, opts.leaseTtlMs, opts.requestId, now, undefined);
+    return ok({ kind: "leased", lease: this.lease(pool, slot), available: pool.freeCount });
+  }
+
+  cancelWaiter(waiterId: number): boolean {
+    const w = this.waitersById.get(waiterId);
+    if (!w) return false;
+    this.poolsByIndex[w.pool]!.waiters.remove(w);
+    this.dropWaiter(w);
+    return true;
+  }
+
+  keepAlive(poolName: string, tokens: readonly string[], now: Millis): Result<KeepAliveResult[]> {
+    const pool = this.pools.get(poolName);
+    if (!pool) return err({ code: "POOL_NOT_FOUND", pool: poolName });
+    const s = this.slab;
+    const results: KeepAliveResult[] = [];
+    for (const token of tokens) {
+      const slot = pool.byId.get(token);
+      if (slot === undefined) {
+        results.push({ token, status: "not_found", idleExpireTime: undefined, lease: undefined });
+        continue;
+      }
+      const held = s.freePos[slot] === HELD;
+      if (held) s.leaseExpire[slot] = now + s.leaseTtl[slot]!;
+      s.idleExpire[slot] = this.idleDeadline(pool, now, held ? s.leaseExpire[slot]! : undefined);
+      this.scheduleToken(slot);
+      this.event(pool, "RENEWED", slot, now);
+      results.push({
+        token,
+        status: "ok",
+        idleExpireTime: finite(s.idleExpire[slot]!),
+        lease: held ? this.lease(pool, slot) : undefined,
+      });
+    }
+    return ok(results);
+  }
+
+  release(poolName: string, token: string, opts: ReleaseOptions, now: Millis): Result<{ available: number }> {
+    const pool = this.pools.get(poolName);
+    if (!pool) return err({ code: "POOL_NOT_FOUND", pool: poolName });
+    const slot = pool.byId.get(token);
+    if (slot === undefined) return err({ code: "TOKEN_NOT_FOUND", pool: pool.name, token });
+    const s = this.slab;
+    if (s.freePos[slot] !== HELD) return err({ code: "NOT_HELD", pool: pool.name, token });
+    if (opts.generation !== undefined && opts.generation !== s.generation[slot]) {
+      return err(mismatch(pool, token, `lease generation is ${s.generation[slot]}, not ${opts.generation}`));
+    }
+    if (opts.owner !== undefined && opts.owner !== s.owners[slot]) {
+      return err(mismatch(pool, token, `lease is held by "${s.owners[slot]}", not "${opts.owner}"`));
+    }
+    this.event(pool, "RELEASED", slot, now);
+    this.endLease(slot);
+    this.scheduleToken(slot);
+    this.makeAvailable(pool, slot, now);
+    return ok({ available: pool.freeCount });
+  }
+
+  delete(poolName: string, token: string, now: Millis): Result<void> {
+    const pool = this.pools.get(poolName);
+    if (!pool) return err({ code: "POOL_NOT_FOUND", pool: poolName });
+    const slot = pool.byId.get(token);
+    if (slot === undefined) return err({ code: "TOKEN_NOT_FOUND", pool: pool.name, token });
+    this.event(pool, "DELETED", slot, now);
+    this.removeToken(pool, slot);
+    return ok(undefined);
+  }
+
+  get(poolName: string, token: string): Result<TokenInfo> {
+    const pool = this.pools.get(poolName);
+    if (!pool) return err({ code: "POOL_NOT_FOUND", pool: poolName });
+    const slot = pool.byId.get(token);
+    if (slot === undefined) return err({ code: "TOKEN_NOT_FOUND", pool: pool.name, token });
+    const held = this.slab.freePos[slot] === HELD;
+    return ok({
+      pool: pool.name,
+      token,
+      state: held ? "held" : "free",
+      idleExpireTime: finite(this.slab.idleExpire[slot]!),
+      lease: held ? this.lease(pool, slot) : undefined,
+    });
+  }
+
+  // ---- time ------------------------------------------------------------------------------------
+
+  nextDeadline(): Millis | undefined {
+    return this.wheel.nextDeadline();
+  }
+
+  advance(now: Millis, maxEvents: number): AdvanceResult {
+    return this.wheel.advance(now, maxEvents, (node) => this.onTimer(node, now));
+  }
+
+  // ---- recovery --------------------------------------------------------------------------------
+
+  restorePool(name: string, config: PoolConfig, marks: { generation: number; sequence: number }): Result<PoolStats> {
+    const problem =
+      checkPoolName(name) ?? checkLeaseTtl(config.leaseTtlMs) ?? checkIdleTtl(config.idleTtlMs) ?? checkMaxTokens(config.maxTokens);
+    if (problem) return err(problem);
+    if (this.pools.has(name)) return err({ code: "POOL_EXISTS", pool: name });
+    const pool = this.addPool(name, config);
+    pool.generation = marks.generation;
+    pool.sequence = marks.sequence;
+    return ok(this.stats(pool));
+  }
+
+  restoreToken(poolName: string, record: TokenRecord, _now: Millis): Result<void> {
+    const pool = this.pools.get(poolName);
+    if (!pool) return err({ code: "POOL_NOT_FOUND", pool: poolName });
+    const bad = checkTokenId(record.token, "token");
+    if (bad) return err(bad);
+    if (pool.byId.has(record.token)) return err({ code: "TOKEN_EXISTS", pool: pool.name, token: record.token });
+    const slot = this.newTokenSlot(pool, record.token, record.idleExpireTime ?? Infinity);
+    const lease = record.lease;
+    if (lease) {
+      const s = this.slab;
+      s.freePos[slot] = HELD;
+      s.owners[slot] = lease.owner;
+      s.generation[slot] = lease.generation;
+      s.leaseTtl[slot] = lease.leaseTtlMs;
+      s.leaseExpire[slot] = lease.expireTime;
+      // Same invariant as live leases: a held token does not go idle before its lease ends.
+      if (s.idleExpire[slot]! < lease.expireTime) s.idleExpire[slot] = lease.expireTime;
+      if (lease.generation > pool.generation) pool.generation = lease.generation;
+      if (lease.requestId) this.rememberRequest(pool, slot, lease.owner, lease.requestId);
+    } else {
+      this.pushFree(pool, slot);
+    }
+    this.scheduleToken(slot);
+    return ok(undefined);
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  private checkNewIds(pool: Pool, ids: readonly string[]): CoreError | undefined {
+    const seen = new Set<string>();
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      const bad = checkTokenId(id, `tokens[${i}]`);
+      if (bad) return bad;
+      if (pool.byId.has(id) || seen.has(id)) return { code: "TOKEN_EXISTS", pool: pool.name, token: id };
+      seen.add(id);
+    }
+    return undefined;
+  }
+
+  private freshIds(pool: Pool, count: number): string[] {
+    const fresh = new Set<string>();
+    // A collision of 128-bit random ids is astronomically unlikely, but costs nothing to rule out.
+    while (fresh.size < count) {
+      const id = this.newTokenId();
+      if (!pool.byId.has(id)) fresh.add(id);
+    }
+    return [...fresh];
+  }
+
+  private addPool(name: string, config: PoolConfig): Pool {
+    let index = this.poolsByIndex.indexOf(undefined);
+    if (index < 0) index = this.poolsByIndex.length;
+    const pool = new Pool(index, name, config);
+    this.pools.set(name, pool);
+    this.poolsByIndex[index] = pool;
+    this.sortedNames.splice(this.nameIndex(name), 0, name);
+    return pool;
+  }
+
+  private stats(pool: Pool): PoolStats {
+    return {
+      name: pool.name,
+      config: pool.config,
+      total: pool.total,
+      available: pool.freeCount,
+      held: pool.total - pool.freeCount,
+      waiters: pool.waiters.size,
+      generation: pool.generation,
+      sequence: pool.sequence,
+    };
+  }
+
+  /** First index whose name is >= `name` (binary search). */
+  private nameIndex(name: string): number {
+    let lo = 0;
+    let hi = this.sortedNames.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.sortedNames[mid]! < name) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private newTokenSlot(pool: Pool, id: string, idleExpire: number): number {
+    const slot = this.slab.alloc();
+    const s = this.slab;
+    s.pool[slot] = pool.index;
+    s.ids[slot] = id;
+    s.owners[slot] = "";
+    s.generation[slot] = 0;
+    s.leaseExpire[slot] = Infinity;
+    s.idleExpire[slot] = idleExpire;
+    s.leaseTtl[slot] = 0;
+    s.freePos[slot] = HELD; // not yet in the free list; makeAvailable/pushFree decide
+    pool.byId.set(id, slot);
+    return slot;
+  }
+
+  /** A token that just became free goes to the oldest waiter if there is one, else to the free list. */
+  private makeAvailable(pool: Pool, slot: number, now: Millis): void {
+    const waiter = pool.waiters.shift();
+    if (waiter) {
+      this.dropWaiter(waiter);
+      this.slab.freePos[slot] = HELD;
+      this.grant(pool, slot, waiter.owner, waiter.leaseTtlMs, waiter.requestId, now, waiter.id);
+      return;
+    }
+    this.pushFree(pool, slot);
+    this.scheduleToken(slot);
+  }
+
+  private pushFree(pool: Pool, slot: number): void {
+    if (pool.freeCount === pool.free.length) pool.free = growInt32(pool.free, pool.free.length * 2);
+    pool.free[pool.freeCount] = slot;
+    this.slab.freePos[slot] = pool.freeCount++;
+  }
+
+  /** Swap-remove from the free list: O(1), and keeps the list dense for uniform picks. */
+  private takeFree(pool: Pool, slot: number): void {
+    const pos = this.slab.freePos[slot]!;
+    const last = pool.free[--pool.freeCount]!;
+    pool.free[pos] = last;
+    this.slab.freePos[last] = pos;
+    this.slab.freePos[slot] = HELD;
+  }
+
+  private grant(
+    pool: Pool,
+    slot: number,
+    owner: string,
+    leaseTtlMs: number | undefined,
+    requestId: string | undefined,
+    now: Millis,
+    waiterId: number | undefined,
+  ): void {
+    const s = this.slab;
+    const ttl = leaseTtlMs ?? pool.config.leaseTtlMs;
+    s.owners[slot] = owner;
+    s.generation[slot] = ++pool.generation;
+    s.leaseTtl[slot] = ttl;
+    s.leaseExpire[slot] = now + ttl;
+    s.idleExpire[slot] = this.idleDeadline(pool, now, now + ttl);
+    if (requestId !== undefined && requestId !== "") this.rememberRequest(pool, slot, owner, requestId);
+    this.scheduleToken(slot);
+    this.event(pool, "ASSIGNED", slot, now, waiterId);
+  }
+
+  private rememberRequest(pool: Pool, slot: number, owner: string, requestId: string): void {
+    const key = requestKey(owner, requestId);
+    pool.requests.set(key, slot);
+    this.requestKeyOf.set(slot, key);
+  }
+
+  /** Clears lease fields of a held token (the caller decides where the token goes next). */
+  private endLease(slot: number): void {
+    const s = this.slab;
+    const key = this.requestKeyOf.get(slot);
+    if (key !== undefined) {
+      this.requestKeyOf.delete(slot);
+      this.poolsByIndex[s.pool[slot]!]!.requests.delete(key);
+    }
+    s.owners[slot] = "";
+    s.leaseExpire[slot] = Infinity;
+  }
+
+  private removeToken(pool: Pool, slot: number): void {
+    const s = this.slab;
+    if (s.freePos[slot]! >= 0) this.takeFree(pool, slot);
+    else this.endLease(slot);
+    this.wheel.cancel(slot);
+    pool.byId.delete(s.ids[slot]!);
+    this.slab.free(slot);
+  }
+
+  /**
+   * A held token never goes idle before its lease ends: a lease longer than the idle TTL (such as the
+   * legacy API's 30-minute leases) keeps its token until the lease itself expires.
+   */
+  private idleDeadline(pool: Pool, now: Millis, leaseExpire?: number): number {
+    if (pool.config.idleTtlMs === 0) return Infinity;
+    const idle = now + pool.config.idleTtlMs;
+    return leaseExpire !== undefined && leaseExpire > idle ? leaseExpire : idle;
+  }
+
+  /**
+   * One timer per token: at its lease deadline while held (it cannot go idle before that), at its
+   * idle deadline while free.
+   */
+  private scheduleToken(slot: number): void {
+    const s = this.slab;
+    const at = s.freePos[slot] === HELD ? s.leaseExpire[slot]! : s.idleExpire[slot]!;
+    if (at === Infinity) this.wheel.cancel(slot);
+    else this.wheel.schedule(slot, at);
+  }
+
+  private onTimer(node: number, now: Millis): void {
+    const s = this.slab;
+    const kind = s.freePos[node]!;
+    if (kind === WAITER) {
+      const w = this.waitersByNode.get(node)!;
+      this.poolsByIndex[w.pool]!.waiters.remove(w);
+      this.endWaiter(w, now);
+      return;
+    }
+    if (kind === VACANT) return;
+    const pool = this.poolsByIndex[s.pool[node]!]!;
+    const leaseExpire = s.leaseExpire[node]!;
+    if (kind === HELD && leaseExpire <= now) {
+      this.event(pool, "LEASE_EXPIRED", node, leaseExpire);
+      this.endLease(node);
+      this.makeAvailable(pool, node, now);
+    }
+    const idleExpire = s.idleExpire[node]!;
+    if (s.freePos[node]! >= 0 && idleExpire <= now) {
+      this.event(pool, "IDLE_EXPIRED", node, idleExpire);
+      this.removeToken(pool, node);
+      return;
+    }
+    this.scheduleToken(node);
+  }
+
+  private enqueueWaiter(pool: Pool, owner: string, opts: AssignOptions, until: Millis): number {
+    const node = this.slab.alloc();
+    this.slab.freePos[node] = WAITER;
+    this.slab.pool[node] = pool.index;
+    const waiter: Waiter = {
+      id: this.nextWaiterId++,
+      node,
+      pool: pool.index,
+      owner,
+      leaseTtlMs: opts.leaseTtlMs,
+      requestId: opts.requestId,
+      prev: undefined,
+      next: undefined,
+    };
+    pool.waiters.push(waiter);
+    this.waitersById.set(waiter.id, waiter);
+    this.waitersByNode.set(node, waiter);
+    this.wheel.schedule(node, until);
+    return waiter.id;
+  }
+
+  /** Forgets a waiter already unlinked from its queue. */
+  private dropWaiter(w: Waiter): void {
+    this.waitersById.delete(w.id);
+    this.waitersByNode.delete(w.node);
+    this.wheel.cancel(w.node);
+    this.slab.free(w.node);
+  }
+
+  private endWaiter(w: Waiter, now: Millis): void {
+    const pool = this.poolsByIndex[w.pool]!;
+    this.dropWaiter(w);
+    pool.sequence++;
+    this.emit({
+      sequence: pool.sequence,
+      type: "WAITER_TIMED_OUT",
+      pool: pool.name,
+      token: "",
+      owner: w.owner,
+      generation: 0,
+      time: now,
+      expireTime: undefined,
+      idleExpireTime: undefined,
+      waiterId: w.id,
+    });
+  }
+
+  private lease(pool: Pool, slot: number): Lease {
+    const s = this.slab;
+    return {
+      pool: pool.name,
+      token: s.ids[slot]!,
+      owner: s.owners[slot]!,
+      generation: s.generation[slot]!,
+      leaseTtlMs: s.leaseTtl[slot]!,
+      expireTime: s.leaseExpire[slot]!,
+      idleExpireTime: finite(s.idleExpire[slot]!),
+      requestId: requestIdOf(this.requestKeyOf.get(slot)),
+    };
+  }
+
+  private event(pool: Pool, type: LeaseEventType, slot: number, time: Millis, waiterId?: number): void {
+    const s = this.slab;
+    const held = s.freePos[slot] === HELD && s.leaseExpire[slot] !== Infinity;
+    this.emit({
+      sequence: ++pool.sequence,
+      type,
+      pool: pool.name,
+      token: s.ids[slot]!,
+      owner: held ? s.owners[slot]! : "",
+      generation: held ? s.generation[slot]! : 0,
+      time,
+      expireTime: held ? s.leaseExpire[slot] : undefined,
+      idleExpireTime: finite(s.idleExpire[slot]!),
+      waiterId,
+    });
+  }
+}
+
+function finite(ms: number): number | undefined {
+  return ms === Infinity ? undefined : ms;
+}
+
+function requestKey(owner: string, requestId: string): string {
+  return `${owner}\u0000${requestId}`;
+}
+
+function requestIdOf(key: string | undefined): string | undefined {
+  return key === undefined ? undefined : key.slice(key.indexOf("\u0000") + 1);
+}
+
+function mismatch(pool: Pool, token: string, message: string): CoreError {
+  return { code: "LEASE_MISMATCH", pool: pool.name, token, message };
+}

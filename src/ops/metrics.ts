@@ -1,0 +1,165 @@
+// Prometheus metrics: RPC and HTTP-route counts and latencies, per-pool gauges (capped), expiry
+// lateness, watch streams, store commit latency and the process defaults. Scraped at /metrics.
+
+import type { Interceptor } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { PoolStats } from "../core/types.js";
+
+const CODE_NAMES = [
+  "ok",
+  "canceled",
+  "unknown",
+  "invalid_argument",
+  "deadline_exceeded",
+  "not_found",
+  "already_exists",
+  "permission_denied",
+  "resource_exhausted",
+  "failed_precondition",
+  "aborted",
+  "out_of_range",
+  "unimplemented",
+  "internal",
+  "unavailable",
+  "data_loss",
+  "unauthenticated",
+] as const;
+
+export interface PoolStatsSource {
+  /** Pools to export, in name order; called at scrape time with the label cap. */
+  pools(limit: number): Promise<PoolStats[]>;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly rpcTotal: Counter<"method" | "code">;
+  private readonly rpcSeconds: Histogram<"method" | "code">;
+  private readonly httpTotal: Counter<"route" | "status">;
+  private readonly lateness: Histogram;
+  private readonly commitSeconds: Histogram;
+  private readonly slowWatchers: Counter;
+  private readonly authFailures: Counter<"protocol">;
+  private readonly streams: Gauge;
+
+  constructor(poolSource: PoolStatsSource, options: { readonly maxPoolsLabelled: number; readonly activeStreams: () => number }) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: "tokenpool_process_" });
+    this.rpcTotal = new Counter({ name: "tokenpool_rpc_total", help: "RPCs handled, by method and code", labelNames: ["method", "code"], registers });
+    this.rpcSeconds = new Histogram({
+      name: "tokenpool_rpc_duration_seconds",
+      help: "RPC latency (unary: to response; streams: to end)",
+      labelNames: ["method", "code"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers,
+    });
+    this.httpTotal = new Counter({ name: "tokenpool_http_requests_total", help: "Plain HTTP route requests (legacy API, docs)", labelNames: ["route", "status"], registers });
+    this.lateness = new Histogram({
+      name: "tokenpool_expiry_lateness_seconds",
+      help: "Actual expiry time minus deadline, for lease and idle expiries",
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.commitSeconds = new Histogram({
+      name: "tokenpool_store_commit_seconds",
+      help: "Time a mutation waited for its storage commit",
+      buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+      registers,
+    });
+    this.slowWatchers = new Counter({ name: "tokenpool_watch_slow_consumers_total", help: "WatchLeases streams cut off for lagging", registers });
+    this.authFailures = new Counter({ name: "tokenpool_auth_failures_total", help: "Requests rejected for missing or wrong credentials", labelNames: ["protocol"], registers });
+    this.streams = new Gauge({
+      name: "tokenpool_watch_streams",
+      help: "Open WatchLeases streams",
+      registers,
+      collect() {
+        this.set(options.activeStreams());
+      },
+    });
+    const poolGauge = (name: string, help: string) => new Gauge({ name, help, labelNames: ["pool"], registers });
+    const gauges = {
+      total: poolGauge("tokenpool_pool_tokens", "Tokens in the pool"),
+      available: poolGauge("tokenpool_pool_available", "Free tokens"),
+      held: poolGauge("tokenpool_pool_held", "Held tokens"),
+      waiters: poolGauge("tokenpool_pool_waiters", "Blocked AssignToken calls"),
+    };
+    // One collector refreshes all pool gauges, so a scrape reads the pools once.
+    new Gauge({
+      name: "tokenpool_pools_labelled",
+      help: `Pools exported with labels (at most ${options.maxPoolsLabelled})`,
+      registers,
+      async collect() {
+        const pools = await poolSource.pools(options.maxPoolsLabelled);
+        for (const g of Object.values(gauges)) g.reset();
+        for (const p of pools) {
+          gauges.total.set({ pool: p.name }, p.total);
+          gauges.available.set({ pool: p.name }, p.available);
+          gauges.held.set({ pool: p.name }, p.held);
+          gauges.waiters.set({ pool: p.name }, p.waiters);
+        }
+        this.set(pools.length);
+      },
+    });
+  }
+
+  /** Times every RPC; a stream is timed to its end. */
+  interceptor(): Interceptor {
+    return (next) => async (req) => {
+      const started = process.hrtime.bigint();
+      const method = req.method.name;
+      const done = (code: string): void => {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        this.rpcTotal.inc({ method, code });
+        this.rpcSeconds.observe({ method, code }, seconds);
+      };
+      try {
+        const res = await next(req);
+        if (!res.stream) {
+          done("ok");
+          return res;
+        }
+        const inner = res.message;
+        return {
+          ...res,
+          message: (async function* () {
+            try {
+              yield* inner;
+              done("ok");
+            } catch (e) {
+              done(codeName(e));
+              throw e;
+            }
+          })(),
+        };
+      } catch (e) {
+        done(codeName(e));
+        throw e;
+      }
+    };
+  }
+
+  observeHttp(route: string, status: number): void {
+    this.httpTotal.inc({ route, status: String(status) });
+  }
+
+  observeLateness(seconds: number): void {
+    this.lateness.observe(Math.max(0, seconds));
+  }
+
+  observeCommit(seconds: number): void {
+    this.commitSeconds.observe(seconds);
+  }
+
+  slowWatcherDropped(): void {
+    this.slowWatchers.inc();
+  }
+
+  authFailed(protocol: "rpc" | "legacy"): void {
+    this.authFailures.inc({ protocol });
+  }
+}
+
+function codeName(e: unknown): string {
+  if (e instanceof ConnectError) return CODE_NAMES[e.code] ?? "unknown";
+  return "unknown";
+}
