@@ -49,6 +49,8 @@ class Pool {
   readonly waiters = new WaiterQueue();
   /** owner + "\0" + requestId → slot, only while that lease lives. */
   readonly requests = new Map<string, number>();
+  /** owner + "\0" + requestId → waiter, only while it waits: a retry joins the same wait. */
+  readonly waitingRequests = new Map<string, Waiter>();
 
   constructor(
     readonly index: number,
@@ -159,7 +161,8 @@ export class TokenPools {
     }
     if (pool.freeCount === 0) {
       if (opts.waitUntil === undefined || opts.waitUntil <= now) return err({ code: "POOL_EXHAUSTED", pool: pool.name });
-      return ok({ kind: "waiting", waiterId: this.enqueueWaiter(pool, owner, opts, opts.waitUntil) });
+      const joined = opts.requestId ? pool.waitingRequests.get(requestKey(owner, opts.requestId)) : undefined;
+      return ok({ kind: "waiting", waiterId: joined ? joined.id : this.enqueueWaiter(pool, owner, opts, opts.waitUntil) });
     }
     const slot = pool.free[this.randomIndex(pool.freeCount)]!;
     this.takeFree(pool, slot);
@@ -507,6 +510,7 @@ export class TokenPools {
       next: undefined,
     };
     pool.waiters.push(waiter);
+    if (opts.requestId) pool.waitingRequests.set(requestKey(owner, opts.requestId), waiter);
     this.waitersById.set(waiter.id, waiter);
     this.waitersByNode.set(node, waiter);
     this.wheel.schedule(node, until);
@@ -515,6 +519,7 @@ export class TokenPools {
 
   /** Forgets a waiter already unlinked from its queue. */
   private dropWaiter(w: Waiter): void {
+    if (w.requestId) this.poolsByIndex[w.pool]!.waitingRequests.delete(requestKey(w.owner, w.requestId));
     this.waitersById.delete(w.id);
     this.waitersByNode.delete(w.node);
     this.wheel.cancel(w.node);

@@ -3,7 +3,7 @@
 // without one it is the in-memory store.
 
 import { TokenPools } from "../core/token-pools.js";
-import type { LeaseEvent, PoolConfig, PoolStats, Result } from "../core/types.js";
+import type { Lease, LeaseEvent, PoolConfig, PoolStats, Result } from "../core/types.js";
 import type { Clock } from "../runtime/clock.js";
 import { EventHub, type EventHubOptions } from "../runtime/event-hub.js";
 import { ExpiryDriver } from "../runtime/expiry-driver.js";
@@ -34,9 +34,11 @@ export interface LocalStoreOptions {
   readonly core?: (onEvent: (e: LeaseEvent) => void) => TokenPools;
 }
 
-interface BlockedAssign {
-  readonly pool: string;
-  readonly settle: (r: Result<{ lease: import("../core/types.js").Lease; available: number }, StoreError>) => void;
+type AssignResult = Result<{ lease: Lease; available: number }, StoreError>;
+
+/** One caller blocked in assign; retries with the same request id share a core waiter. */
+interface BlockedCall {
+  readonly settle: (r: AssignResult) => void;
   readonly detach: () => void;
 }
 
@@ -47,7 +49,7 @@ export class LocalStore implements Store {
   readonly core: TokenPools;
   private readonly hub: EventHub;
   private readonly driver: ExpiryDriver;
-  private readonly blocked = new Map<number, BlockedAssign>();
+  private readonly blocked = new Map<number, Set<BlockedCall>>();
   /** Waiter outcomes produced by the current operation; delivered once durable. */
   private settlements: Settlement[] = [];
   private readonly clock: Clock;
@@ -125,7 +127,7 @@ export class LocalStore implements Store {
       return this.commit(() => ({ ok: true as const, value: { lease, available } }));
     }
     this.driver.poke();
-    return this.block(pool, outcome.value.waiterId, options.signal);
+    return this.block(outcome.value.waiterId, options.signal);
   }
 
   async keepAlive(pool: string, tokens: readonly string[]) {
@@ -165,10 +167,9 @@ export class LocalStore implements Store {
 
   async close(): Promise<void> {
     this.driver.stop();
-    for (const [id, waiter] of [...this.blocked]) {
+    for (const [id, calls] of this.blocked) {
       this.core.cancelWaiter(id);
-      waiter.detach();
-      waiter.settle({ ok: false, error: { code: "UNAVAILABLE", message: "server is shutting down" } });
+      settleAll(calls, { ok: false, error: { code: "UNAVAILABLE", message: "server is shutting down" } });
     }
     this.blocked.clear();
     this.hub.closeAll();
@@ -180,25 +181,23 @@ export class LocalStore implements Store {
     this.hub.publish(event);
     this.persistence?.record({ kind: "event", event }, this.core);
     if (event.waiterId === undefined) return;
-    const waiter = this.blocked.get(event.waiterId);
-    if (!waiter) return;
+    const calls = this.blocked.get(event.waiterId);
+    if (!calls) return;
     this.blocked.delete(event.waiterId);
-    waiter.detach();
     if (event.type === "ASSIGNED") {
       const token = this.core.get(event.pool, event.token);
       this.settlements.push(() => {
         const lease = token.ok ? token.value.lease : undefined;
-        if (!lease) {
-          // Cannot happen while the core is consistent: a granted token is held when its event fires.
-          waiter.settle({ ok: false, error: { code: "UNAVAILABLE", message: "granted lease vanished" } });
-          return;
-        }
-        waiter.settle(this.withAvailable(event.pool, (available) => ({ lease, available })));
+        // A granted token is held when its event fires; anything else is a core bug worth surfacing.
+        const result: AssignResult = lease
+          ? this.withAvailable(event.pool, (available) => ({ lease, available }))
+          : { ok: false, error: { code: "UNAVAILABLE", message: "granted lease vanished" } };
+        settleAll(calls, result);
       });
     } else {
       this.settlements.push(() => {
         const poolGone = !this.core.getPool(event.pool).ok;
-        waiter.settle({
+        settleAll(calls, {
           ok: false,
           error: poolGone ? { code: "POOL_NOT_FOUND", pool: event.pool } : { code: "WAIT_TIMEOUT", pool: event.pool },
         });
@@ -206,19 +205,26 @@ export class LocalStore implements Store {
     }
   }
 
-  private block(pool: string, waiterId: number, signal: AbortSignal | undefined) {
-    return new Promise<Result<{ lease: import("../core/types.js").Lease; available: number }, StoreError>>((resolve) => {
+  private block(waiterId: number, signal: AbortSignal | undefined): Promise<AssignResult> {
+    return new Promise<AssignResult>((resolve) => {
+      let calls = this.blocked.get(waiterId);
+      if (!calls) {
+        calls = new Set();
+        this.blocked.set(waiterId, calls);
+      }
       const onAbort = (): void => {
-        if (!this.blocked.delete(waiterId)) return;
-        this.core.cancelWaiter(waiterId);
+        const current = this.blocked.get(waiterId);
+        if (!current?.delete(call)) return;
+        // The core waiter goes only when no caller is left on it.
+        if (current.size === 0) {
+          this.blocked.delete(waiterId);
+          this.core.cancelWaiter(waiterId);
+        }
         resolve({ ok: false, error: { code: "CANCELLED" } });
       };
+      const call: BlockedCall = { settle: resolve, detach: () => signal?.removeEventListener("abort", onAbort) };
+      calls.add(call);
       signal?.addEventListener("abort", onAbort, { once: true });
-      this.blocked.set(waiterId, {
-        pool,
-        settle: resolve,
-        detach: () => signal?.removeEventListener("abort", onAbort),
-      });
     });
   }
 
@@ -247,5 +253,12 @@ export class LocalStore implements Store {
     }
     for (const s of settlements) s();
     return result;
+  }
+}
+
+function settleAll(calls: Set<BlockedCall>, result: AssignResult): void {
+  for (const call of calls) {
+    call.detach();
+    call.settle(result);
   }
 }
