@@ -5,6 +5,11 @@
 // L where d and the cursor agree on every digit above L; its slot is d's digit at L. The cursor only
 // moves to the start of the earliest occupied slot (found with per-level bitmaps), so big time jumps
 // cost O(levels) rather than O(ticks).
+//
+// The wheel stores only links (12 bytes a node): a node's deadline lives with its owner, who passes it
+// to schedule() and answers dueOf() when a cascade needs it again (they must agree while scheduled).
+
+import type { TimerQueue } from "./timer-queue.js";
 
 const BITS = 8;
 const SLOTS = 1 << BITS;
@@ -17,10 +22,9 @@ const UNSCHEDULED = 0xffff;
 
 const POW: readonly number[] = Array.from({ length: LEVELS + 1 }, (_, l) => SLOTS ** l);
 
-export class TimerWheel {
-  private next: Int32Array;
-  private prev: Int32Array;
-  private due: Float64Array;
+export class TimerWheel implements TimerQueue {
+  /** next of node i at 2i, prev at 2i+1: one cache line for both. */
+  private links: Int32Array;
   private where: Uint16Array;
   private readonly heads = new Int32Array(DUE_LIST + 1).fill(NONE);
   private readonly occupied = new Uint32Array(LEVELS * WORDS);
@@ -30,13 +34,13 @@ export class TimerWheel {
 
   constructor(
     startMs: number,
+    /** Current deadline (ms) of a scheduled node, as last passed to schedule(). */
+    private readonly dueOf: (id: number) => number,
     readonly tickMs = 1,
     capacity = 1024,
   ) {
     this.cursor = Math.floor(startMs / tickMs);
-    this.next = new Int32Array(capacity);
-    this.prev = new Int32Array(capacity);
-    this.due = new Float64Array(capacity);
+    this.links = new Int32Array(capacity * 2);
     this.where = new Uint16Array(capacity).fill(UNSCHEDULED);
   }
 
@@ -46,12 +50,12 @@ export class TimerWheel {
 
   /** Makes node ids < capacity usable; call before scheduling a larger id. */
   ensureCapacity(capacity: number): void {
-    if (capacity <= this.next.length) return;
-    let n = this.next.length;
+    if (capacity <= this.where.length) return;
+    let n = this.where.length;
     while (n < capacity) n *= 2;
-    this.next = grow(this.next, n, Int32Array);
-    this.prev = grow(this.prev, n, Int32Array);
-    this.due = grow(this.due, n, Float64Array);
+    const links = new Int32Array(n * 2);
+    links.set(this.links);
+    this.links = links;
     const where = new Uint16Array(n).fill(UNSCHEDULED);
     where.set(this.where);
     this.where = where;
@@ -65,9 +69,7 @@ export class TimerWheel {
   schedule(id: number, atMs: number): void {
     if (this.where[id] !== UNSCHEDULED) this.unlink(id);
     else this.count++;
-    const tick = Math.ceil(atMs / this.tickMs);
-    this.due[id] = tick;
-    this.link(id, this.placement(tick));
+    this.link(id, this.placement(Math.ceil(atMs / this.tickMs)));
   }
 
   cancel(id: number): void {
@@ -122,7 +124,7 @@ export class TimerWheel {
         // Cascade: re-place each timer of the slot relative to the new cursor (lower level, or due now).
         while (work < budget && (head = this.heads[slot]!) !== NONE) {
           this.unlink(head);
-          this.link(head, this.placement(this.due[head]!));
+          this.link(head, this.placement(Math.ceil(this.dueOf(head) / this.tickMs)));
           work++;
         }
       }
@@ -174,9 +176,9 @@ export class TimerWheel {
 
   private link(id: number, slot: number): void {
     const head = this.heads[slot]!;
-    this.next[id] = head;
-    this.prev[id] = NONE;
-    if (head !== NONE) this.prev[head] = id;
+    this.links[2 * id] = head;
+    this.links[2 * id + 1] = NONE;
+    if (head !== NONE) this.links[2 * head + 1] = id;
     this.heads[slot] = id;
     this.where[id] = slot;
     if (slot !== DUE_LIST) this.occupied[slot >>> 5]! |= 1 << (slot & 31);
@@ -184,11 +186,11 @@ export class TimerWheel {
 
   private unlink(id: number): void {
     const slot = this.where[id]!;
-    const n = this.next[id]!;
-    const p = this.prev[id]!;
-    if (p !== NONE) this.next[p] = n;
+    const n = this.links[2 * id]!;
+    const p = this.links[2 * id + 1]!;
+    if (p !== NONE) this.links[2 * p] = n;
     else this.heads[slot] = n;
-    if (n !== NONE) this.prev[n] = p;
+    if (n !== NONE) this.links[2 * n + 1] = p;
     if (slot !== DUE_LIST && this.heads[slot] === NONE) this.occupied[slot >>> 5]! &= ~(1 << (slot & 31));
   }
 
@@ -204,12 +206,4 @@ export class TimerWheel {
       bits = this.occupied[base + word]!;
     }
   }
-}
-
-type TypedArrayCtor<T> = new (n: number) => T;
-
-function grow<T extends Int32Array | Float64Array>(a: T, n: number, Ctor: TypedArrayCtor<T>): T {
-  const b = new Ctor(n);
-  b.set(a);
-  return b;
 }

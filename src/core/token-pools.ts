@@ -3,7 +3,8 @@
 // are returned as values. Every operation is O(1) in the pool size (per token it touches).
 
 import { randomTokenId, mathRandomIndex } from "./token-ids.js";
-import { HELD, TokenSlab, VACANT, WAITER, growInt32 } from "./token-slab.js";
+import { GEN, HELD, IDLE_EXP, LEASE_EXP, LEASE_TTL, MAX_POOLS, TokenSlab, VACANT, WAITER, growInt32 } from "./token-slab.js";
+import type { TimerQueue, TimerQueueFactory } from "./timer-queue.js";
 import { TimerWheel } from "./timer-wheel.js";
 import type {
   AdvanceResult,
@@ -34,9 +35,13 @@ export interface TokenPoolsOptions {
   randomIndex?: (n: number) => number;
   /** Timer resolution in ms; expiries fire at most one tick late. */
   tickMs?: number;
-  /** Start of the wheel's time axis (defaults to the first `now` seen: 0 is fine for tests). */
+  /** Start of the timer axis; any time at or before the first `now` works. */
   startMs?: number;
+  /** The expiry queue; the timer wheel unless a benchmark swaps in a baseline. */
+  timers?: TimerQueueFactory;
 }
+
+const defaultTimers: TimerQueueFactory = (startMs, tickMs, dueOf) => new TimerWheel(startMs, dueOf, tickMs);
 
 export const DEFAULT_POOL_CONFIG: PoolConfig = { leaseTtlMs: 60_000, idleTtlMs: 300_000, maxTokens: 1_000_000 };
 
@@ -69,7 +74,7 @@ export class TokenPools {
   /** Pool names in order, for paging. Pools are few; tokens are many. */
   private readonly sortedNames: string[] = [];
   private readonly slab: TokenSlab;
-  private readonly wheel: TimerWheel;
+  private readonly wheel: TimerQueue;
   private readonly waitersById = new Map<number, Waiter>();
   private readonly waitersByNode = new Map<number, Waiter>();
   /** Slot → its lease's request key, only for leases assigned with a requestId. */
@@ -83,7 +88,9 @@ export class TokenPools {
     this.emit = options.onEvent ?? (() => undefined);
     this.newTokenId = options.newTokenId ?? randomTokenId;
     this.randomIndex = options.randomIndex ?? mathRandomIndex;
-    this.wheel = new TimerWheel(options.startMs ?? 0, options.tickMs ?? 1);
+    // A node's deadline: the idle deadline while free, else the lease (or waiter) deadline.
+    const dueOf = (id: number): number => this.slab.num[id * 4 + (this.slab.freePos[id]! >= 0 ? IDLE_EXP : LEASE_EXP)]!;
+    this.wheel = (options.timers ?? defaultTimers)(options.startMs ?? 0, options.tickMs ?? 1, dueOf);
     this.slab = new TokenSlab((capacity) => this.wheel.ensureCapacity(capacity));
   }
 
@@ -95,7 +102,8 @@ export class TokenPools {
       checkPoolName(name) ?? checkLeaseTtl(full.leaseTtlMs) ?? checkIdleTtl(full.idleTtlMs) ?? checkMaxTokens(full.maxTokens);
     if (problem) return err(problem);
     if (this.pools.has(name)) return err({ code: "POOL_EXISTS", pool: name });
-    return ok(this.stats(this.addPool(name, full)));
+    const pool = this.addPool(name, full);
+    return pool ? ok(this.stats(pool)) : err({ code: "TOO_MANY_POOLS", limit: MAX_POOLS });
   }
 
   deletePool(name: string, now: Millis): Result<void> {
@@ -190,14 +198,14 @@ export class TokenPools {
         continue;
       }
       const held = s.freePos[slot] === HELD;
-      if (held) s.leaseExpire[slot] = now + s.leaseTtl[slot]!;
-      s.idleExpire[slot] = this.idleDeadline(pool, now, held ? s.leaseExpire[slot]! : undefined);
+      if (held) s.num[slot * 4 + LEASE_EXP] = now + s.num[slot * 4 + LEASE_TTL]!;
+      s.num[slot * 4 + IDLE_EXP] = this.idleDeadline(pool, now, held ? s.num[slot * 4 + LEASE_EXP]! : undefined);
       this.scheduleToken(slot);
       this.event(pool, "RENEWED", slot, now);
       results.push({
         token,
         status: "ok",
-        idleExpireTime: finite(s.idleExpire[slot]!),
+        idleExpireTime: finite(s.num[slot * 4 + IDLE_EXP]!),
         lease: held ? this.lease(pool, slot) : undefined,
       });
     }
@@ -211,8 +219,8 @@ export class TokenPools {
     if (slot === undefined) return err({ code: "TOKEN_NOT_FOUND", pool: pool.name, token });
     const s = this.slab;
     if (s.freePos[slot] !== HELD) return err({ code: "NOT_HELD", pool: pool.name, token });
-    if (opts.generation !== undefined && opts.generation !== s.generation[slot]) {
-      return err(mismatch(pool, token, `lease generation is ${s.generation[slot]}, not ${opts.generation}`));
+    if (opts.generation !== undefined && opts.generation !== s.num[slot * 4 + GEN]) {
+      return err(mismatch(pool, token, `lease generation is ${s.num[slot * 4 + GEN]}, not ${opts.generation}`));
     }
     if (opts.owner !== undefined && opts.owner !== s.owners[slot]) {
       return err(mismatch(pool, token, `lease is held by "${s.owners[slot]}", not "${opts.owner}"`));
@@ -244,7 +252,7 @@ export class TokenPools {
       pool: pool.name,
       token,
       state: held ? "held" : "free",
-      idleExpireTime: finite(this.slab.idleExpire[slot]!),
+      idleExpireTime: finite(this.slab.num[slot * 4 + IDLE_EXP]!),
       lease: held ? this.lease(pool, slot) : undefined,
     });
   }
@@ -267,6 +275,7 @@ export class TokenPools {
     if (problem) return err(problem);
     if (this.pools.has(name)) return err({ code: "POOL_EXISTS", pool: name });
     const pool = this.addPool(name, config);
+    if (!pool) return err({ code: "TOO_MANY_POOLS", limit: MAX_POOLS });
     pool.generation = marks.generation;
     pool.sequence = marks.sequence;
     return ok(this.stats(pool));
@@ -284,11 +293,11 @@ export class TokenPools {
       const s = this.slab;
       s.freePos[slot] = HELD;
       s.owners[slot] = lease.owner;
-      s.generation[slot] = lease.generation;
-      s.leaseTtl[slot] = lease.leaseTtlMs;
-      s.leaseExpire[slot] = lease.expireTime;
+      s.num[slot * 4 + GEN] = lease.generation;
+      s.num[slot * 4 + LEASE_TTL] = lease.leaseTtlMs;
+      s.num[slot * 4 + LEASE_EXP] = lease.expireTime;
       // Same invariant as live leases: a held token does not go idle before its lease ends.
-      if (s.idleExpire[slot]! < lease.expireTime) s.idleExpire[slot] = lease.expireTime;
+      if (s.num[slot * 4 + IDLE_EXP]! < lease.expireTime) s.num[slot * 4 + IDLE_EXP] = lease.expireTime;
       if (lease.generation > pool.generation) pool.generation = lease.generation;
       if (lease.requestId) this.rememberRequest(pool, slot, lease.owner, lease.requestId);
     } else {
@@ -322,9 +331,10 @@ export class TokenPools {
     return [...fresh];
   }
 
-  private addPool(name: string, config: PoolConfig): Pool {
+  private addPool(name: string, config: PoolConfig): Pool | undefined {
     let index = this.poolsByIndex.indexOf(undefined);
     if (index < 0) index = this.poolsByIndex.length;
+    if (index >= MAX_POOLS) return undefined;
     const pool = new Pool(index, name, config);
     this.pools.set(name, pool);
     this.poolsByIndex[index] = pool;
@@ -363,10 +373,10 @@ export class TokenPools {
     s.pool[slot] = pool.index;
     s.ids[slot] = id;
     s.owners[slot] = "";
-    s.generation[slot] = 0;
-    s.leaseExpire[slot] = Infinity;
-    s.idleExpire[slot] = idleExpire;
-    s.leaseTtl[slot] = 0;
+    s.num[slot * 4 + GEN] = 0;
+    s.num[slot * 4 + LEASE_EXP] = Infinity;
+    s.num[slot * 4 + IDLE_EXP] = idleExpire;
+    s.num[slot * 4 + LEASE_TTL] = 0;
     s.freePos[slot] = HELD; // not yet in the free list; makeAvailable/pushFree decide
     pool.byId.set(id, slot);
     return slot;
@@ -412,10 +422,10 @@ export class TokenPools {
     const s = this.slab;
     const ttl = leaseTtlMs ?? pool.config.leaseTtlMs;
     s.owners[slot] = owner;
-    s.generation[slot] = ++pool.generation;
-    s.leaseTtl[slot] = ttl;
-    s.leaseExpire[slot] = now + ttl;
-    s.idleExpire[slot] = this.idleDeadline(pool, now, now + ttl);
+    s.num[slot * 4 + GEN] = ++pool.generation;
+    s.num[slot * 4 + LEASE_TTL] = ttl;
+    s.num[slot * 4 + LEASE_EXP] = now + ttl;
+    s.num[slot * 4 + IDLE_EXP] = this.idleDeadline(pool, now, now + ttl);
     if (requestId !== undefined && requestId !== "") this.rememberRequest(pool, slot, owner, requestId);
     this.scheduleToken(slot);
     this.event(pool, "ASSIGNED", slot, now, waiterId);
@@ -436,7 +446,7 @@ export class TokenPools {
       this.poolsByIndex[s.pool[slot]!]!.requests.delete(key);
     }
     s.owners[slot] = "";
-    s.leaseExpire[slot] = Infinity;
+    s.num[slot * 4 + LEASE_EXP] = Infinity;
   }
 
   private removeToken(pool: Pool, slot: number): void {
@@ -464,7 +474,7 @@ export class TokenPools {
    */
   private scheduleToken(slot: number): void {
     const s = this.slab;
-    const at = s.freePos[slot] === HELD ? s.leaseExpire[slot]! : s.idleExpire[slot]!;
+    const at = s.freePos[slot] === HELD ? s.num[slot * 4 + LEASE_EXP]! : s.num[slot * 4 + IDLE_EXP]!;
     if (at === Infinity) this.wheel.cancel(slot);
     else this.wheel.schedule(slot, at);
   }
@@ -480,13 +490,13 @@ export class TokenPools {
     }
     if (kind === VACANT) return;
     const pool = this.poolsByIndex[s.pool[node]!]!;
-    const leaseExpire = s.leaseExpire[node]!;
+    const leaseExpire = s.num[node * 4 + LEASE_EXP]!;
     if (kind === HELD && leaseExpire <= now) {
       this.event(pool, "LEASE_EXPIRED", node, leaseExpire);
       this.endLease(node);
       this.makeAvailable(pool, node, now);
     }
-    const idleExpire = s.idleExpire[node]!;
+    const idleExpire = s.num[node * 4 + IDLE_EXP]!;
     if (s.freePos[node]! >= 0 && idleExpire <= now) {
       this.event(pool, "IDLE_EXPIRED", node, idleExpire);
       this.removeToken(pool, node);
@@ -499,6 +509,7 @@ export class TokenPools {
     const node = this.slab.alloc();
     this.slab.freePos[node] = WAITER;
     this.slab.pool[node] = pool.index;
+    this.slab.num[node * 4 + LEASE_EXP] = until;
     const waiter: Waiter = {
       id: this.nextWaiterId++,
       node,
@@ -550,27 +561,27 @@ export class TokenPools {
       pool: pool.name,
       token: s.ids[slot]!,
       owner: s.owners[slot]!,
-      generation: s.generation[slot]!,
-      leaseTtlMs: s.leaseTtl[slot]!,
-      expireTime: s.leaseExpire[slot]!,
-      idleExpireTime: finite(s.idleExpire[slot]!),
+      generation: s.num[slot * 4 + GEN]!,
+      leaseTtlMs: s.num[slot * 4 + LEASE_TTL]!,
+      expireTime: s.num[slot * 4 + LEASE_EXP]!,
+      idleExpireTime: finite(s.num[slot * 4 + IDLE_EXP]!),
       requestId: requestIdOf(this.requestKeyOf.get(slot)),
     };
   }
 
   private event(pool: Pool, type: LeaseEventType, slot: number, time: Millis, waiterId?: number): void {
     const s = this.slab;
-    const held = s.freePos[slot] === HELD && s.leaseExpire[slot] !== Infinity;
+    const held = s.freePos[slot] === HELD && s.num[slot * 4 + LEASE_EXP] !== Infinity;
     this.emit({
       sequence: ++pool.sequence,
       type,
       pool: pool.name,
       token: s.ids[slot]!,
       owner: held ? s.owners[slot]! : "",
-      generation: held ? s.generation[slot]! : 0,
+      generation: held ? s.num[slot * 4 + GEN]! : 0,
       time,
-      expireTime: held ? s.leaseExpire[slot] : undefined,
-      idleExpireTime: finite(s.idleExpire[slot]!),
+      expireTime: held ? s.num[slot * 4 + LEASE_EXP] : undefined,
+      idleExpireTime: finite(s.num[slot * 4 + IDLE_EXP]!),
       waiterId,
     });
   }

@@ -86,6 +86,7 @@ export type CoreError =
   | { readonly code: "INVALID_ARGUMENT"; readonly field: string; readonly message: string }
   | { readonly code: "POOL_NOT_FOUND"; readonly pool: string }
   | { readonly code: "POOL_EXISTS"; readonly pool: string }
+  | { readonly code: "TOO_MANY_POOLS"; readonly limit: number }
   | { readonly code: "POOL_EXHAUSTED"; readonly pool: string }
   | { readonly code: "POOL_FULL"; readonly pool: string; readonly maxTokens: number }
   | { readonly code: "TOKEN_NOT_FOUND"; readonly pool: string; readonly token: string }

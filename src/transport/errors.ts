@@ -30,6 +30,13 @@ export function describe(e: ServiceError): WireError {
       return { code: Code.NotFound, reason: "POOL_NOT_FOUND", message: `pool "${e.pool}" not found`, metadata: { pool: e.pool } };
     case "POOL_EXISTS":
       return { code: Code.AlreadyExists, reason: "POOL_EXISTS", message: `pool "${e.pool}" already exists`, metadata: { pool: e.pool } };
+    case "TOO_MANY_POOLS":
+      return {
+        code: Code.ResourceExhausted,
+        reason: "TOO_MANY_POOLS",
+        message: `too many pools (limit ${e.limit})`,
+        metadata: { limit: String(e.limit) },
+      };
     case "POOL_EXHAUSTED":
       return { code: Code.NotFound, reason: "POOL_EXHAUSTED", message: `no free token in pool "${e.pool}"`, metadata: { pool: e.pool } };
     case "WAIT_TIMEOUT":

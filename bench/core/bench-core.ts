@@ -1,0 +1,99 @@
+// Core benchmark (`npm run bench:core`, needs --expose-gc): per-operation cost across pool sizes,
+// the wheel against a binary-heap expiry queue, bytes per token, and the longest advance() call
+// while a million co-due leases expire. Prints a table, then one JSON line.
+
+import { TokenPools } from "../../src/core/token-pools.js";
+import { assignKeepAliveRelease, assignRelease, fixture, heapAssignKeepAliveRelease } from "./workloads.js";
+
+const big = process.argv.includes("--big");
+const sizes = big ? [1e3, 1e4, 1e5, 1e6, 1e7] : [1e3, 1e4, 1e5, 1e6];
+const OPS = 200_000;
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) throw new Error("run with node --expose-gc");
+
+const best = (runs: number, f: () => number): number => Math.min(...Array.from({ length: runs }, f));
+const log = (s: string): void => void process.stderr.write(s + "\n");
+
+const result = {
+  assign_release_ns: {} as Record<string, number>,
+  keepalive_ns: {} as Record<string, number>,
+  heap_keepalive_ns: {} as Record<string, number>,
+  generate_ns: {} as Record<string, number>,
+  bytes_per_token: {} as Record<string, number>,
+  max_advance_ms: 0,
+};
+
+// Memory first, while the heap holds nothing else of ours.
+for (const n of sizes.filter((s) => s >= 1e5)) {
+  // Bytes per held token, excluding the id strings: ids are built (and kept) before measuring.
+  const ids = Array.from({ length: n }, (_, i) => `tok-${i.toString(36).padStart(16, "0")}`);
+  // Several collections: earlier phases leave garbage (and array buffers) that one pass may not free.
+  for (let i = 0; i < 4; i++) gc();
+  const before = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+  const core = new TokenPools();
+  core.createPool("m", { maxTokens: n }, 0);
+  for (let i = 0; i < n; i += 100_000) core.generate("m", { ids: ids.slice(i, i + 100_000) }, 0);
+  for (let i = 0; i < n; i++) core.assign("m", "holder", {}, 0);
+  for (let i = 0; i < 4; i++) gc();
+  const after = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+  result.bytes_per_token[n] = Math.round((after - before) / n);
+  if (core.getPool("m").ok !== true || ids.length !== n) throw new Error("unreachable: keeps both alive");
+}
+
+for (const n of sizes) {
+  log(`n=${n}: building pool…`);
+  const f = fixture(n);
+  assignRelease(f, 20_000); // warm up
+  result.assign_release_ns[n] = Math.round(best(3, () => assignRelease(f, OPS)));
+  result.keepalive_ns[n] = Math.round(best(3, () => assignKeepAliveRelease(f, OPS)));
+  if (n >= 1e5) result.heap_keepalive_ns[n] = Math.round(best(3, () => heapAssignKeepAliveRelease(n, OPS)));
+
+  const gen = new TokenPools();
+  gen.createPool("g", { maxTokens: n }, 0);
+  const start = process.hrtime.bigint();
+  for (let done = 0; done < n; done += 100_000) gen.generate("g", { count: Math.min(100_000, n - done) }, 0);
+  result.generate_ns[n] = Math.round(Number(process.hrtime.bigint() - start) / n);
+}
+
+{
+  log("expiring 10^6 co-due leases in batches of 10k…");
+  const n = 1e6;
+  const core = new TokenPools({ startMs: 0 });
+  core.createPool("e", { leaseTtlMs: 1000, idleTtlMs: 0, maxTokens: n }, 0);
+  for (let done = 0; done < n; done += 100_000) core.generate("e", { count: 100_000 }, 0);
+  for (let i = 0; i < n; i++) core.assign("e", "o", {}, 0);
+  let max = 0;
+  let expired = 0;
+  for (;;) {
+    const t = process.hrtime.bigint();
+    const r = core.advance(1000, 10_000);
+    max = Math.max(max, Number(process.hrtime.bigint() - t) / 1e6);
+    expired += r.processed;
+    if (!r.more) break;
+  }
+  const stats = core.getPool("e");
+  if (!stats.ok || stats.value.held !== 0) throw new Error(`expiry incomplete (${expired} processed)`);
+  result.max_advance_ms = Math.round(max * 100) / 100;
+}
+
+const rows = sizes.map((n) =>
+  [
+    String(n).padStart(9),
+    String(result.assign_release_ns[n]).padStart(12),
+    String(result.keepalive_ns[n]).padStart(14),
+    String(result.heap_keepalive_ns[n] ?? "-").padStart(14),
+    String(result.generate_ns[n]).padStart(10),
+    String(result.bytes_per_token[n] ?? "-").padStart(10),
+  ].join(" "),
+);
+console.log(`${"n".padStart(9)} ${"assign+rel".padStart(12)} ${"+keepAlive".padStart(14)} ${"heap +keepAl.".padStart(14)} ${"generate".padStart(10)} ${"B/token".padStart(10)}`);
+console.log("          (ns/op)      (ns/op)        (ns/op)        (ns/tok)");
+for (const r of rows) console.log(r);
+console.log(`max advance() while expiring 10^6 co-due leases: ${result.max_advance_ms} ms`);
+const flat = result.assign_release_ns[1e5]! / result.assign_release_ns[1e3]!;
+const wheelVsHeap = [1e5, 1e6].map((n) => result.keepalive_ns[n]! / result.heap_keepalive_ns[n]!);
+console.log(
+  `targets: flat ${flat.toFixed(2)} (<= 1.5), wheel/heap ${wheelVsHeap.map((x) => x.toFixed(2)).join(", ")} (<= 0.8), ` +
+    `bytes ${result.bytes_per_token[1e6]} (<= 100), max advance ${result.max_advance_ms} ms (<= 10)`,
+);
+console.log(JSON.stringify(result));
