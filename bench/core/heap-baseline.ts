@@ -1,119 +1,115 @@
-// The naive alternative to the timer wheel, for comparison only: the same token layout with expiry
-// on a binary min-heap that gets a new entry per keep-alive and skips stale entries lazily.
+// The naive alternative to the timer wheel, for comparison only: a binary min-heap of (deadline, id,
+// version) entries. Every reschedule pushes a new entry and leaves the old one to be skipped when it
+// surfaces (lazy deletion), so the heap grows with the keep-alive rate.
 
-export class HeapExpiryPool {
-  private readonly held: Uint8Array;
-  private readonly version: Int32Array;
-  private readonly free: Int32Array;
-  private readonly freePos: Int32Array;
-  private freeCount: number;
-  private heapDeadline = new Float64Array(1024);
-  private heapSlot = new Int32Array(1024);
-  private heapVersion = new Int32Array(1024);
-  private heapSize = 0;
+import type { TimerQueue } from "../../src/core/timer-queue.js";
 
-  constructor(
-    readonly size: number,
-    private readonly ttlMs: number,
-  ) {
-    this.held = new Uint8Array(size);
-    this.version = new Int32Array(size);
-    this.free = new Int32Array(size);
-    this.freePos = new Int32Array(size);
-    for (let i = 0; i < size; i++) {
-      this.free[i] = i;
-      this.freePos[i] = i;
-    }
-    this.freeCount = size;
+export class HeapTimerQueue implements TimerQueue {
+  private version = new Int32Array(1024);
+  private scheduled = new Uint8Array(1024);
+  private deadline = new Float64Array(1024);
+  private ids = new Int32Array(1024);
+  private versions = new Int32Array(1024);
+  private length = 0;
+  size = 0;
+
+  ensureCapacity(capacity: number): void {
+    if (capacity <= this.version.length) return;
+    const v = new Int32Array(capacity);
+    v.set(this.version);
+    this.version = v;
+    const s = new Uint8Array(capacity);
+    s.set(this.scheduled);
+    this.scheduled = s;
   }
 
-  assign(now: number): number {
-    const slot = this.free[Math.floor(Math.random() * this.freeCount)]!;
-    const pos = this.freePos[slot]!;
-    const last = this.free[--this.freeCount]!;
-    this.free[pos] = last;
-    this.freePos[last] = pos;
-    this.held[slot] = 1;
-    this.push(now + this.ttlMs, slot, ++this.version[slot]!);
-    return slot;
+  schedule(id: number, atMs: number): void {
+    if (!this.scheduled[id]) this.size++;
+    this.scheduled[id] = 1;
+    this.push(atMs, id, ++this.version[id]!);
   }
 
-  keepAlive(slot: number, now: number): void {
-    // Lazy deletion: the old entry stays in the heap until it surfaces.
-    this.push(now + this.ttlMs, slot, ++this.version[slot]!);
+  cancel(id: number): void {
+    if (!this.scheduled[id]) return;
+    this.scheduled[id] = 0;
+    this.version[id]!++;
+    this.size--;
   }
 
-  release(slot: number): void {
-    this.version[slot]!++;
-    this.held[slot] = 0;
-    this.free[this.freeCount] = slot;
-    this.freePos[slot] = this.freeCount++;
+  nextDeadline(): number | undefined {
+    this.dropStale();
+    return this.length > 0 ? this.deadline[0] : undefined;
   }
 
-  /** Pops due entries, skipping stale ones. */
-  expire(now: number): number {
-    let n = 0;
-    while (this.heapSize > 0 && this.heapDeadline[0]! <= now) {
-      const slot = this.heapSlot[0]!;
-      const v = this.heapVersion[0]!;
+  advance(nowMs: number, budget: number, fire: (id: number) => void): { processed: number; more: boolean } {
+    let work = 0;
+    while (work < budget && this.length > 0 && this.deadline[0]! <= nowMs) {
+      const id = this.ids[0]!;
+      const live = this.versions[0] === this.version[id] && this.scheduled[id];
       this.pop();
-      if (v === this.version[slot] && this.held[slot]) {
-        this.release(slot);
-        n++;
+      work++;
+      if (live) {
+        this.scheduled[id] = 0;
+        this.size--;
+        fire(id);
       }
     }
-    return n;
+    return { processed: work, more: this.length > 0 && this.deadline[0]! <= nowMs };
   }
 
-  private push(deadline: number, slot: number, version: number): void {
-    if (this.heapSize === this.heapDeadline.length) this.grow();
-    let i = this.heapSize++;
+  private dropStale(): void {
+    while (this.length > 0 && !(this.versions[0] === this.version[this.ids[0]!] && this.scheduled[this.ids[0]!])) this.pop();
+  }
+
+  private push(at: number, id: number, version: number): void {
+    if (this.length === this.deadline.length) this.grow();
+    let i = this.length++;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (this.heapDeadline[parent]! <= deadline) break;
+      if (this.deadline[parent]! <= at) break;
       this.move(parent, i);
       i = parent;
     }
-    this.heapDeadline[i] = deadline;
-    this.heapSlot[i] = slot;
-    this.heapVersion[i] = version;
+    this.deadline[i] = at;
+    this.ids[i] = id;
+    this.versions[i] = version;
   }
 
   private pop(): void {
-    const last = --this.heapSize;
-    const d = this.heapDeadline[last]!;
-    const s = this.heapSlot[last]!;
-    const v = this.heapVersion[last]!;
+    const last = --this.length;
+    const at = this.deadline[last]!;
+    const id = this.ids[last]!;
+    const version = this.versions[last]!;
     let i = 0;
     for (;;) {
       let child = 2 * i + 1;
       if (child >= last) break;
-      if (child + 1 < last && this.heapDeadline[child + 1]! < this.heapDeadline[child]!) child++;
-      if (this.heapDeadline[child]! >= d) break;
+      if (child + 1 < last && this.deadline[child + 1]! < this.deadline[child]!) child++;
+      if (this.deadline[child]! >= at) break;
       this.move(child, i);
       i = child;
     }
-    this.heapDeadline[i] = d;
-    this.heapSlot[i] = s;
-    this.heapVersion[i] = v;
+    this.deadline[i] = at;
+    this.ids[i] = id;
+    this.versions[i] = version;
   }
 
   private move(from: number, to: number): void {
-    this.heapDeadline[to] = this.heapDeadline[from]!;
-    this.heapSlot[to] = this.heapSlot[from]!;
-    this.heapVersion[to] = this.heapVersion[from]!;
+    this.deadline[to] = this.deadline[from]!;
+    this.ids[to] = this.ids[from]!;
+    this.versions[to] = this.versions[from]!;
   }
 
   private grow(): void {
-    const n = this.heapDeadline.length * 2;
+    const n = this.deadline.length * 2;
     const d = new Float64Array(n);
-    d.set(this.heapDeadline);
-    const s = new Int32Array(n);
-    s.set(this.heapSlot);
+    d.set(this.deadline);
+    const ids = new Int32Array(n);
+    ids.set(this.ids);
     const v = new Int32Array(n);
-    v.set(this.heapVersion);
-    this.heapDeadline = d;
-    this.heapSlot = s;
-    this.heapVersion = v;
+    v.set(this.versions);
+    this.deadline = d;
+    this.ids = ids;
+    this.versions = v;
   }
 }

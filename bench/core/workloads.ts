@@ -2,7 +2,8 @@
 // timed loops of the operations clients run most.
 
 import { TokenPools } from "../../src/core/token-pools.js";
-import { HeapExpiryPool } from "./heap-baseline.js";
+import type { TimerQueueFactory } from "../../src/core/timer-queue.js";
+import { HeapTimerQueue } from "./heap-baseline.js";
 
 const T0 = 1_700_000_000_000;
 const TTL = 60_000;
@@ -12,9 +13,12 @@ export interface Fixture {
   now: number;
 }
 
-/** A pool of n tokens with half of them held, so both the free list and the wheel are populated. */
-export function fixture(n: number): Fixture {
-  const core = new TokenPools({ startMs: T0 });
+/** The binary-heap expiry queue, to run the same core on the naive baseline. */
+export const heapTimers: TimerQueueFactory = () => new HeapTimerQueue();
+
+/** A pool of n tokens with half of them held, so both the free list and the expiry queue are populated. */
+export function fixture(n: number, timers?: TimerQueueFactory): Fixture {
+  const core = new TokenPools({ startMs: T0, ...(timers && { timers }) });
   core.createPool("bench", { leaseTtlMs: TTL, idleTtlMs: 300_000, maxTokens: Math.max(n, 1) }, T0);
   for (let done = 0; done < n; done += 100_000) core.generate("bench", { count: Math.min(100_000, n - done) }, T0);
   for (let i = 0; i < n / 2; i++) core.assign("bench", "holder", {}, T0);
@@ -48,22 +52,6 @@ export function assignKeepAliveRelease(f: Fixture, ops: number): number {
     batch[0] = token;
     f.core.keepAlive("bench", batch, f.now);
     f.core.release("bench", token, {}, f.now);
-  }
-  return Number(process.hrtime.bigint() - start) / ops;
-}
-
-/** The same triple on the binary-heap baseline (n tokens, half held). */
-export function heapAssignKeepAliveRelease(n: number, ops: number): number {
-  const pool = new HeapExpiryPool(n, TTL);
-  let now = T0;
-  for (let i = 0; i < n / 2; i++) pool.assign(now);
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < ops; i++) {
-    now += 1;
-    const slot = pool.assign(now);
-    pool.keepAlive(slot, now);
-    pool.release(slot);
-    pool.expire(now);
   }
   return Number(process.hrtime.bigint() - start) / ops;
 }
