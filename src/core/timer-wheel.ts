@@ -6,8 +6,10 @@
 // moves to the start of the earliest occupied slot (found with per-level bitmaps), so big time jumps
 // cost O(levels) rather than O(ticks).
 //
-// The wheel stores only links (12 bytes a node): a node's deadline lives with its owner, who passes it
+// The wheel stores only links (8 bytes a node): a node's deadline lives with its owner, who passes it
 // to schedule() and answers dueOf() when a cascade needs it again (they must agree while scheduled).
+// A list head's `prev` holds -(slot + 2), so a node knows its slot without a field of its own;
+// `prev` = -1 means unscheduled.
 
 import type { TimerQueue } from "./timer-queue.js";
 
@@ -18,14 +20,14 @@ const WORDS = SLOTS / 32;
 const NONE = -1;
 /** Slot index for timers already due when scheduled. */
 const DUE_LIST = LEVELS * SLOTS;
-const UNSCHEDULED = 0xffff;
+/** `prev` of a node in no list. */
+const UNSCHEDULED = -1;
 
 const POW: readonly number[] = Array.from({ length: LEVELS + 1 }, (_, l) => SLOTS ** l);
 
 export class TimerWheel implements TimerQueue {
-  /** next of node i at 2i, prev at 2i+1: one cache line for both. */
+  /** next of node i at 2i, prev at 2i+1 (or the head code, or UNSCHEDULED): one cache line for both. */
   private links: Int32Array;
-  private where: Uint16Array;
   private readonly heads = new Int32Array(DUE_LIST + 1).fill(NONE);
   private readonly occupied = new Uint32Array(LEVELS * WORDS);
   /** Every tick <= cursor has been processed. */
@@ -40,8 +42,7 @@ export class TimerWheel implements TimerQueue {
     capacity = 1024,
   ) {
     this.cursor = Math.floor(startMs / tickMs);
-    this.links = new Int32Array(capacity * 2);
-    this.where = new Uint16Array(capacity).fill(UNSCHEDULED);
+    this.links = new Int32Array(capacity * 2).fill(UNSCHEDULED);
   }
 
   get size(): number {
@@ -50,32 +51,29 @@ export class TimerWheel implements TimerQueue {
 
   /** Makes node ids < capacity usable; call before scheduling a larger id. */
   ensureCapacity(capacity: number): void {
-    if (capacity <= this.where.length) return;
-    let n = this.where.length;
-    while (n < capacity) n *= 2;
-    const links = new Int32Array(n * 2);
+    if (capacity * 2 <= this.links.length) return;
+    let n = this.links.length;
+    while (n < capacity * 2) n *= 2;
+    const links = new Int32Array(n).fill(UNSCHEDULED);
     links.set(this.links);
     this.links = links;
-    const where = new Uint16Array(n).fill(UNSCHEDULED);
-    where.set(this.where);
-    this.where = where;
   }
 
   isScheduled(id: number): boolean {
-    return this.where[id] !== UNSCHEDULED;
+    return this.links[2 * id + 1] !== UNSCHEDULED;
   }
 
   /** Schedules (or moves) a node to fire once the clock reaches `atMs`; never earlier. */
   schedule(id: number, atMs: number): void {
-    if (this.where[id] !== UNSCHEDULED) this.unlink(id);
+    if (this.links[2 * id + 1] !== UNSCHEDULED) this.unlink(id);
     else this.count++;
     this.link(id, this.placement(Math.ceil(atMs / this.tickMs)));
   }
 
   cancel(id: number): void {
-    if (this.where[id] === UNSCHEDULED) return;
+    if (this.links[2 * id + 1] === UNSCHEDULED) return;
     this.unlink(id);
-    this.where[id] = UNSCHEDULED;
+    this.links[2 * id + 1] = UNSCHEDULED;
     this.count--;
   }
 
@@ -176,22 +174,28 @@ export class TimerWheel implements TimerQueue {
 
   private link(id: number, slot: number): void {
     const head = this.heads[slot]!;
+    const code = -(slot + 2);
     this.links[2 * id] = head;
-    this.links[2 * id + 1] = NONE;
+    this.links[2 * id + 1] = code;
     if (head !== NONE) this.links[2 * head + 1] = id;
     this.heads[slot] = id;
-    this.where[id] = slot;
     if (slot !== DUE_LIST) this.occupied[slot >>> 5]! |= 1 << (slot & 31);
   }
 
+  /** Takes a node out of its list (its own `prev` is left for the caller to reset or overwrite). */
   private unlink(id: number): void {
-    const slot = this.where[id]!;
     const n = this.links[2 * id]!;
     const p = this.links[2 * id + 1]!;
-    if (p !== NONE) this.links[2 * p] = n;
-    else this.heads[slot] = n;
+    if (p >= 0) {
+      this.links[2 * p] = n;
+      if (n !== NONE) this.links[2 * n + 1] = p;
+      return;
+    }
+    // The head: its successor inherits the head code.
+    const slot = -p - 2;
+    this.heads[slot] = n;
     if (n !== NONE) this.links[2 * n + 1] = p;
-    if (slot !== DUE_LIST && this.heads[slot] === NONE) this.occupied[slot >>> 5]! &= ~(1 << (slot & 31));
+    else if (slot !== DUE_LIST) this.occupied[slot >>> 5]! &= ~(1 << (slot & 31));
   }
 
   /** First occupied slot index >= from within one level, or NONE. */
