@@ -25,8 +25,8 @@ export class TokenSlab {
   pool = new Uint16Array(0);
   /** Position in the pool's free list (>= 0), or HELD / WAITER / VACANT. */
   freePos = new Int32Array(0);
-  readonly ids: string[] = [];
-  readonly owners: string[] = [];
+  ids: string[] = [];
+  owners: string[] = [];
   private vacant = new Int32Array(1024);
   private vacantCount = 0;
   private used = 0;
@@ -61,6 +61,9 @@ export class TokenSlab {
     pool.set(this.pool);
     this.pool = pool;
     this.freePos = growInt32(this.freePos, capacity);
+    // Sized with the typed arrays: a JS array left to grow itself keeps up to 50% spare capacity.
+    this.ids = growStrings(this.ids, capacity);
+    this.owners = growStrings(this.owners, capacity);
     this.onGrow(capacity);
   }
 }
@@ -68,5 +71,11 @@ export class TokenSlab {
 export function growInt32(a: Int32Array<ArrayBuffer>, n: number): Int32Array<ArrayBuffer> {
   const b = new Int32Array(n);
   b.set(a);
+  return b;
+}
+
+function growStrings(a: string[], n: number): string[] {
+  const b = new Array<string>(n).fill("");
+  for (let i = 0; i < a.length; i++) b[i] = a[i]!;
   return b;
 }
