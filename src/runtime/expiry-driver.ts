@@ -16,6 +16,9 @@ export interface ExpiryDriverOptions {
   afterBatch?: () => void;
 }
 
+/** Timers per batch: sized so one batch of cold (cache-missing) expiries stays well under 10 ms. */
+export const DEFAULT_EXPIRY_BATCH = 4096;
+
 // setTimeout clamps larger delays to 1 ms; stay well below its 2^31-1 ms ceiling.
 const MAX_SLEEP_MS = 60 * 60 * 1000;
 
@@ -31,7 +34,7 @@ export class ExpiryDriver {
     private readonly clock: Clock,
     private readonly options: ExpiryDriverOptions = {},
   ) {
-    this.batchSize = options.batchSize ?? 10_000;
+    this.batchSize = options.batchSize ?? DEFAULT_EXPIRY_BATCH;
   }
 
   /** Re-arms the timer if the wheel now has an earlier deadline; O(1), call after every mutation. */

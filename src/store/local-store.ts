@@ -63,7 +63,7 @@ export class LocalStore implements Store {
     const onEvent = (e: LeaseEvent): void => this.onEvent(e);
     this.core = options.core ? options.core(onEvent) : new TokenPools({ onEvent });
     this.driver = new ExpiryDriver(this.core, this.clock, {
-      batchSize: options.expiryBatch ?? 10_000,
+      ...(options.expiryBatch !== undefined && { batchSize: options.expiryBatch }),
       afterBatch: () => void this.commit(),
     });
     for (const pool of this.core.listPools(undefined, Number.MAX_SAFE_INTEGER)) this.hub.seed(pool.name, pool.sequence);

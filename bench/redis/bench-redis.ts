@@ -1,0 +1,146 @@
+// Redis store benchmark (`npm run bench:redis`): AssignToken+ReleaseToken pairs per second through 1 and
+// 3 tokenpool replicas on one local Redis, next to the raw rate of the same Lua scripts called with
+// EVALSHA from one pipelined client at the same concurrency, in the same run, on the same Redis. A
+// memory-store replica under the same load shows the transport's own ceiling. Table, then one JSON line.
+
+import { cpus } from "node:os";
+import { Redis } from "ioredis";
+import { createLogger } from "../../src/server/logger.js";
+import { poolKeys } from "../../src/store/redis/keys.js";
+import { ASSIGN, CREATE_POOL, RELEASE } from "../../src/store/redis/lua/pool-scripts.js";
+import { LuaScript } from "../../src/store/redis/lua-script.js";
+import { RedisStore } from "../../src/store/redis/redis-store.js";
+import { startRedisServer, type RedisServer } from "../../test/support/redis-server.js";
+import { startReplica, tokenClient, type Replica, type TokenClient } from "../../test/support/replica-process.js";
+
+const CONCURRENCY = 64;
+const WARMUP_MS = 2000;
+const MEASURE_MS = 8000;
+const TOKENS = 1000;
+const RING = 10_000;
+const SESSIONS_PER_REPLICA = 4;
+
+const log = (s: string): void => void process.stderr.write(s + "\n");
+
+/** Runs `CONCURRENCY` loops of `pair` and counts completed pairs inside the measuring window. */
+async function measure(pair: (worker: number) => Promise<void>): Promise<number> {
+  const start = Date.now();
+  const measureFrom = start + WARMUP_MS;
+  const end = measureFrom + MEASURE_MS;
+  let counted = 0;
+  let errors = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async (_, w) => {
+      while (Date.now() < end) {
+        try {
+          await pair(w);
+          const now = Date.now();
+          if (now >= measureFrom && now < end) counted++;
+        } catch (e) {
+          if (++errors === 1) log(`  first error: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+    }),
+  );
+  if (errors > 0) log(`  ${errors} failed pairs`);
+  return Math.round(counted / (MEASURE_MS / 1000));
+}
+
+async function rawLua(redis: RedisServer): Promise<number> {
+  const client = new Redis(redis.url, { enableAutoPipelining: true });
+  const create = new LuaScript("create_pool", CREATE_POOL);
+  const assign = new LuaScript("assign", ASSIGN);
+  const release = new LuaScript("release", RELEASE);
+  const keys = poolKeys("raw");
+  const ids = Array.from({ length: TOKENS }, (_, i) => `raw-${i}`);
+  // The same pool settings as the other rows: 60 s leases, the default 300 s idle TTL.
+  await create.json(client, keys, [RING, 60_000, 300_000, TOKENS, "bench", TOKENS, ...ids]);
+  const rate = await measure(async (w) => {
+    const a = await assign.json(client, keys, [RING, `w${w}`, 0, "", 0, "0"]);
+    const lease = a.lease as { k: string; g: number };
+    const r = await release.json(client, keys, [RING, lease.k, lease.g, "0", ""]);
+    if (r.err !== undefined) throw new Error(String(r.err));
+  });
+  client.disconnect();
+  return rate;
+}
+
+/** The RedisStore called in-process: the store's own cost on top of the scripts, without a transport. */
+async function storeDirect(redis: RedisServer): Promise<number> {
+  const store = await RedisStore.open({ url: redis.url, eventRingSize: RING, watchBuffer: RING, log: createLogger("silent") });
+  const created = await store.createPool("direct", { leaseTtlMs: 60_000, maxTokens: TOKENS }, TOKENS);
+  if (!created.ok) throw new Error(JSON.stringify(created.error));
+  const rate = await measure(async (w) => {
+    const a = await store.assign("direct", `w${w}`, {});
+    if (!a.ok) throw new Error(JSON.stringify(a.error));
+    const r = await store.release("direct", a.value.lease.token, { generation: a.value.lease.generation });
+    if (!r.ok) throw new Error(JSON.stringify(r.error));
+  });
+  await store.close();
+  return rate;
+}
+
+async function throughReplicas(replicas: readonly Replica[], pool: string): Promise<number> {
+  const clients: TokenClient[] = replicas.flatMap((r) => Array.from({ length: SESSIONS_PER_REPLICA }, () => tokenClient(r.url)));
+  await clients[0]!.createPool({ name: pool, leaseTtl: { seconds: 60n }, maxTokens: TOKENS, initialTokens: TOKENS });
+  return measure(async (w) => {
+    const client = clients[w % clients.length]!;
+    const { lease } = await client.assignToken({ pool, owner: `w${w}` });
+    await client.releaseToken({ pool, token: lease!.token, generation: lease!.generation });
+  });
+}
+
+async function withReplicas<T>(n: number, redisUrl: string, extra: readonly string[], run: (r: Replica[]) => Promise<T>): Promise<T> {
+  const replicas = await Promise.all(Array.from({ length: n }, () => startReplica(redisUrl, extra)));
+  try {
+    return await run(replicas);
+  } finally {
+    await Promise.all(replicas.map((r) => r.stop()));
+  }
+}
+
+const started = Date.now();
+const redis = await startRedisServer();
+try {
+  log(`raw Lua: EVALSHA assign+release, ${CONCURRENCY} in flight on one auto-pipelined connection…`);
+  const raw = await rawLua(redis);
+  log("RedisStore in-process (no transport)…");
+  const direct = await storeDirect(redis);
+  log("memory store, 1 replica (transport ceiling)…");
+  const memory1 = await withReplicas(1, redis.url, ["--store", "memory"], (r) => throughReplicas(r, "bench-mem"));
+  log("redis store, 1 replica…");
+  const redis1 = await withReplicas(1, redis.url, [], (r) => throughReplicas(r, "bench-1"));
+  log("redis store, 3 replicas…");
+  const redis3 = await withReplicas(3, redis.url, [], (r) => throughReplicas(r, "bench-3"));
+
+  const pct = (x: number): string => `${((100 * x) / raw).toFixed(1)} %`;
+  const rows: [string, string, number, string][] = [
+    ["raw Lua (EVALSHA, pipelined)", "-", raw, "100 %"],
+    ["RedisStore in-process", "-", direct, pct(direct)],
+    ["memory store (no Redis)", "1", memory1, pct(memory1)],
+    ["redis store", "1", redis1, pct(redis1)],
+    ["redis store", "3", redis3, pct(redis3)],
+  ];
+  console.log(`${"what".padEnd(30)} ${"replicas".padStart(8)} ${"pairs/s".padStart(9)} ${"vs raw Lua".padStart(11)}`);
+  for (const [what, n, rate, vs] of rows) console.log(`${what.padEnd(30)} ${n.padStart(8)} ${String(rate).padStart(9)} ${vs.padStart(11)}`);
+  console.log(
+    `(pair = AssignToken + ReleaseToken; ${CONCURRENCY} concurrent callers over Connect binary/HTTP/2, ` +
+      `${SESSIONS_PER_REPLICA} sessions per replica; load generator, replicas and Redis share ${cpus().length} CPUs: ${cpus()[0]?.model ?? "?"})`,
+  );
+  const result = {
+    raw_lua_pairs_per_s: raw,
+    store_in_process_pairs_per_s: direct,
+    memory_1_replica_pairs_per_s: memory1,
+    redis_1_replica_pairs_per_s: redis1,
+    redis_3_replicas_pairs_per_s: redis3,
+    redis_1_vs_raw: Math.round((1000 * redis1) / raw) / 1000,
+    redis_3_vs_raw: Math.round((1000 * redis3) / raw) / 1000,
+    redis_1_vs_memory_1: Math.round((1000 * redis1) / memory1) / 1000,
+    concurrency: CONCURRENCY,
+    cpus: cpus().length,
+    seconds: Math.round((Date.now() - started) / 1000),
+  };
+  console.log(JSON.stringify(result));
+} finally {
+  await redis.stop();
+}
