@@ -76,14 +76,15 @@ export class Metrics {
         this.set(options.activeStreams());
       },
     });
-    const poolGauge = (name: string, help: string) => new Gauge({ name, help, labelNames: ["pool"], registers });
+    // One collector refreshes all pool gauges, so a scrape reads the pools once. It is registered
+    // before them: a registry collects and prints metrics in registration order.
+    const poolGauge = (name: string, help: string) => new Gauge({ name, help, labelNames: ["pool"], registers: [] });
     const gauges = {
       total: poolGauge("tokenpool_pool_tokens", "Tokens in the pool"),
       available: poolGauge("tokenpool_pool_available", "Free tokens"),
       held: poolGauge("tokenpool_pool_held", "Held tokens"),
       waiters: poolGauge("tokenpool_pool_waiters", "Blocked AssignToken calls"),
     };
-    // One collector refreshes all pool gauges, so a scrape reads the pools once.
     new Gauge({
       name: "tokenpool_pools_labelled",
       help: `Pools exported with labels (at most ${options.maxPoolsLabelled})`,
@@ -100,6 +101,7 @@ export class Metrics {
         this.set(pools.length);
       },
     });
+    for (const g of Object.values(gauges)) this.registry.registerMetric(g);
   }
 
   /** Times every RPC; a stream is timed to its end. */
