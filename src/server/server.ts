@@ -62,7 +62,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
   };
 
   const handler = connectNodeAdapter({
-    routes: routes(store, config.limits, streams),
+    routes: routes({ store, limits: config.limits, streams, notReadyReason: readiness.notReadyReason }),
     interceptors: [metrics.interceptor(), authInterceptor(check, PROTECTED_SERVICES, () => metrics.authFailed("rpc"))],
     readMaxBytes: config.limits.maxRequestBytes,
     fallback: fallbackRouter(

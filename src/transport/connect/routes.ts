@@ -1,17 +1,45 @@
-// Registers every Connect service on a router (the connect-es `routes(router)` pattern).
+// Registers every Connect service on a router (the connect-es `routes(router)` pattern): the token
+// service behind the password, health and reflection open.
 
 import type { ConnectRouter } from "@connectrpc/connect";
-import { TokenService } from "../../../gen/es/tokenpool/v1/token_service_pb.js";
+import { file_grpc_health_v1_health, Health } from "../../../gen/es/grpc/health/v1/health_pb.js";
+import * as reflectionV1 from "../../../gen/es/grpc/reflection/v1/reflection_pb.js";
+import * as reflectionV1alpha from "../../../gen/es/grpc/reflection/v1alpha/reflection_pb.js";
+import { file_tokenpool_v1_token_service, TokenService } from "../../../gen/es/tokenpool/v1/token_service_pb.js";
 import type { Store } from "../../store/store.js";
 import type { Limits } from "../limits.js";
+import { healthRoutes } from "./health.js";
+import { reflectionRoutes } from "./reflection.js";
 import { tokenService, type StreamGate } from "./token-service.js";
 
-/** Services that require the API password (health and reflection, added later, stay open). */
+/** Services that require the API password; health and reflection stay open, like /readyz. */
 export const PROTECTED_SERVICES: ReadonlySet<string> = new Set([TokenService.typeName]);
 
-export function routes(store: Store, limits: Limits, streams: StreamGate) {
+const SERVED = [
+  TokenService.typeName,
+  Health.typeName,
+  reflectionV1.ServerReflection.typeName,
+  reflectionV1alpha.ServerReflection.typeName,
+];
+
+export interface RouteDeps {
+  readonly store: Store;
+  readonly limits: Limits;
+  readonly streams: StreamGate;
+  /** Undefined when ready; why not otherwise (drives the health service). */
+  readonly notReadyReason: () => string | undefined;
+}
+
+export function routes(deps: RouteDeps) {
+  const health = healthRoutes([TokenService.typeName], deps.notReadyReason);
+  const reflection = reflectionRoutes(
+    [file_tokenpool_v1_token_service, file_grpc_health_v1_health, reflectionV1.file_grpc_reflection_v1_reflection, reflectionV1alpha.file_grpc_reflection_v1alpha_reflection],
+    SERVED,
+  );
   return (router: ConnectRouter): void => {
-    router.service(TokenService, tokenService(store, limits, streams));
+    router.service(TokenService, tokenService(deps.store, deps.limits, deps.streams));
+    health(router);
+    reflection(router);
   };
 }
 
