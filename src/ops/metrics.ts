@@ -44,7 +44,7 @@ export class Metrics {
 
   constructor(poolSource: PoolStatsSource, options: { readonly maxPoolsLabelled: number; readonly activeStreams: () => number }) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: "tokenpool_process_" });
+    collectDefaultMetrics({ register: this.registry, prefix: "tokenpool_" });
     this.rpcTotal = new Counter({ name: "tokenpool_rpc_total", help: "RPCs handled, by method and code", labelNames: ["method", "code"], registers });
     this.rpcSeconds = new Histogram({
       name: "tokenpool_rpc_duration_seconds",
@@ -76,32 +76,29 @@ export class Metrics {
         this.set(options.activeStreams());
       },
     });
-    // One collector refreshes all pool gauges, so a scrape reads the pools once. It is registered
-    // before them: a registry collects and prints metrics in registration order.
-    const poolGauge = (name: string, help: string) => new Gauge({ name, help, labelNames: ["pool"], registers: [] });
-    const gauges = {
-      total: poolGauge("tokenpool_pool_tokens", "Tokens in the pool"),
-      available: poolGauge("tokenpool_pool_available", "Free tokens"),
-      held: poolGauge("tokenpool_pool_held", "Held tokens"),
-      waiters: poolGauge("tokenpool_pool_waiters", "Blocked AssignToken calls"),
-    };
-    new Gauge({
-      name: "tokenpool_pools_labelled",
-      help: `Pools exported with labels (at most ${options.maxPoolsLabelled})`,
-      registers,
-      async collect() {
-        const pools = await poolSource.pools(options.maxPoolsLabelled);
-        for (const g of Object.values(gauges)) g.reset();
-        for (const p of pools) {
-          gauges.total.set({ pool: p.name }, p.total);
-          gauges.available.set({ pool: p.name }, p.available);
-          gauges.held.set({ pool: p.name }, p.held);
-          gauges.waiters.set({ pool: p.name }, p.waiters);
-        }
-        this.set(pools.length);
-      },
-    });
-    for (const g of Object.values(gauges)) this.registry.registerMetric(g);
+    // A scrape collects every metric concurrently; the four pool gauges share one read of the pools.
+    let inFlight: Promise<PoolStats[]> | undefined;
+    const pools = (): Promise<PoolStats[]> =>
+      (inFlight ??= poolSource.pools(options.maxPoolsLabelled).finally(() => {
+        // Let the collects of this scrape (started together) share the read, not the next scrape.
+        setImmediate(() => (inFlight = undefined));
+      }));
+    const poolGauge = (name: string, help: string, pick: (p: PoolStats) => number) =>
+      new Gauge({
+        name,
+        help: `${help} (at most ${options.maxPoolsLabelled} pools labelled)`,
+        labelNames: ["pool"],
+        registers,
+        async collect() {
+          const listed = await pools();
+          this.reset();
+          for (const p of listed) this.set({ pool: p.name }, pick(p));
+        },
+      });
+    poolGauge("tokenpool_pool_tokens", "Tokens in the pool", (p) => p.total);
+    poolGauge("tokenpool_pool_available", "Free tokens", (p) => p.available);
+    poolGauge("tokenpool_pool_held", "Held tokens", (p) => p.held);
+    poolGauge("tokenpool_pool_waiters", "Blocked AssignToken calls", (p) => p.waiters);
   }
 
   /** Times every RPC; a stream is timed to its end. */

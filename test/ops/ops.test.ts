@@ -48,27 +48,24 @@ describe("operations endpoints", () => {
     expect(after).not.toContain(s.password);
   });
 
-  it("reports not ready while shutdown drains in-flight calls", async () => {
-    const t = await startTestServer("memory", ["--shutdown-grace", "2"]);
-    // A keep-alive connection opened before shutdown can still ask while the server drains.
-    const http = await import("node:http");
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const status = (): Promise<number> =>
-      new Promise((resolve, reject) => {
-        http.get(`${t.url}/readyz`, { agent }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        }).on("error", reject);
-      });
-    // A blocked assign keeps the connection busy, so shutdown has something to drain.
-    const c = connectClient(t.url, t.password, "grpc-h2");
-    await c.unary("assignToken", { pool: "default", owner: "a" });
-    const waiting = c.unary("assignToken", { pool: "default", owner: "b", waitTimeout: "1s" }).catch(() => undefined);
-    expect(await status()).toBe(200);
+  it("tells health watchers NOT_SERVING once shutdown begins", async () => {
+    const t = await startTestServer("memory", ["--shutdown-grace", "3"]);
+    const { createClient } = await import("@connectrpc/connect");
+    const { createGrpcTransport } = await import("@connectrpc/connect-node");
+    const { Health, HealthCheckResponse_ServingStatus: Status } = await import("../../gen/es/grpc/health/v1/health_pb.js");
+    const health = createClient(Health, createGrpcTransport({ baseUrl: t.url }));
+    const seen: number[] = [];
+    const watching = (async () => {
+      for await (const r of health.watch({ service: "tokenpool.v1.TokenService" })) {
+        seen.push(r.status);
+        if (r.status === Status.NOT_SERVING) return;
+      }
+    })().catch(() => undefined);
+    const until = Date.now() + 5000;
+    while (seen.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     const closing = t.close();
-    expect(await status()).toBe(503);
-    await waiting;
+    await watching;
     await closing;
-    agent.destroy();
+    expect(seen).toEqual([Status.SERVING, Status.NOT_SERVING]);
   });
 });
