@@ -13,6 +13,7 @@ import type { Store } from "../store/store.js";
 import { authInterceptor, PasswordCheck } from "../transport/auth.js";
 import { PROTECTED_SERVICES, routes, streamGate } from "../transport/connect/routes.js";
 import { fallbackRouter } from "../transport/http/fallback.js";
+import { docsRoutes } from "../transport/docs/docs-routes.js";
 import { OnePortServer } from "../transport/http/one-port.js";
 import { legacyRoutes } from "../transport/legacy/legacy-routes.js";
 import type { Logger } from "./logger.js";
@@ -68,6 +69,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
     fallback: fallbackRouter(
       [
         ...opsRoutes(readiness, metrics),
+        ...docsRoutes(),
         ...legacyRoutes({
           store,
           pool: DEFAULT_POOL,

@@ -925,8 +925,8 @@ export const LeaseEventTypeSchema: GenEnum<LeaseEventType> = /*@__PURE__*/
  * TokenService hands out tokens from named pools.
  *
  * Errors carry a google.rpc.ErrorInfo detail (domain "tokenpool.dev") whose
- * reason is one of: POOL_NOT_FOUND, POOL_EXISTS, POOL_EXHAUSTED, POOL_FULL,
- * TOKEN_NOT_FOUND, TOKEN_EXISTS, NOT_HELD, LEASE_MISMATCH, INVALID_ARGUMENT.
+ * reason says what happened (POOL_NOT_FOUND, POOL_EXHAUSTED, LEASE_MISMATCH,
+ * ...; the README lists them all), and invalid arguments a google.rpc.BadRequest.
  *
  * @generated from service tokenpool.v1.TokenService
  */

@@ -3202,8 +3202,8 @@ export const LeaseEvent: MessageFns<LeaseEvent> = {
  * TokenService hands out tokens from named pools.
  *
  * Errors carry a google.rpc.ErrorInfo detail (domain "tokenpool.dev") whose
- * reason is one of: POOL_NOT_FOUND, POOL_EXISTS, POOL_EXHAUSTED, POOL_FULL,
- * TOKEN_NOT_FOUND, TOKEN_EXISTS, NOT_HELD, LEASE_MISMATCH, INVALID_ARGUMENT.
+ * reason says what happened (POOL_NOT_FOUND, POOL_EXHAUSTED, LEASE_MISMATCH,
+ * ...; the README lists them all), and invalid arguments a google.rpc.BadRequest.
  */
 export type TokenServiceService = typeof TokenServiceService;
 export const TokenServiceService = {
