@@ -14,7 +14,7 @@ import { startRedisServer, type RedisServer } from "../../test/support/redis-ser
 import { startReplica, tokenClient, type Replica, type TokenClient } from "../../test/support/replica-process.js";
 
 const CONCURRENCY = 64;
-const WARMUP_MS = 2000;
+const WARMUP_MS = 4000; // three fresh replicas each see a third of the calls: give their JIT time
 const MEASURE_MS = 8000;
 const TOKENS = 1000;
 const RING = 10_000;

@@ -51,7 +51,7 @@ const OPTIONS = {
     secret: true,
     help: "shared secret clients send as X-API-PASSWORD or Authorization: Bearer (random if unset, printed once to stderr)",
   },
-  store: { flag: "store", env: ["STORE"], default: "memory", help: "state backend: memory | lmdb | redis" },
+  store: { flag: "store", env: ["STORE"], default: "lmdb", help: "state backend: lmdb (durable, in DATA_DIR) | memory | redis" },
   dataDir: { flag: "data-dir", env: ["DATA_DIR"], default: "./data", help: "lmdb data directory" },
   redisUrl: { flag: "redis-url", env: ["REDIS_URL"], default: "redis://127.0.0.1:6379", help: "redis store address" },
   totalTokens: { flag: "total-tokens", env: ["TOTAL_TOKENS"], default: "1", help: "tokens in the `default` pool created at start" },

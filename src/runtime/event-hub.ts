@@ -9,6 +9,9 @@ export type WatchEnd =
   | { readonly code: "POOL_DELETED"; readonly pool: string }
   | { readonly code: "SHUTDOWN" };
 
+/** Pool name shown by all-pool subscriptions (pool names cannot contain '*'). */
+export const ALL_POOLS = "*";
+
 export interface EventHubOptions {
   /** Events kept per pool for resumption. */
   readonly ringSize: number;
@@ -125,6 +128,8 @@ export class EventHub {
   private readonly rings = new Map<string, EventRing>();
   private readonly subscribers = new Map<string, Set<Subscription>>();
   private readonly lastSequence = new Map<string, number>();
+  /** Watchers of every pool (live only). */
+  private readonly everyPool = new Set<Subscription>();
 
   constructor(private readonly options: EventHubOptions) {}
 
@@ -138,6 +143,14 @@ export class EventHub {
     this.lastSequence.set(event.pool, event.sequence);
     const subs = this.subscribers.get(event.pool);
     if (subs) for (const s of subs) s.offer(event);
+    for (const s of this.everyPool) s.offer(event);
+  }
+
+  /** Starts a live watch of every pool. */
+  subscribeAll(): Subscription {
+    const sub = new Subscription(ALL_POOLS, this.options.subscriberBuffer, (s) => this.everyPool.delete(s), 0);
+    this.everyPool.add(sub);
+    return sub;
   }
 
   /** Starts a watch: replays retained events after `afterSequence` (0 = live only), then live ones. */
@@ -161,7 +174,7 @@ export class EventHub {
   }
 
   subscriberCount(): number {
-    let n = 0;
+    let n = this.everyPool.size;
     for (const set of this.subscribers.values()) n += set.size;
     return n;
   }
@@ -181,6 +194,7 @@ export class EventHub {
 
   closeAll(): void {
     for (const subs of this.subscribers.values()) for (const s of [...subs]) s.end({ code: "SHUTDOWN" });
+    for (const s of [...this.everyPool]) s.end({ code: "SHUTDOWN" });
   }
 
   private unsubscribe(sub: Subscription): void {

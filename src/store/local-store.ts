@@ -3,10 +3,10 @@
 // without one it is the in-memory store.
 
 import { TokenPools } from "../core/token-pools.js";
-import type { Lease, LeaseEvent, PoolConfig, PoolStats, Result } from "../core/types.js";
+import type { KeepAliveResult, Lease, LeaseEvent, PoolConfig, PoolStats, ReleaseOptions, Result, TokenInfo } from "../core/types.js";
 import type { Clock } from "../runtime/clock.js";
 import { EventHub, type EventHubOptions } from "../runtime/event-hub.js";
-import { ExpiryDriver } from "../runtime/expiry-driver.js";
+import { ExpiryDriver, type Expirable } from "../runtime/expiry-driver.js";
 import type { Store, StoreAssignOptions, StoreError, StoreKind, Watch } from "./store.js";
 
 /** Durability hook: sees every event synchronously, and says when all seen so far are on disk. */
@@ -15,6 +15,8 @@ export interface Persistence {
   record(change: PersistedChange, core: TokenPools): void;
   /** Resolves once everything recorded so far is committed; rejects if the commit failed. */
   flush(): Promise<void>;
+  /** Why mutations are refused right now (a failed commit not yet recovered from, shutdown); undefined = writable. */
+  writeBlocked(): string | undefined;
   close(): Promise<void>;
 }
 
@@ -22,6 +24,8 @@ export type PersistedChange =
   | { readonly kind: "event"; readonly event: LeaseEvent }
   | { readonly kind: "pool-created"; readonly stats: PoolStats }
   | { readonly kind: "pool-deleted"; readonly pool: string };
+
+export type CoreFactory = (onEvent: (e: LeaseEvent) => void) => TokenPools;
 
 export interface LocalStoreOptions {
   readonly kind: StoreKind;
@@ -31,7 +35,7 @@ export interface LocalStoreOptions {
   /** Timers expired per batch before yielding to the event loop. */
   readonly expiryBatch?: number;
   /** A core already rebuilt from storage (recovery); a fresh one otherwise. */
-  readonly core?: (onEvent: (e: LeaseEvent) => void) => TokenPools;
+  readonly core?: CoreFactory;
 }
 
 type AssignResult = Result<{ lease: Lease; available: number }, StoreError>;
@@ -42,11 +46,17 @@ interface BlockedCall {
   readonly detach: () => void;
 }
 
-type Settlement = () => void;
+/** Delivers a waiter outcome once the change behind it is durable, or the failure if it never will be. */
+type Settlement = (failure: string | undefined) => void;
+
+/** What watchers see, in order; with persistence it waits in the outbox until durable. */
+type Outgoing = LeaseEvent | { readonly dropPool: string };
+
+const unavailable = (message: string): { ok: false; error: StoreError } => ({ ok: false, error: { code: "UNAVAILABLE", message } });
 
 export class LocalStore implements Store {
   readonly kind: StoreKind;
-  readonly core: TokenPools;
+  private current: TokenPools;
   private readonly hub: EventHub;
   private readonly driver: ExpiryDriver;
   private readonly blocked = new Map<number, Set<BlockedCall>>();
@@ -54,64 +64,101 @@ export class LocalStore implements Store {
   private settlements: Settlement[] = [];
   private readonly clock: Clock;
   private readonly persistence: Persistence | undefined;
+  private readonly onEventSink = (e: LeaseEvent): void => this.onEvent(e);
+  /**
+   * Events (and pool drops) not yet durable. Watchers only ever see committed changes, so a sequence
+   * or generation a watcher saw can never be issued again after a crash.
+   */
+  private outbox: Outgoing[] = [];
+  /** Items ever put in the outbox, and ever published from it (absolute counts). */
+  private recorded = 0;
+  private published = 0;
+  private closing = false;
+  /** Set when state could not be reloaded from storage: nothing in memory can be trusted. */
+  private broken: string | undefined;
 
   constructor(options: LocalStoreOptions) {
     this.kind = options.kind;
     this.clock = options.clock;
     this.persistence = options.persistence;
     this.hub = new EventHub(options.events);
-    const onEvent = (e: LeaseEvent): void => this.onEvent(e);
-    this.core = options.core ? options.core(onEvent) : new TokenPools({ onEvent });
-    this.driver = new ExpiryDriver(this.core, this.clock, {
+    this.current = options.core ? options.core(this.onEventSink) : new TokenPools({ onEvent: this.onEventSink });
+    // While writes are refused, expiries must wait too: they are changes that could not be persisted.
+    const expirable: Expirable = {
+      nextDeadline: () => (this.writeRefusal() === undefined ? this.current.nextDeadline() : undefined),
+      advance: (now, max) => (this.writeRefusal() === undefined ? this.current.advance(now, max) : { processed: 0, more: false }),
+    };
+    this.driver = new ExpiryDriver(expirable, this.clock, {
       ...(options.expiryBatch !== undefined && { batchSize: options.expiryBatch }),
-      afterBatch: () => void this.commit(),
+      afterBatch: () => void this.commit(() => ({ ok: true, value: undefined })),
     });
-    for (const pool of this.core.listPools(undefined, Number.MAX_SAFE_INTEGER)) this.hub.seed(pool.name, pool.sequence);
+    for (const pool of this.current.listPools(undefined, Number.MAX_SAFE_INTEGER)) this.hub.seed(pool.name, pool.sequence);
     this.driver.poke();
   }
 
+  /** The live core (replaced wholesale when state is reloaded from storage). */
+  get core(): TokenPools {
+    return this.current;
+  }
+
   async createPool(name: string, config: Partial<PoolConfig>, initialTokens: number): Promise<Result<PoolStats, StoreError>> {
+    const refused = this.refuseWrite();
+    if (refused) return refused;
     const now = this.clock.now();
-    const created = this.core.createPool(name, config, now);
-    if (!created.ok) return created;
+    const created = this.current.createPool(name, config, now);
+    if (!created.ok) return this.commit(() => created);
     if (initialTokens > created.value.config.maxTokens) {
-      this.core.deletePool(name, now);
-      return { ok: false, error: { code: "POOL_FULL", pool: name, maxTokens: created.value.config.maxTokens } };
+      this.current.deletePool(name, now);
+      return this.commit(() => ({ ok: false, error: { code: "POOL_FULL", pool: name, maxTokens: created.value.config.maxTokens } }));
     }
-    this.persistence?.record({ kind: "pool-created", stats: created.value }, this.core);
+    this.persistence?.record({ kind: "pool-created", stats: created.value }, this.current);
     if (initialTokens > 0) {
-      const generated = this.core.generate(name, { count: initialTokens }, now);
-      if (!generated.ok) return generated;
+      const generated = this.current.generate(name, { count: initialTokens }, now);
+      if (!generated.ok) return this.commit(() => generated);
     }
-    return this.commit(() => this.core.getPool(name));
+    return this.commit(() => this.current.getPool(name));
   }
 
   async getPool(name: string): Promise<Result<PoolStats, StoreError>> {
-    return this.core.getPool(name);
+    return this.read(() => this.current.getPool(name));
   }
 
   async listPools(afterName: string | undefined, limit: number): Promise<Result<PoolStats[], StoreError>> {
-    return { ok: true, value: this.core.listPools(afterName, limit) };
+    return this.read(() => ({ ok: true, value: this.current.listPools(afterName, limit) }));
   }
 
   async deletePool(name: string): Promise<Result<void, StoreError>> {
-    const deleted = this.core.deletePool(name, this.clock.now());
-    if (!deleted.ok) return deleted;
-    this.hub.dropPool(name);
-    this.persistence?.record({ kind: "pool-deleted", pool: name }, this.core);
+    const refused = this.refuseWrite();
+    if (refused) return refused;
+    const deleted = this.current.deletePool(name, this.clock.now());
+    if (!deleted.ok) return this.commit(() => deleted);
+    if (this.persistence) {
+      this.outbox.push({ dropPool: name });
+      this.recorded++;
+      this.persistence.record({ kind: "pool-deleted", pool: name }, this.current);
+    } else {
+      this.hub.dropPool(name);
+    }
     return this.commit(() => deleted);
   }
 
-  async generate(pool: string, spec: { count: number } | { ids: readonly string[] }) {
-    const generated = this.core.generate(pool, spec, this.clock.now());
-    if (!generated.ok) return generated;
+  async generate(
+    pool: string,
+    spec: { count: number } | { ids: readonly string[] },
+  ): Promise<Result<{ tokens: string[]; available: number }, StoreError>> {
+    const refused = this.refuseWrite();
+    if (refused) return refused;
+    const generated = this.current.generate(pool, spec, this.clock.now());
+    if (!generated.ok) return this.commit(() => generated);
     return this.commit(() => this.withAvailable(pool, (available) => ({ tokens: generated.value, available })));
   }
 
-  async assign(pool: string, owner: string, options: StoreAssignOptions) {
+  async assign(pool: string, owner: string, options: StoreAssignOptions): Promise<AssignResult> {
+    const refused = this.refuseWrite();
+    if (refused) return refused;
     const now = this.clock.now();
     const waitMs = options.waitMs ?? 0;
-    const outcome = this.core.assign(
+    const outcome = this.current.assign(
       pool,
       owner,
       {
@@ -121,7 +168,7 @@ export class LocalStore implements Store {
       },
       now,
     );
-    if (!outcome.ok) return outcome;
+    if (!outcome.ok) return this.commit(() => outcome);
     if (outcome.value.kind === "leased") {
       const { lease, available } = outcome.value;
       return this.commit(() => ({ ok: true as const, value: { lease, available } }));
@@ -130,30 +177,33 @@ export class LocalStore implements Store {
     return this.block(outcome.value.waiterId, options.signal);
   }
 
-  async keepAlive(pool: string, tokens: readonly string[]) {
-    const renewed = this.core.keepAlive(pool, tokens, this.clock.now());
-    if (!renewed.ok) return renewed;
+  async keepAlive(pool: string, tokens: readonly string[]): Promise<Result<KeepAliveResult[], StoreError>> {
+    const refused = this.refuseWrite();
+    if (refused) return refused;
+    const renewed = this.current.keepAlive(pool, tokens, this.clock.now());
     return this.commit(() => renewed);
   }
 
-  async release(pool: string, token: string, options: { generation?: number; owner?: string }) {
-    const released = this.core.release(pool, token, options, this.clock.now());
-    if (!released.ok) return released;
+  async release(pool: string, token: string, options: ReleaseOptions): Promise<Result<{ available: number }, StoreError>> {
+    const refused = this.refuseWrite();
+    if (refused) return refused;
+    const released = this.current.release(pool, token, options, this.clock.now());
     return this.commit(() => released);
   }
 
   async deleteToken(pool: string, token: string): Promise<Result<void, StoreError>> {
-    const deleted = this.core.delete(pool, token, this.clock.now());
-    if (!deleted.ok) return deleted;
+    const refused = this.refuseWrite();
+    if (refused) return refused;
+    const deleted = this.current.delete(pool, token, this.clock.now());
     return this.commit(() => deleted);
   }
 
-  async getToken(pool: string, token: string) {
-    return this.core.get(pool, token);
+  async getToken(pool: string, token: string): Promise<Result<TokenInfo, StoreError>> {
+    return this.read(() => this.current.get(pool, token));
   }
 
   async watch(pool: string, afterSequence: number) {
-    const exists = this.core.getPool(pool);
+    const exists = await this.read(() => this.current.getPool(pool));
     if (!exists.ok) return exists;
     const sub = this.hub.subscribe(pool, afterSequence);
     if ("code" in sub) return { ok: false as const, error: sub };
@@ -161,14 +211,40 @@ export class LocalStore implements Store {
     return { ok: true as const, value: watch };
   }
 
+  async watchAll(): Promise<Result<Watch, StoreError>> {
+    return { ok: true, value: this.hub.subscribeAll() };
+  }
+
   watcherCount(): number {
     return this.hub.subscriberCount();
   }
 
+  /**
+   * Swaps in a core rebuilt from storage, after a commit failed: memory must not claim what disk does
+   * not have. Blocked callers and unpublished events belonged to state that never became durable.
+   * If `build` throws, every call fails with UNAVAILABLE from then on.
+   */
+  replaceCore(build: CoreFactory): void {
+    for (const calls of this.blocked.values()) settleAll(calls, unavailable("storage failed while waiting; retry"));
+    this.blocked.clear();
+    this.settlements = [];
+    this.outbox = [];
+    this.published = this.recorded;
+    try {
+      this.current = build(this.onEventSink);
+      this.broken = undefined;
+    } catch (e) {
+      this.broken = `stored state cannot be read: ${e instanceof Error ? e.message : String(e)}`;
+      throw e;
+    }
+    this.driver.poke();
+  }
+
   async close(): Promise<void> {
+    this.closing = true;
     this.driver.stop();
     for (const [id, calls] of this.blocked) {
-      this.core.cancelWaiter(id);
+      this.current.cancelWaiter(id);
       settleAll(calls, { ok: false, error: { code: "UNAVAILABLE", message: "server is shutting down" } });
     }
     this.blocked.clear();
@@ -178,15 +254,21 @@ export class LocalStore implements Store {
   }
 
   private onEvent(event: LeaseEvent): void {
-    this.hub.publish(event);
-    this.persistence?.record({ kind: "event", event }, this.core);
+    if (this.persistence) {
+      this.outbox.push(event);
+      this.recorded++;
+      this.persistence.record({ kind: "event", event }, this.current);
+    } else {
+      this.hub.publish(event);
+    }
     if (event.waiterId === undefined) return;
     const calls = this.blocked.get(event.waiterId);
     if (!calls) return;
     this.blocked.delete(event.waiterId);
     if (event.type === "ASSIGNED") {
-      const token = this.core.get(event.pool, event.token);
-      this.settlements.push(() => {
+      const token = this.current.get(event.pool, event.token);
+      this.settlements.push((failure) => {
+        if (failure !== undefined) return settleAll(calls, unavailable(failure));
         const lease = token.ok ? token.value.lease : undefined;
         // A granted token is held when its event fires; anything else is a core bug worth surfacing.
         const result: AssignResult = lease
@@ -195,8 +277,9 @@ export class LocalStore implements Store {
         settleAll(calls, result);
       });
     } else {
-      this.settlements.push(() => {
-        const poolGone = !this.core.getPool(event.pool).ok;
+      this.settlements.push((failure) => {
+        if (failure !== undefined) return settleAll(calls, unavailable(failure));
+        const poolGone = !this.current.getPool(event.pool).ok;
         settleAll(calls, {
           ok: false,
           error: poolGone ? { code: "POOL_NOT_FOUND", pool: event.pool } : { code: "WAIT_TIMEOUT", pool: event.pool },
@@ -218,7 +301,7 @@ export class LocalStore implements Store {
         // The core waiter goes only when no caller is left on it.
         if (current.size === 0) {
           this.blocked.delete(waiterId);
-          this.core.cancelWaiter(waiterId);
+          this.current.cancelWaiter(waiterId);
         }
         resolve({ ok: false, error: { code: "CANCELLED" } });
       };
@@ -229,30 +312,76 @@ export class LocalStore implements Store {
   }
 
   private withAvailable<T>(pool: string, build: (available: number) => T): Result<T, StoreError> {
-    const stats = this.core.getPool(pool);
+    const stats = this.current.getPool(pool);
     return stats.ok ? { ok: true, value: build(stats.value.available) } : stats;
   }
 
+  private writeRefusal(): string | undefined {
+    if (this.broken !== undefined) return this.broken;
+    if (!this.persistence) return undefined;
+    // Once the store is closing, the environment may be gone before a late write could commit.
+    return this.closing ? "server is shutting down" : this.persistence.writeBlocked();
+  }
+
+  /** Mutations are refused up front, before the core changes, so nothing is half-applied. */
+  private refuseWrite(): { ok: false; error: StoreError } | undefined {
+    const why = this.writeRefusal();
+    return why === undefined ? undefined : unavailable(why);
+  }
+
   /**
-   * Ends a mutation: re-arms expiry, waits for durability (group commit: every mutation of the
-   * same tick shares one flush), then delivers the answer and any waiter outcomes it caused.
+   * Answers a read once the state it saw is durable, so no reader sees a change a crash could undo.
+   * If that commit fails, the state was reloaded from disk and the read is answered from there.
    */
-  private async commit<T>(answer?: () => Result<T, StoreError>): Promise<Result<T, StoreError>> {
+  private async read<T>(look: () => Result<T, StoreError>): Promise<Result<T, StoreError>> {
+    if (this.broken !== undefined) return unavailable(this.broken);
+    const result = look();
+    if (!this.persistence) return result;
+    try {
+      await this.persistence.flush();
+      return result;
+    } catch {
+      return this.broken !== undefined ? unavailable(this.broken) : look();
+    }
+  }
+
+  /**
+   * Ends a mutation (or a refusal that reflects current state): re-arms expiry, waits for durability
+   * (group commit: every mutation of the same turn shares one flush), then publishes the events it
+   * covers and delivers the answer and any waiter outcomes it caused.
+   */
+  private async commit<T>(answer: () => Result<T, StoreError>): Promise<Result<T, StoreError>> {
     this.driver.poke();
     const settlements = this.settlements;
     this.settlements = [];
-    const result = answer ? answer() : ({ ok: true, value: undefined as T } as const);
-    if (this.persistence) {
-      try {
-        await this.persistence.flush();
-      } catch (e) {
-        const message = `storage commit failed: ${e instanceof Error ? e.message : String(e)}`;
-        for (const s of settlements) s();
-        return { ok: false, error: { code: "UNAVAILABLE", message } };
-      }
+    const result = answer();
+    if (!this.persistence) {
+      for (const s of settlements) s(undefined);
+      return result;
     }
-    for (const s of settlements) s();
+    const mark = this.recorded;
+    try {
+      await this.persistence.flush();
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      for (const s of settlements) s(message);
+      return unavailable(message);
+    }
+    this.publishUpTo(mark);
+    for (const s of settlements) s(undefined);
     return result;
+  }
+
+  private publishUpTo(mark: number): void {
+    const n = mark - this.published;
+    if (n <= 0) return;
+    const items = n === this.outbox.length ? this.outbox : this.outbox.slice(0, n);
+    this.outbox = n === this.outbox.length ? [] : this.outbox.slice(n);
+    this.published = mark;
+    for (const item of items) {
+      if ("dropPool" in item) this.hub.dropPool(item.dropPool);
+      else this.hub.publish(item);
+    }
   }
 }
 

@@ -4,6 +4,9 @@ import type { Config } from "../config/config.js";
 import type { Clock } from "../runtime/clock.js";
 import type { Logger } from "../server/logger.js";
 import { LocalStore } from "./local-store.js";
+import { LmdbOpenError } from "./lmdb/lmdb-env.js";
+import { openLmdbStore } from "./lmdb/lmdb-store.js";
+import { RedisOpenError, RedisStore } from "./redis/redis-store.js";
 import type { Store } from "./store.js";
 
 export const DEFAULT_POOL = "default";
@@ -16,6 +19,20 @@ export async function openStore(config: Config, clock: Clock, log: Logger): Prom
   switch (config.store) {
     case "memory":
       store = new LocalStore({ kind: "memory", clock, events });
+      break;
+    case "lmdb":
+      try {
+        store = openLmdbStore({ dataDir: config.dataDir, restartGraceMs: config.restartGraceMs, clock, log, events });
+      } catch (e) {
+        throw e instanceof LmdbOpenError ? new StoreOpenError(e.message) : e;
+      }
+      break;
+    case "redis":
+      try {
+        store = await RedisStore.open({ url: config.redisUrl, eventRingSize: config.eventRingSize, watchBuffer: config.watchBuffer, log });
+      } catch (e) {
+        throw e instanceof RedisOpenError ? new StoreOpenError(e.message) : e;
+      }
       break;
     default:
       throw new StoreOpenError(`store "${config.store}" is not available in this build; use --store memory`);
@@ -32,6 +49,8 @@ async function ensureDefaultPool(store: Store, config: Config, log: Logger): Pro
     { leaseTtlMs: config.defaultPool.leaseTtlMs, idleTtlMs: config.defaultPool.idleTtlMs, maxTokens: config.maxTokensPerPool },
     config.defaultPool.totalTokens,
   );
+  // Replicas sharing a store start together: another one may have created it first.
+  if (!created.ok && created.error.code === "POOL_EXISTS") return;
   if (!created.ok) throw new StoreOpenError(`cannot create the default pool: ${JSON.stringify(created.error)}`);
   log.info({ pool: DEFAULT_POOL, tokens: created.value.total }, "default pool created");
 }

@@ -60,6 +60,10 @@ export interface Store {
   getToken(pool: string, token: string): Promise<Result<TokenInfo, StoreError>>;
   /** Replays retained events after `afterSequence` (0 = live only), then streams live ones. */
   watch(pool: string, afterSequence: number): Promise<Result<Watch, StoreError | WatchEnd>>;
+  /** Live events of every pool; absent when the backend cannot offer it. */
+  watchAll?(): Promise<Result<Watch, StoreError>>;
+  /** False while the backend cannot serve calls (e.g. Redis unreachable); absent = always ready. */
+  ready?(): boolean;
   /** Stops timers and ends watches; pending writes are flushed. */
   close(): Promise<void>;
 }

@@ -7,6 +7,7 @@ import { loadConfig, type Config, type StoreChoice } from "../../src/config/conf
 import { systemClock } from "../../src/runtime/clock.js";
 import { createLogger } from "../../src/server/logger.js";
 import { startServer, type RunningServer } from "../../src/server/server.js";
+import { startRedisServer, type RedisServer } from "./redis-server.js";
 
 export const TEST_PASSWORD = "test-password-5f2c";
 
@@ -21,10 +22,12 @@ export interface TestServer {
 }
 
 /** Stores the conformance suite runs against; later backends add themselves here. */
-export const STORES: readonly StoreChoice[] = ["memory"];
+export const STORES: readonly StoreChoice[] = ["memory", "lmdb", "redis"];
 
 export async function startTestServer(store: StoreChoice = "memory", flags: readonly string[] = []): Promise<TestServer> {
   const dataDir = store === "lmdb" ? mkdtempSync(join(tmpdir(), "tokenpool-test-")) : undefined;
+  // Each server gets its own redis-server, so parallel test files never see each other's pools.
+  const redis: RedisServer | undefined = store === "redis" ? await startRedisServer() : undefined;
   const loaded = loadConfig(
     [
       "--port", "0",
@@ -34,6 +37,7 @@ export async function startTestServer(store: StoreChoice = "memory", flags: read
       "--log-level", "silent",
       "--shutdown-grace", "1",
       ...(dataDir ? ["--data-dir", dataDir] : []),
+      ...(redis ? ["--redis-url", redis.url] : []),
       ...flags,
     ],
     {},
@@ -43,6 +47,9 @@ export async function startTestServer(store: StoreChoice = "memory", flags: read
     clock: systemClock,
     log: createLogger("silent"),
     announcePassword: () => undefined,
+  }).catch(async (e: unknown) => {
+    await redis?.stop();
+    throw e;
   });
   return {
     url: server.url,
@@ -52,6 +59,7 @@ export async function startTestServer(store: StoreChoice = "memory", flags: read
     config: loaded,
     async close() {
       await server.close();
+      await redis?.stop();
       if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };

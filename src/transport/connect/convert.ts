@@ -77,6 +77,8 @@ const eventTypes: Record<LeaseEventType, ProtoEventType> = {
   WAITER_TIMED_OUT: ProtoEventType.WAITER_TIMED_OUT,
 };
 
+export const protoEventType = (t: LeaseEventType): ProtoEventType => eventTypes[t];
+
 export function eventMessage(e: LeaseEvent): MessageInitShape<typeof LeaseEventSchema> {
   return {
     sequence: BigInt(e.sequence),

@@ -7,8 +7,9 @@ import type { Result } from "../../core/types.js";
 import type { Store } from "../../store/store.js";
 import { toConnectError, type ServiceError } from "../errors.js";
 import type { Limits } from "../limits.js";
-import { eventMessage, keepAliveResultMessage, leaseMessage, poolMessage, tokenMessage } from "./convert.js";
+import { keepAliveResultMessage, leaseMessage, poolMessage, tokenMessage } from "./convert.js";
 import { countField, durationField, stringField, tokenList, type Checked } from "./requests.js";
+import { shapeWatch } from "./watch-stream.js";
 
 /** Returns the value or throws the wire error: handlers read top to bottom. */
 function unwrap<T>(r: Result<T, ServiceError> | Checked<T>): T {
@@ -17,6 +18,8 @@ function unwrap<T>(r: Result<T, ServiceError> | Checked<T>): T {
 }
 
 const DEFAULT_PAGE_SIZE = 100;
+/** Quiet streams get a Progress message this often, so proxies and clients can tell quiet from dead. */
+const DEFAULT_HEARTBEAT_MS = 15_000;
 const MAX_PAGE_SIZE = 1000;
 
 export interface StreamGate {
@@ -135,16 +138,30 @@ export function tokenService(store: Store, limits: Limits, streams: StreamGate):
     },
 
     async *watchLeases(req, ctx) {
-      const pool = unwrap(stringField("pool", req.pool, limits, true));
+      if (req.allPools && req.afterSequence > 0n) {
+        throw toConnectError({ code: "INVALID_ARGUMENT", field: "after_sequence", message: "cannot resume an all_pools watch: sequences are per pool" });
+      }
+      const pool = req.allPools ? "" : unwrap(stringField("pool", req.pool, limits, true));
+      const owner = unwrap(stringField("owner", req.owner, limits, false));
+      const heartbeatMs = unwrap(durationField("heartbeat_interval", req.heartbeatInterval, 3600_000)) || DEFAULT_HEARTBEAT_MS;
+      if (heartbeatMs < 1000) throw toConnectError({ code: "INVALID_ARGUMENT", field: "heartbeat_interval", message: "must be at least 1s" });
+      if (!(req.expiringFraction >= 0 && req.expiringFraction < 1)) {
+        throw toConnectError({ code: "INVALID_ARGUMENT", field: "expiring_fraction", message: "must be in [0, 1)" });
+      }
+      if (req.expiringFraction > 0 && owner === "") {
+        throw toConnectError({ code: "INVALID_ARGUMENT", field: "expiring_fraction", message: "needs owner: warnings are for one holder's leases" });
+      }
       if (!streams.tryAcquire()) throw toConnectError({ code: "TOO_MANY_STREAMS", limit: limits.maxStreams });
       try {
-        const watch = unwrap(await store.watch(pool, Number(req.afterSequence)));
+        if (req.allPools && !store.watchAll) throw toConnectError({ code: "UNAVAILABLE", message: `all_pools is not offered by the ${store.kind} store` });
+        const watch = unwrap(req.allPools && store.watchAll ? await store.watchAll() : await store.watch(pool, Number(req.afterSequence)));
         const stop = (): void => watch.end();
         ctx.signal.addEventListener("abort", stop, { once: true });
         try {
-          for await (const event of watch) yield { kind: { case: "event", value: eventMessage(event) } };
+          yield* shapeWatch(watch, { types: new Set(req.types), owner, heartbeatMs, expiringFraction: req.expiringFraction }, ctx.signal, Date.now);
         } finally {
           ctx.signal.removeEventListener("abort", stop);
+          watch.end();
         }
         if (watch.endReason && !ctx.signal.aborted) throw toConnectError(watch.endReason);
       } finally {

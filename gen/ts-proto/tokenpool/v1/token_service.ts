@@ -118,6 +118,11 @@ export enum LeaseEventType {
   LEASE_EVENT_TYPE_IDLE_EXPIRED = 6,
   LEASE_EVENT_TYPE_DELETED = 7,
   LEASE_EVENT_TYPE_WAITER_TIMED_OUT = 8,
+  /**
+   * LEASE_EVENT_TYPE_LEASE_EXPIRING - A warning to one watcher, not a change: the lease will expire at expire_time unless renewed.
+   * Its sequence is that of the last real event of the lease.
+   */
+  LEASE_EVENT_TYPE_LEASE_EXPIRING = 9,
   UNRECOGNIZED = -1,
 }
 
@@ -150,6 +155,9 @@ export function leaseEventTypeFromJSON(object: any): LeaseEventType {
     case 8:
     case "LEASE_EVENT_TYPE_WAITER_TIMED_OUT":
       return LeaseEventType.LEASE_EVENT_TYPE_WAITER_TIMED_OUT;
+    case 9:
+    case "LEASE_EVENT_TYPE_LEASE_EXPIRING":
+      return LeaseEventType.LEASE_EVENT_TYPE_LEASE_EXPIRING;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -177,6 +185,8 @@ export function leaseEventTypeToJSON(object: LeaseEventType): string {
       return "LEASE_EVENT_TYPE_DELETED";
     case LeaseEventType.LEASE_EVENT_TYPE_WAITER_TIMED_OUT:
       return "LEASE_EVENT_TYPE_WAITER_TIMED_OUT";
+    case LeaseEventType.LEASE_EVENT_TYPE_LEASE_EXPIRING:
+      return "LEASE_EVENT_TYPE_LEASE_EXPIRING";
     case LeaseEventType.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -361,9 +371,29 @@ export interface GetTokenResponse {
 }
 
 export interface WatchLeasesRequest {
+  /** The pool to watch; leave empty with all_pools. */
   pool: string;
-  /** Replay retained events with a greater sequence before streaming live ones; 0 = live only. */
+  /**
+   * Replay retained events with a greater sequence before streaming live ones; 0 = live only.
+   * If they are no longer retained the stream fails with OUT_OF_RANGE (reason SEQUENCE_COMPACTED,
+   * metadata oldest_sequence): re-read state with GetPool/GetToken, then watch again.
+   */
   afterSequence: number;
+  /** Only these event types (all when empty). */
+  types: LeaseEventType[];
+  /** Only events of this lease holder (all when empty). */
+  owner: string;
+  /** Watch every pool (live only: after_sequence must be 0). */
+  allPools: boolean;
+  /** Send a Progress message after this long without one (default 15s, at least 1s). */
+  heartbeatInterval?:
+    | Duration
+    | undefined;
+  /**
+   * With owner set: warn with a LEASE_EXPIRING event once this fraction of a lease's TTL has
+   * passed without renewal (e.g. 0.8); 0 = no warnings.
+   */
+  expiringFraction: number;
 }
 
 /** One message of the WatchLeases stream. */
@@ -372,7 +402,10 @@ export interface WatchLeasesResponse {
   progress?: Progress | undefined;
 }
 
-/** Tells a watcher how far the pool's event sequence has advanced when no event matched. */
+/**
+ * Heartbeat: tells a watcher the stream is alive and how far the pool's sequence has advanced
+ * (events filtered out still advance it).
+ */
 export interface Progress {
   sequence: number;
   time?: Date | undefined;
@@ -2721,7 +2754,15 @@ export const GetTokenResponse: MessageFns<GetTokenResponse> = {
 };
 
 function createBaseWatchLeasesRequest(): WatchLeasesRequest {
-  return { pool: "", afterSequence: 0 };
+  return {
+    pool: "",
+    afterSequence: 0,
+    types: [],
+    owner: "",
+    allPools: false,
+    heartbeatInterval: undefined,
+    expiringFraction: 0,
+  };
 }
 
 export const WatchLeasesRequest: MessageFns<WatchLeasesRequest> = {
@@ -2731,6 +2772,25 @@ export const WatchLeasesRequest: MessageFns<WatchLeasesRequest> = {
     }
     if (message.afterSequence !== 0) {
       writer.uint32(16).uint64(message.afterSequence);
+    }
+    if (message.types.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.types) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.owner !== "") {
+      writer.uint32(34).string(message.owner);
+    }
+    if (message.allPools !== false) {
+      writer.uint32(40).bool(message.allPools);
+    }
+    if (message.heartbeatInterval !== undefined) {
+      Duration.encode(message.heartbeatInterval, writer.uint32(50).fork()).join();
+    }
+    if (message.expiringFraction !== 0) {
+      writer.uint32(57).double(message.expiringFraction);
     }
     return writer;
   },
@@ -2764,6 +2824,56 @@ export const WatchLeasesRequest: MessageFns<WatchLeasesRequest> = {
             message.afterSequence = longToNumber(reader.uint64());
             continue;
           }
+          case 3: {
+            if (tag === 24) {
+              message.types.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.types.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.allPools = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.heartbeatInterval = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.expiringFraction = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2784,6 +2894,23 @@ export const WatchLeasesRequest: MessageFns<WatchLeasesRequest> = {
         : isSet(object.after_sequence)
         ? globalThis.Number(object.after_sequence)
         : 0,
+      types: globalThis.Array.isArray(object?.types) ? object.types.map((e: any) => leaseEventTypeFromJSON(e)) : [],
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      allPools: isSet(object.allPools)
+        ? globalThis.Boolean(object.allPools)
+        : isSet(object.all_pools)
+        ? globalThis.Boolean(object.all_pools)
+        : false,
+      heartbeatInterval: isSet(object.heartbeatInterval)
+        ? Duration.fromJSON(object.heartbeatInterval)
+        : isSet(object.heartbeat_interval)
+        ? Duration.fromJSON(object.heartbeat_interval)
+        : undefined,
+      expiringFraction: isSet(object.expiringFraction)
+        ? globalThis.Number(object.expiringFraction)
+        : isSet(object.expiring_fraction)
+        ? globalThis.Number(object.expiring_fraction)
+        : 0,
     };
   },
 
@@ -2795,6 +2922,21 @@ export const WatchLeasesRequest: MessageFns<WatchLeasesRequest> = {
     if (message.afterSequence !== 0) {
       obj.afterSequence = Math.round(message.afterSequence);
     }
+    if (message.types?.length) {
+      obj.types = message.types.map((e) => leaseEventTypeToJSON(e));
+    }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    if (message.allPools !== false) {
+      obj.allPools = message.allPools;
+    }
+    if (message.heartbeatInterval !== undefined) {
+      obj.heartbeatInterval = Duration.toJSON(message.heartbeatInterval);
+    }
+    if (message.expiringFraction !== 0) {
+      obj.expiringFraction = floatToJson(message.expiringFraction);
+    }
     return obj;
   },
 
@@ -2805,6 +2947,13 @@ export const WatchLeasesRequest: MessageFns<WatchLeasesRequest> = {
     const message = createBaseWatchLeasesRequest();
     message.pool = object.pool ?? "";
     message.afterSequence = object.afterSequence ?? 0;
+    message.types = object.types?.map((e) => e) || [];
+    message.owner = object.owner ?? "";
+    message.allPools = object.allPools ?? false;
+    message.heartbeatInterval = (object.heartbeatInterval !== undefined && object.heartbeatInterval !== null)
+      ? Duration.fromPartial(object.heartbeatInterval)
+      : undefined;
+    message.expiringFraction = object.expiringFraction ?? 0;
     return message;
   },
 };
@@ -3534,6 +3683,10 @@ export const TokenServiceClient = makeGenericClientConstructor(
   service: typeof TokenServiceService;
   serviceName: string;
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

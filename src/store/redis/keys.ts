@@ -1,0 +1,50 @@
+// Redis key layout. Every key of one pool carries the hash tag {pool} so a pool lives in one Redis
+// Cluster slot and each pool script is single-slot; the two global indexes share the tag {tokenpool}.
+
+// Built once per pool name: every call passes all ten keys. Bounded, as pool names come from callers.
+const cache = new Map<string, readonly string[]>();
+const CACHE_LIMIT = 10_000;
+
+/** Keys of one pool, in the order every pool script receives them as KEYS[1..10]. */
+export function poolKeys(pool: string): readonly string[] {
+  let keys = cache.get(pool);
+  if (keys) return keys;
+  keys = buildKeys(pool);
+  if (cache.size >= CACHE_LIMIT) cache.clear();
+  cache.set(pool, keys);
+  return keys;
+}
+
+function buildKeys(pool: string): readonly string[] {
+  const p = `tp:{${pool}}:`;
+  return [
+    `${p}meta`, // hash: config, generation/sequence/waiter counters, scheduled due time
+    `${p}tok`, // hash: token -> idle deadline (0 = never)
+    `${p}lease`, // hash: token -> JSON lease of a held token
+    `${p}free`, // set: free tokens
+    `${p}due`, // zset: "L|token", "I|token", "W|waiterId" by deadline
+    `${p}req`, // hash: owner+request id -> token|generation (idempotent assigns)
+    `${p}wq`, // zset: queued waiter ids, FIFO (score = id)
+    `${p}wait`, // hash: waiter id -> JSON waiter
+    `${p}grant`, // hash: waiter id -> JSON lease granted while it waited
+    `${p}ev`, // stream: lease events, entry id = "<sequence>-0"
+  ];
+}
+
+export const POOL_KEY_COUNT = 10;
+
+/** Index of the event stream key in poolKeys(). */
+export const EVENTS_KEY = 9;
+/** Index of the meta hash key in poolKeys(). */
+export const META_KEY = 0;
+
+/**
+ * Global keys, all in the slot of the hash tag {tokenpool} (slot 4615): the name index used by
+ * ListPools and the "next deadline per pool" index the reapers sleep on.
+ */
+export const INDEX_KEYS = [
+  "tp:{tokenpool}:pools", // zset, all scores 0: pool names in lexical order
+  "tp:{tokenpool}:inc", // hash: pool name -> incarnation that owns the index entry
+  "tp:{tokenpool}:due", // zset: pool name -> earliest deadline to look at
+  "tp:{tokenpool}:dver", // hash: pool name -> version of the due score ("created:counter")
+];

@@ -1,0 +1,216 @@
+// One Lua script per pool operation (each runs after PRELUDE, atomically, in the pool's slot). Errors
+// are JSON values ({err = CODE, ...}) like the core's, never Lua errors; argument rules the core checks
+// before touching state are checked in TypeScript with the core's own validators.
+
+import { PRELUDE } from "./prelude.js";
+
+const script = (body: string): string => `${PRELUDE}\n${body}`;
+
+const NOT_FOUND = `if not load_pool() then return cjson.encode({ err = 'POOL_NOT_FOUND' }) end`;
+
+/**
+ * ARGV: ring, leaseTtl, idleTtl, maxTokens, index incarnation (the id under which the name index
+ * lists this pool), initial token count, their ids (left out when the count exceeds maxTokens)...
+ */
+export const CREATE_POOL = script(`
+local existing = redis.call('HGET', META, 'inc')
+if existing then return cjson.encode({ err = 'POOL_EXISTS', inc = existing }) end
+if tonumber(ARGV[6]) > tonumber(ARGV[4]) then return cjson.encode({ err = 'POOL_FULL', maxTokens = tonumber(ARGV[4]) }) end
+-- Whatever is left of an earlier pool of this name (its event stream lingers for late readers).
+redis.call('UNLINK', TOK, LEASE, FREE, DUE, REQ, WQ, WAIT, GRANT, EV)
+redis.call('HSET', META, 'leaseTtl', ARGV[2], 'idleTtl', ARGV[3], 'maxTokens', ARGV[4], 'inc', ARGV[5],
+  'created', NOW_US, 'gen', 0, 'seq', 0, 'wid', 0, 'dueVer', 0)
+load_pool()
+add_tokens(ARGV, 7)
+return finish({ stats = stats() })
+`);
+
+/** ARGV: ring. Waiters are timed out (flagged as a deletion), then a tombstone entry ends the stream. */
+export const DELETE_POOL = script(`
+${NOT_FOUND}
+local inc = redis.call('HGET', META, 'inc')
+for _, wid in ipairs(redis.call('ZRANGE', WQ, 0, -1)) do
+  local w = drop_waiter(wid)
+  emit({ t = 'WAITER_TIMED_OUT', k = '', o = w.o, g = 0, tm = NOW, w = tonumber(wid), del = 1 })
+end
+emit({ t = 'POOL_DELETED' })
+-- UNLINK frees big hashes and sets in a background thread instead of inside the script.
+redis.call('UNLINK', META, TOK, LEASE, FREE, DUE, REQ, WQ, WAIT, GRANT)
+-- Readers blocked on the stream still get the tombstone; a new pool of this name replaces it.
+redis.call('PEXPIRE', EV, 60000)
+return cjson.encode({ created = pool.created, inc = inc })
+`);
+
+/**
+ * ARGV: ring, position of the first malformed id (0 = none), token ids. Ids are checked in order as
+ * the core does (malformed or already present, whichever comes first), then max_tokens.
+ */
+export const GENERATE = script(`
+${NOT_FOUND}
+expire_due(INLINE_EXPIRY)
+local bad = tonumber(ARGV[2])
+local seen = {}
+for c = 3, #ARGV, 1000 do
+  local last = math.min(c + 999, #ARGV)
+  local present = redis.call('HMGET', TOK, unpack(ARGV, c, last))
+  for i = c, last do
+    local id = ARGV[i]
+    if i - 2 == bad then return finish({ err = 'INVALID_ARGUMENT' }) end
+    if seen[id] or present[i - c + 1] then return finish({ err = 'TOKEN_EXISTS', token = id }) end
+    seen[id] = true
+  end
+end
+if redis.call('HLEN', TOK) + #ARGV - 2 > pool.maxTokens then
+  return finish({ err = 'POOL_FULL', maxTokens = pool.maxTokens })
+end
+add_tokens(ARGV, 3)
+return finish({ available = available() })
+`);
+
+/**
+ * ARGV: ring, owner, leaseTtl (0 = pool's), requestId ('' = none), waitMs (0 = fail when exhausted),
+ * invalid ('1' when owner or lease TTL broke a rule: the core reports that only for an existing pool).
+ */
+export const ASSIGN = script(`
+${NOT_FOUND}
+if ARGV[6] == '1' then return cjson.encode({ err = 'INVALID_ARGUMENT' }) end
+expire_due(INLINE_EXPIRY)
+local owner, ttl, rid, wait = ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+if rid ~= '' then
+  local token = redis.call('HGET', REQ, req_key(owner, rid))
+  local lease = token and lease_of(token)
+  if lease then return finish({ lease = lease_reply(token, lease), available = available() }) end
+end
+local token = redis.call('SPOP', FREE)
+if token then
+  if ttl == 0 then ttl = pool.leaseTtl end
+  local lease = grant(token, owner, ttl, rid, nil)
+  return finish({ lease = lease_reply(token, lease), available = available() })
+end
+if wait <= 0 then return finish({ err = 'POOL_EXHAUSTED' }) end
+-- Global FIFO: waiter ids grow per pool, so the queue ordered by id is arrival order across replicas.
+local wid = redis.call('HINCRBY', META, 'wid', 1)
+redis.call('ZADD', WQ, wid, wid)
+redis.call('HSET', WAIT, wid, cjson.encode({ o = owner, lt = tonumber(ARGV[3]), r = rid }))
+schedule('W|' .. int(wid), NOW + wait)
+return finish({ waiting = wid, sequence = tonumber(redis.call('HGET', META, 'seq')), created = pool.created })
+`);
+
+/** ARGV: ring, tokens... */
+export const KEEP_ALIVE = script(`
+${NOT_FOUND}
+expire_due(INLINE_EXPIRY)
+local results = {}
+for i = 2, #ARGV do
+  local token = ARGV[i]
+  if redis.call('HEXISTS', TOK, token) == 0 then
+    results[#results + 1] = { k = token, missing = true }
+  else
+    local lease = lease_of(token)
+    if lease then
+      lease.x = NOW + lease.lt
+      redis.call('HSET', LEASE, token, cjson.encode(lease))
+    end
+    set_idle(token, idle_deadline(lease and lease.x))
+    schedule_token(token, lease)
+    emit(token_event('RENEWED', token, lease, NOW))
+    local r = { k = token, ix = idle_of(token) }
+    if lease then r.lease = lease_reply(token, lease) end
+    results[#results + 1] = r
+  end
+end
+return finish({ results = results })
+`);
+
+/** ARGV: ring, token, generation ('' = any), hasOwner ('1'/'0'), owner. */
+export const RELEASE = script(`
+${NOT_FOUND}
+expire_due(INLINE_EXPIRY)
+local token = ARGV[2]
+if redis.call('HEXISTS', TOK, token) == 0 then return finish({ err = 'TOKEN_NOT_FOUND' }) end
+local lease = lease_of(token)
+if not lease then return finish({ err = 'NOT_HELD' }) end
+if ARGV[3] ~= '' and tonumber(ARGV[3]) ~= lease.g then
+  return finish({ err = 'LEASE_MISMATCH', generation = lease.g })
+end
+if ARGV[4] == '1' and ARGV[5] ~= lease.o then return finish({ err = 'LEASE_MISMATCH', owner = lease.o }) end
+emit(token_event('RELEASED', token, lease, NOW))
+end_lease(token, lease)
+make_available(token)
+return finish({ available = available() })
+`);
+
+/** ARGV: ring, token. */
+export const DELETE_TOKEN = script(`
+${NOT_FOUND}
+expire_due(INLINE_EXPIRY)
+local token = ARGV[2]
+if redis.call('HEXISTS', TOK, token) == 0 then return finish({ err = 'TOKEN_NOT_FOUND' }) end
+local lease = lease_of(token)
+emit(token_event('DELETED', token, lease, NOW))
+remove_token(token, lease)
+return finish({})
+`);
+
+/**
+ * ARGV: ring, waiter id, mode. Resolves a blocked assign from its replica's side:
+ * 'check' collects a grant the replica may have missed; 'timeout' (its wait ended) and 'cancel'
+ * (its caller went away) also remove a still-queued waiter. A cancelled waiter that was granted
+ * meanwhile gives the token back, so it never swallows a free token.
+ */
+export const SETTLE_WAITER = script(`
+if not load_pool() then return cjson.encode({ state = 'gone' }) end
+local wid, mode = ARGV[2], ARGV[3]
+if redis.call('ZSCORE', WQ, wid) then
+  if mode == 'check' then return cjson.encode({ state = 'queued' }) end
+  local w = drop_waiter(wid)
+  if mode == 'timeout' then emit({ t = 'WAITER_TIMED_OUT', k = '', o = w.o, g = 0, tm = NOW, w = tonumber(wid) }) end
+  return finish({ state = 'removed' })
+end
+redis.call('ZREM', DUE, 'W|' .. wid)
+local raw = redis.call('HGET', GRANT, wid)
+if not raw then return finish({ state = 'unknown', available = available() }) end
+redis.call('HDEL', GRANT, wid)
+local granted = cjson.decode(raw)
+if mode ~= 'cancel' then return finish({ state = 'granted', grant = granted, available = available() }) end
+local lease = lease_of(granted.k)
+if lease and lease.g == granted.g then
+  emit(token_event('RELEASED', granted.k, lease, NOW))
+  end_lease(granted.k, lease)
+  make_available(granted.k)
+end
+return finish({ state = 'cancelled' })
+`);
+
+/** ARGV: ring, batch size. The reaper's step: expire a batch, then advertise the next deadline. */
+export const REAP = script(`
+if not load_pool() then return cjson.encode({ gone = true }) end
+local processed = expire_due(tonumber(ARGV[2]))
+local head = redis.call('ZRANGE', DUE, 0, 0, 'WITHSCORES')
+local next_at = head[2] and tonumber(head[2])
+if next_at and next_at <= NOW then return cjson.encode({ processed = processed, more = true }) end
+return cjson.encode({ processed = processed, more = false, due = advertise(next_at or false) })
+`);
+
+/** ARGV: ring. */
+export const GET_POOL = script(`
+${NOT_FOUND}
+return cjson.encode({ stats = stats() })
+`);
+
+/** ARGV: ring, token. */
+export const GET_TOKEN = script(`
+${NOT_FOUND}
+local token = ARGV[2]
+if redis.call('HEXISTS', TOK, token) == 0 then return cjson.encode({ err = 'TOKEN_NOT_FOUND' }) end
+local lease = lease_of(token)
+return cjson.encode({ ix = idle_of(token), lease = lease and lease_reply(token, lease) })
+`);
+
+/** ARGV: ring. Where a new watcher starts: the last sequence, the oldest retained one, the incarnation. */
+export const WATCH_POSITION = script(`
+${NOT_FOUND}
+local first = redis.call('XRANGE', EV, '-', '+', 'COUNT', 1)[1]
+local oldest = first and tonumber(string.match(first[1], '^(%d+)-'))
+return cjson.encode({ sequence = tonumber(redis.call('HGET', META, 'seq')), oldest = oldest, created = pool.created })
+`);

@@ -1,0 +1,276 @@
+// The pool state machine in Lua, shared by every pool script: the same rules as src/core/token-pools.ts
+// (one timer per token, FIFO waiters, fencing generations, per-pool event sequence), applied atomically
+// inside Redis. Each script is this prelude followed by its own body (see pool-scripts.ts).
+//
+// KEYS are the pool's keys in the order of keys.ts; ARGV[1] is the number of events the stream keeps.
+// Time is Redis server time (TIME), never a replica's clock. Replies are JSON (cjson); numbers stay
+// below 1e14 (milliseconds), well inside cjson's 14 significant digits.
+
+export const PRELUDE = `
+local META, TOK, LEASE, FREE, DUE, REQ, WQ, WAIT, GRANT, EV =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local RING = ARGV[1]
+
+local function int(n) return string.format('%d', n) end
+
+local clock = redis.call('TIME')
+local NOW = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+-- Microseconds, kept as a string: identifies a pool incarnation (below 2^53, beyond cjson's digits).
+local NOW_US = int(tonumber(clock[1]) * 1000000 + tonumber(clock[2]))
+
+-- Configuration of the pool, once load_pool() found it.
+local pool
+
+local function load_pool()
+  local m = redis.call('HMGET', META, 'leaseTtl', 'idleTtl', 'maxTokens', 'created')
+  if not m[1] then return false end
+  pool = { leaseTtl = tonumber(m[1]), idleTtl = tonumber(m[2]), maxTokens = tonumber(m[3]), created = m[4] }
+  return true
+end
+
+local function available() return redis.call('SCARD', FREE) end
+
+local function stats()
+  local m = redis.call('HMGET', META, 'gen', 'seq')
+  local total = redis.call('HLEN', TOK)
+  local free = available()
+  return {
+    leaseTtl = pool.leaseTtl, idleTtl = pool.idleTtl, maxTokens = pool.maxTokens,
+    total = total, available = free, held = total - free, waiters = redis.call('ZCARD', WQ),
+    generation = tonumber(m[1]), sequence = tonumber(m[2]),
+  }
+end
+
+-- Events ------------------------------------------------------------------------------------------
+
+-- Appends one event; its per-pool sequence is also its stream entry id, so a watcher on any replica
+-- can resume after a sequence with XREAD/XRANGE.
+local function emit(ev)
+  local seq = redis.call('HINCRBY', META, 'seq', 1)
+  ev.s = seq
+  redis.call('XADD', EV, 'MAXLEN', '~', RING, int(seq) .. '-0', 'e', cjson.encode(ev))
+  return seq
+end
+
+-- Deadlines ---------------------------------------------------------------------------------------
+
+-- Earliest deadline this script scheduled; finish() advertises it to the global due index.
+local earliest
+
+local function schedule(member, at)
+  redis.call('ZADD', DUE, at, member)
+  if earliest == nil or at < earliest then earliest = at end
+end
+
+-- Records a new due time for the pool (false = nothing scheduled) under a new version; the replica
+-- forwards {at, version} to the global index, which keeps only the newest version per pool.
+local function advertise(at)
+  local ver = redis.call('HINCRBY', META, 'dueVer', 1)
+  if at then redis.call('HSET', META, 'due', int(at)) else redis.call('HDEL', META, 'due') end
+  return { at and int(at) or '', pool.created .. ':' .. int(ver) }
+end
+
+-- Replies to the caller; advertises the pool's due time only when this script moved it earlier, so
+-- the common case (a deadline after ones already scheduled) costs no extra round trip.
+local function finish(reply)
+  if earliest ~= nil then
+    local due = tonumber(redis.call('HGET', META, 'due'))
+    if due == nil or earliest < due then reply.due = advertise(earliest) end
+  end
+  return cjson.encode(reply)
+end
+
+-- Tokens ------------------------------------------------------------------------------------------
+
+local function idle_of(token)
+  local v = tonumber(redis.call('HGET', TOK, token))
+  if v and v > 0 then return v end
+  return nil
+end
+
+local function lease_of(token)
+  local raw = redis.call('HGET', LEASE, token)
+  if raw then return cjson.decode(raw) end
+  return nil
+end
+
+-- A held token never goes idle before its lease ends (a lease longer than the idle TTL keeps it).
+local function idle_deadline(lease_expire)
+  if pool.idleTtl == 0 then return nil end
+  local idle = NOW + pool.idleTtl
+  if lease_expire and lease_expire > idle then return lease_expire end
+  return idle
+end
+
+local function set_idle(token, at)
+  redis.call('HSET', TOK, token, at and int(at) or '0')
+end
+
+-- One timer per token: its lease deadline while held, its idle deadline while free.
+local function schedule_token(token, lease)
+  local at
+  if lease then at = lease.x else at = idle_of(token) end
+  if at then schedule('T|' .. token, at) else redis.call('ZREM', DUE, 'T|' .. token) end
+end
+
+local function req_key(owner, rid) return int(#owner) .. ':' .. owner .. rid end
+
+-- The lease as replied to callers and recorded for granted waiters.
+local function lease_reply(token, lease)
+  return { k = token, o = lease.o, g = lease.g, lt = lease.lt, x = lease.x, ix = idle_of(token), r = lease.r }
+end
+
+-- An event about a token: owner, generation and lease deadline only while it is held.
+local function token_event(kind, token, lease, time, wid)
+  local ev = { t = kind, k = token, o = '', g = 0, tm = time, ix = idle_of(token), w = wid }
+  if lease then ev.o = lease.o; ev.g = lease.g; ev.x = lease.x end
+  return ev
+end
+
+local function grant(token, owner, ttl, rid, wid)
+  local gen = redis.call('HINCRBY', META, 'gen', 1)
+  local lease = { o = owner, g = gen, lt = ttl, x = NOW + ttl, r = rid }
+  redis.call('HSET', LEASE, token, cjson.encode(lease))
+  set_idle(token, idle_deadline(lease.x))
+  if rid ~= '' then redis.call('HSET', REQ, req_key(owner, rid), token) end
+  schedule_token(token, lease)
+  local ev = token_event('ASSIGNED', token, lease, NOW, wid)
+  -- What the waiting replica needs to answer its blocked caller straight from the stream.
+  if wid then ev.lt = ttl; ev.r = rid; ev.av = available() end
+  emit(ev)
+  return lease
+end
+
+-- Clears a held token's lease (the caller decides where the token goes next).
+local function end_lease(token, lease)
+  redis.call('HDEL', LEASE, token)
+  if lease.r ~= '' then
+    local key = req_key(lease.o, lease.r)
+    if redis.call('HGET', REQ, key) == token then redis.call('HDEL', REQ, key) end
+  end
+end
+
+-- A token that just became free goes to the oldest waiter if there is one, else to the free set.
+local function make_available(token)
+  local head = redis.call('ZRANGE', WQ, 0, 0)[1]
+  if head then
+    local w = cjson.decode(redis.call('HGET', WAIT, head))
+    redis.call('ZREM', WQ, head)
+    redis.call('HDEL', WAIT, head)
+    local ttl = w.lt
+    if ttl == 0 then ttl = pool.leaseTtl end
+    local lease = grant(token, w.o, ttl, w.r, tonumber(head))
+    -- Kept until the waiter's replica collects it or the waiter's deadline passes (W| timer).
+    local reply = lease_reply(token, lease)
+    reply.av = available()
+    redis.call('HSET', GRANT, head, cjson.encode(reply))
+    return
+  end
+  redis.call('SADD', FREE, token)
+  schedule_token(token, nil)
+end
+
+local function remove_token(token, lease)
+  if lease then end_lease(token, lease) else redis.call('SREM', FREE, token) end
+  redis.call('HDEL', TOK, token)
+  redis.call('ZREM', DUE, 'T|' .. token)
+end
+
+local function drop_waiter(wid)
+  local w = cjson.decode(redis.call('HGET', WAIT, wid))
+  redis.call('ZREM', WQ, wid)
+  redis.call('HDEL', WAIT, wid)
+  redis.call('ZREM', DUE, 'W|' .. wid)
+  return w
+end
+
+-- Expiry ------------------------------------------------------------------------------------------
+
+local function on_token_timer(token, at)
+  local lease = lease_of(token)
+  if lease then
+    if lease.x > NOW then schedule_token(token, lease) return end
+    emit(token_event('LEASE_EXPIRED', token, lease, lease.x))
+    end_lease(token, lease)
+    make_available(token)
+    if redis.call('SISMEMBER', FREE, token) == 0 then return end
+  end
+  local idle = idle_of(token)
+  if idle and idle <= NOW then
+    emit(token_event('IDLE_EXPIRED', token, nil, idle))
+    remove_token(token, nil)
+  elseif redis.call('HEXISTS', TOK, token) == 1 then
+    schedule_token(token, nil)
+  end
+end
+
+local function on_waiter_timer(wid)
+  if redis.call('ZSCORE', WQ, wid) then
+    local w = drop_waiter(wid)
+    emit({ t = 'WAITER_TIMED_OUT', k = '', o = w.o, g = 0, tm = NOW, w = tonumber(wid) })
+  else
+    -- Granted while waiting and never collected (its replica died or answered from the stream).
+    redis.call('HDEL', GRANT, wid)
+  end
+end
+
+-- Processes up to limit due timers of this pool in deadline order: claiming a timer and applying
+-- its effect happen in this one script, so every expiry happens exactly once whichever replica runs it.
+local function expire_due(limit)
+  local due = redis.call('ZRANGEBYSCORE', DUE, '-inf', NOW, 'WITHSCORES', 'LIMIT', 0, limit)
+  for i = 1, #due, 2 do
+    local member = due[i]
+    redis.call('ZREM', DUE, member)
+    local id = string.sub(member, 3)
+    if string.sub(member, 1, 1) == 'T' then on_token_timer(id, tonumber(due[i + 1])) else on_waiter_timer(id) end
+  end
+  return #due / 2
+end
+
+-- Adds new free tokens (ids already checked), each announced with GENERATED and then handed to the
+-- oldest waiter if one is queued.
+local function add_tokens(ids, from)
+  if #ids < from then return end
+  if redis.call('EXISTS', WQ) == 1 then
+    for i = from, #ids do
+      local id = ids[i]
+      set_idle(id, idle_deadline(nil))
+      emit(token_event('GENERATED', id, nil, NOW))
+      make_available(id)
+    end
+    return
+  end
+  -- Nobody waits, so every new token just goes free: write them in chunks (unpack is bounded by the
+  -- Lua stack), number all their events at once, and append only the events the stream keeps —
+  -- older ones would be trimmed right away, exactly as if they had been appended.
+  local ix = idle_deadline(nil)
+  local ix_text = ix and int(ix) or '0'
+  for c = from, #ids, 1000 do
+    local fields, members, timers = {}, {}, {}
+    for i = c, math.min(c + 999, #ids) do
+      fields[#fields + 1] = ids[i]
+      fields[#fields + 1] = ix_text
+      members[#members + 1] = ids[i]
+      if ix then
+        timers[#timers + 1] = ix
+        timers[#timers + 1] = 'T|' .. ids[i]
+      end
+    end
+    redis.call('HSET', TOK, unpack(fields))
+    redis.call('SADD', FREE, unpack(members))
+    if ix then redis.call('ZADD', DUE, unpack(timers)) end
+  end
+  if ix and (earliest == nil or ix < earliest) then earliest = ix end
+  local n = #ids - from + 1
+  local first = redis.call('HINCRBY', META, 'seq', n) - n + 1
+  for i = from + math.max(0, n - tonumber(RING)), #ids do
+    local seq = first + i - from
+    local ev = { t = 'GENERATED', k = ids[i], o = '', g = 0, tm = NOW, ix = ix, s = seq }
+    redis.call('XADD', EV, 'MAXLEN', '~', RING, int(seq) .. '-0', 'e', cjson.encode(ev))
+  end
+end
+
+-- Timers due in this pool are applied before any write, so a late reaper never lets a caller see an
+-- expired lease as live once it touches the pool.
+local INLINE_EXPIRY = 16
+`;

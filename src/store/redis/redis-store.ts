@@ -1,0 +1,501 @@
+// A Store on a shared Redis or Redis Cluster: all pool and lease state lives in Redis and every
+// operation is one atomic Lua script using Redis time, so any number of stateless replicas can serve
+// the same pools. Each replica adds a reaper (expiry), per-pool event readers (watches and blocked
+// assigns) and nothing else: a replica can be killed at any moment without losing state.
+
+import { DEFAULT_POOL_CONFIG } from "../../core/token-pools.js";
+import { randomTokenId } from "../../core/token-ids.js";
+import type { CoreError, KeepAliveResult, Lease, PoolConfig, PoolStats, ReleaseOptions, Result, TokenInfo } from "../../core/types.js";
+import { checkIdleTtl, checkLeaseTtl, checkMaxTokens, checkOwner, checkPoolName, checkTokenId } from "../../core/validate.js";
+import { Subscription, type WatchEnd } from "../../runtime/event-hub.js";
+import type { Logger } from "../../server/logger.js";
+import type { Store, StoreAssignOptions, StoreError, Watch } from "../store.js";
+import { connectWithin, createClient, describeUrl, unavailableMessage, type ConnectionOptions, type RedisClient } from "./connection.js";
+import { EVENTS_KEY, META_KEY, poolKeys } from "./keys.js";
+import * as lua from "./lua/pool-scripts.js";
+import { LuaScript } from "./lua-script.js";
+import { dueReportOf, PoolIndex } from "./pool-index.js";
+import { PoolStream, type StreamWaiter } from "./pool-stream.js";
+import { Reaper, type ReaperOptions } from "./reaper.js";
+import { keepAliveResultsOf, leaseOf, statsOf, type Json } from "./wire.js";
+
+export interface RedisStoreOptions {
+  readonly url: string;
+  /** Events each pool's stream keeps for resuming watches (XADD MAXLEN ~); use one value on all replicas. */
+  readonly eventRingSize: number;
+  /** Events a watcher may lag before it is cut off. */
+  readonly watchBuffer: number;
+  readonly log: Logger;
+  readonly commandTimeoutMs?: number;
+  readonly connectTimeoutMs?: number;
+  /** How long open() waits for Redis before giving up. */
+  readonly startTimeoutMs?: number;
+  readonly reaper?: Partial<ReaperOptions>;
+  /** Timers expired per REAP script call. */
+  readonly reapBatch?: number;
+}
+
+const scripts = {
+  createPool: new LuaScript("create_pool", lua.CREATE_POOL),
+  deletePool: new LuaScript("delete_pool", lua.DELETE_POOL),
+  generate: new LuaScript("generate", lua.GENERATE),
+  assign: new LuaScript("assign", lua.ASSIGN),
+  keepAlive: new LuaScript("keep_alive", lua.KEEP_ALIVE),
+  release: new LuaScript("release", lua.RELEASE),
+  deleteToken: new LuaScript("delete_token", lua.DELETE_TOKEN),
+  settleWaiter: new LuaScript("settle_waiter", lua.SETTLE_WAITER),
+  reap: new LuaScript("reap", lua.REAP),
+  getPool: new LuaScript("get_pool", lua.GET_POOL),
+  getToken: new LuaScript("get_token", lua.GET_TOKEN),
+  watchPosition: new LuaScript("watch_position", lua.WATCH_POSITION),
+};
+
+type LeaseAnswer = Result<{ lease: Lease; available: number }, StoreError>;
+
+const fail = (error: StoreError): { ok: false; error: StoreError } => ({ ok: false, error });
+
+/** Thrown by open() when Redis cannot be reached at start. */
+export class RedisOpenError extends Error {}
+
+export class RedisStore implements Store {
+  readonly kind = "redis" as const;
+  private readonly index: PoolIndex;
+  private readonly reaper: Reaper;
+  private readonly streams = new Map<string, PoolStream>();
+  /** Blocked assigns of this replica, so close() can answer and dequeue them. */
+  private readonly blocked = new Set<{ shutdown(): Promise<void> }>();
+  private readonly where: string;
+  private readonly connection: ConnectionOptions;
+  private closed = false;
+
+  private constructor(
+    private readonly client: RedisClient,
+    private readonly options: RedisStoreOptions,
+  ) {
+    this.where = describeUrl(options.url);
+    this.connection = {
+      url: options.url,
+      commandTimeoutMs: options.commandTimeoutMs ?? 3000,
+      connectTimeoutMs: options.connectTimeoutMs ?? 2000,
+    };
+    this.index = new PoolIndex(client);
+    this.reaper = new Reaper(
+      this.index,
+      (pool) => this.reapPool(pool),
+      { poolsPerClaim: 32, claimMs: 2000, maxSleepMs: 1000, sweepMs: 30_000, ...options.reaper },
+      options.log,
+    );
+    let healthy = true;
+    client.on("error", (e: unknown) => {
+      if (!healthy) return;
+      healthy = false;
+      options.log.warn({ err: e, redis: this.where }, "redis connection lost; calls fail with UNAVAILABLE until it is back");
+    });
+    client.on("ready", () => {
+      if (healthy) return;
+      healthy = true;
+      options.log.info({ redis: this.where }, "redis connection restored");
+    });
+  }
+
+  /** Connects (retrying up to startTimeoutMs) and starts this replica's reaper. */
+  static async open(options: RedisStoreOptions): Promise<RedisStore> {
+    const client = createClient({
+      url: options.url,
+      commandTimeoutMs: options.commandTimeoutMs ?? 3000,
+      connectTimeoutMs: options.connectTimeoutMs ?? 2000,
+    });
+    const store = new RedisStore(client, options);
+    try {
+      await connectWithin(client, options.startTimeoutMs ?? 10_000);
+    } catch (e) {
+      client.disconnect();
+      throw new RedisOpenError(`cannot reach Redis at ${describeUrl(options.url)}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    store.reaper.start();
+    return store;
+  }
+
+  /** True while the command connection to Redis is up (a health signal, not a guarantee). */
+  ready(): boolean {
+    return !this.closed && this.client.status === "ready";
+  }
+
+  async createPool(name: string, config: Partial<PoolConfig>, initialTokens: number): Promise<Result<PoolStats, StoreError>> {
+    const full: PoolConfig = { ...DEFAULT_POOL_CONFIG, ...config };
+    const problem =
+      checkPoolName(name) ?? checkLeaseTtl(full.leaseTtlMs) ?? checkIdleTtl(full.idleTtlMs) ?? checkMaxTokens(full.maxTokens);
+    if (problem) return fail(problem);
+    return this.guard(async () => {
+      const incarnation = randomTokenId();
+      // Listed before it exists, so a live pool is never missing from ListPools.
+      await this.index.add(name, incarnation);
+      const ids = initialTokens <= full.maxTokens ? freshIds(initialTokens) : [];
+      const reply = await this.exec(scripts.createPool, name, [
+        full.leaseTtlMs,
+        full.idleTtlMs,
+        full.maxTokens,
+        incarnation,
+        initialTokens,
+        ...ids,
+      ]);
+      if (reply.err !== undefined) {
+        // Our index entry must not outlive this failure: give it back to the pool that exists, or drop it.
+        if (reply.err === "POOL_EXISTS") await this.index.add(name, String(reply.inc));
+        if (reply.err === "POOL_FULL") await this.index.remove(name, incarnation, "0");
+        return fail(this.coreError(reply, name));
+      }
+      return { ok: true, value: statsOf(name, reply.stats) };
+    });
+  }
+
+  async getPool(name: string): Promise<Result<PoolStats, StoreError>> {
+    return this.guard(async () => {
+      const reply = await this.exec(scripts.getPool, name, []);
+      return reply.err !== undefined ? fail(this.coreError(reply, name)) : { ok: true, value: statsOf(name, reply.stats) };
+    });
+  }
+
+  async listPools(afterName: string | undefined, limit: number): Promise<Result<PoolStats[], StoreError>> {
+    return this.guard(async () => {
+      const out: PoolStats[] = [];
+      let after = afterName;
+      while (out.length < limit) {
+        const want = Math.min(limit - out.length, 1000);
+        const names = await this.index.names(after, want);
+        const stats = await Promise.all(names.map((n) => this.getPool(n)));
+        for (const s of stats) {
+          if (s.ok) out.push(s.value);
+          else if (s.error.code !== "POOL_NOT_FOUND") return s; // an index entry left by a deleted pool is skipped
+        }
+        if (names.length < want) break;
+        after = names[names.length - 1];
+      }
+      return { ok: true, value: out };
+    });
+  }
+
+  async deletePool(name: string): Promise<Result<void, StoreError>> {
+    return this.guard(async () => {
+      const reply = await this.exec(scripts.deletePool, name, []);
+      if (reply.err !== undefined) return fail(this.coreError(reply, name));
+      await this.index.remove(name, String(reply.inc), String(reply.created));
+      return { ok: true, value: undefined };
+    });
+  }
+
+  async generate(
+    pool: string,
+    spec: { count: number } | { ids: readonly string[] },
+  ): Promise<Result<{ tokens: string[]; available: number }, StoreError>> {
+    return this.guard(async () => {
+      if ("count" in spec && (!Number.isInteger(spec.count) || spec.count < 0)) {
+        return this.afterPoolCheck(pool, { code: "INVALID_ARGUMENT", field: "count", message: "must be a whole number" });
+      }
+      const given = "ids" in spec ? spec.ids : undefined;
+      const bad = given ? given.findIndex((id, i) => checkTokenId(id, `tokens[${i}]`) !== undefined) : -1;
+      // A random id colliding with one in the pool is astronomically unlikely; draw again if it happens.
+      for (let attempt = 0; ; attempt++) {
+        const ids = given ? [...given] : freshIds((spec as { count: number }).count);
+        const reply = await this.exec(scripts.generate, pool, [bad + 1, ...ids]);
+        if (reply.err === undefined) return { ok: true, value: { tokens: ids, available: Number(reply.available) } };
+        if (reply.err === "INVALID_ARGUMENT" && given) return fail(checkTokenId(given[bad] ?? "", `tokens[${bad}]`)!);
+        if (reply.err === "TOKEN_EXISTS" && !given && attempt < 3) continue;
+        return fail(this.coreError(reply, pool));
+      }
+    });
+  }
+
+  async assign(pool: string, owner: string, options: StoreAssignOptions): Promise<LeaseAnswer> {
+    const invalid = checkOwner(owner) ?? (options.leaseTtlMs !== undefined ? checkLeaseTtl(options.leaseTtlMs) : undefined);
+    const waitMs = options.waitMs !== undefined && options.waitMs > 0 && !options.signal?.aborted ? options.waitMs : 0;
+    return this.guard(async () => {
+      const reply = await this.exec(scripts.assign, pool, [
+        owner,
+        options.leaseTtlMs ?? 0,
+        options.requestId ?? "",
+        waitMs,
+        invalid ? "1" : "0",
+      ]);
+      if (reply.err === "INVALID_ARGUMENT" && invalid) return fail(invalid);
+      if (reply.err !== undefined) return fail(this.coreError(reply, pool));
+      if (reply.waiting === undefined) {
+        return { ok: true, value: { lease: leaseOf(pool, reply.lease), available: Number(reply.available) } };
+      }
+      return this.block(pool, Number(reply.waiting), Number(reply.sequence), String(reply.created), waitMs, options.signal);
+    });
+  }
+
+  async keepAlive(pool: string, tokens: readonly string[]): Promise<Result<KeepAliveResult[], StoreError>> {
+    return this.guard(async () => {
+      const reply = await this.exec(scripts.keepAlive, pool, tokens);
+      return reply.err !== undefined ? fail(this.coreError(reply, pool)) : { ok: true, value: keepAliveResultsOf(pool, reply.results) };
+    });
+  }
+
+  async release(pool: string, token: string, options: ReleaseOptions): Promise<Result<{ available: number }, StoreError>> {
+    return this.guard(async () => {
+      const reply = await this.exec(scripts.release, pool, [
+        token,
+        options.generation ?? "",
+        options.owner !== undefined ? "1" : "0",
+        options.owner ?? "",
+      ]);
+      if (reply.err === "LEASE_MISMATCH") {
+        const message =
+          reply.generation !== undefined
+            ? `lease generation is ${Number(reply.generation)}, not ${options.generation}`
+            : `lease is held by "${String(reply.owner)}", not "${options.owner}"`;
+        return fail({ code: "LEASE_MISMATCH", pool, token, message });
+      }
+      if (reply.err !== undefined) return fail(this.coreError(reply, pool, token));
+      return { ok: true, value: { available: Number(reply.available) } };
+    });
+  }
+
+  async deleteToken(pool: string, token: string): Promise<Result<void, StoreError>> {
+    return this.guard(async () => {
+      const reply = await this.exec(scripts.deleteToken, pool, [token]);
+      return reply.err !== undefined ? fail(this.coreError(reply, pool, token)) : { ok: true, value: undefined };
+    });
+  }
+
+  async getToken(pool: string, token: string): Promise<Result<TokenInfo, StoreError>> {
+    return this.guard(async () => {
+      const reply = await this.exec(scripts.getToken, pool, [token]);
+      if (reply.err !== undefined) return fail(this.coreError(reply, pool, token));
+      const lease = reply.lease ? leaseOf(pool, reply.lease) : undefined;
+      return {
+        ok: true,
+        value: {
+          pool,
+          token,
+          state: lease ? "held" : "free",
+          idleExpireTime: reply.ix === undefined ? undefined : Number(reply.ix),
+          lease,
+        },
+      };
+    });
+  }
+
+  async watch(pool: string, afterSequence: number): Promise<Result<Watch, StoreError | WatchEnd>> {
+    return this.guard(async (): Promise<Result<Watch, StoreError | WatchEnd>> => {
+      const pos = await this.exec(scripts.watchPosition, pool, []);
+      if (pos.err !== undefined) return fail(this.coreError(pos, pool));
+      const last = Number(pos.sequence);
+      const oldest = pos.oldest === undefined ? undefined : Number(pos.oldest);
+      const start = afterSequence === 0 ? last : afterSequence;
+      if (start < last && (oldest === undefined || start + 1 < oldest)) {
+        const end: WatchEnd = { code: "OUT_OF_RANGE", pool, oldestSequence: oldest ?? last + 1, requested: afterSequence };
+        return { ok: false, error: end };
+      }
+      let stream: PoolStream | undefined;
+      const sub = new Subscription(pool, this.options.watchBuffer, (s) => stream?.removeSubscription(s), start);
+      stream = this.stream(pool, String(pos.created), last);
+      // A watcher asking for a future sequence gets live events, as with the in-process hub.
+      stream.addSubscription(sub, Math.min(start, last));
+      const watch: Watch = sub;
+      return { ok: true, value: watch };
+    });
+  }
+
+  /** Watch streams with a reader loop open on this replica (for tests and metrics). */
+  streamCount(): number {
+    return this.streams.size;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.reaper.stop();
+    await Promise.allSettled([...this.blocked].map((b) => b.shutdown()));
+    for (const stream of [...this.streams.values()]) {
+      stream.stop(
+        (sub) => sub.end({ code: "SHUTDOWN" }),
+        (w) => w.timedOut(false),
+      );
+    }
+    this.streams.clear();
+    await this.client.quit().catch(() => this.client.disconnect());
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  /** Runs a pool script; forwards a due time it reports to the global index and wakes the reaper. */
+  private async exec(script: LuaScript, pool: string, args: readonly (string | number)[]): Promise<Json> {
+    const reply = await script.json(this.client, poolKeys(pool), [this.options.eventRingSize, ...args]);
+    const due = dueReportOf(reply.due);
+    if (due) {
+      try {
+        await this.index.setDue(pool, due);
+        if (due[0] !== "") this.reaper.poke(Number(due[0]));
+      } catch (e) {
+        // The write itself is done; the reapers' periodic sweep re-advertises this pool's deadline.
+        this.options.log.warn({ err: e, pool }, "could not report a deadline to the due index");
+      }
+    }
+    return reply;
+  }
+
+  private async reapPool(pool: string): Promise<{ gone: boolean; more: boolean }> {
+    const reply = await this.exec(scripts.reap, pool, [this.options.reapBatch ?? 1000]);
+    return { gone: reply.gone === true, more: reply.more === true };
+  }
+
+  /** Maps Redis failures (never pool rules) to UNAVAILABLE. */
+  private async guard<T, E extends StoreError | WatchEnd>(work: () => Promise<Result<T, E>>): Promise<Result<T, E | StoreError>> {
+    if (this.closed) return fail({ code: "UNAVAILABLE", message: "server is shutting down" });
+    try {
+      return await work();
+    } catch (e) {
+      return fail({ code: "UNAVAILABLE", message: unavailableMessage(e, this.where) });
+    }
+  }
+
+  /** The core reports POOL_NOT_FOUND before argument problems; so does this store. */
+  private async afterPoolCheck<T>(pool: string, problem: CoreError): Promise<Result<T, StoreError>> {
+    const exists = await this.getPool(pool);
+    return fail(exists.ok ? problem : exists.error);
+  }
+
+  private coreError(reply: Json, pool: string, token = ""): CoreError {
+    switch (reply.err) {
+      case "POOL_NOT_FOUND":
+      case "POOL_EXISTS":
+      case "POOL_EXHAUSTED":
+        return { code: reply.err, pool };
+      case "POOL_FULL":
+        return { code: "POOL_FULL", pool, maxTokens: Number(reply.maxTokens) };
+      case "TOKEN_EXISTS":
+        return { code: "TOKEN_EXISTS", pool, token: String(reply.token) };
+      case "TOKEN_NOT_FOUND":
+      case "NOT_HELD":
+        return { code: reply.err, pool, token };
+      default:
+        throw new Error(`unexpected reply from Redis script: ${JSON.stringify(reply)}`);
+    }
+  }
+
+  /** This replica's reader loop for a pool incarnation, started at `from` if it is new. */
+  private stream(pool: string, incarnation: string, from: number): PoolStream {
+    const existing = this.streams.get(pool);
+    if (existing && !existing.closed && existing.incarnation === incarnation) return existing;
+    // A loop still following a deleted incarnation of this name: end it as the pool it follows is gone.
+    existing?.stop(
+      (sub) => sub.end({ code: "POOL_DELETED", pool }),
+      (w) => w.timedOut(true),
+    );
+    const keys = poolKeys(pool);
+    const stream = new PoolStream(
+      {
+        pool,
+        streamKey: keys[EVENTS_KEY]!,
+        connection: this.connection,
+        command: this.client,
+        incarnation: async () => (await this.client.hget(keys[META_KEY]!, "created")) ?? undefined,
+        bufferLimit: this.options.watchBuffer,
+        onIdle: (s) => {
+          if (this.streams.get(pool) === s) this.streams.delete(pool);
+        },
+        log: this.options.log,
+      },
+      incarnation,
+      from,
+    );
+    this.streams.set(pool, stream);
+    return stream;
+  }
+
+  /**
+   * Waits for the outcome of a queued assign. Redis keeps one FIFO queue per pool for all replicas;
+   * the outcome arrives on the pool's event stream (ASSIGNED or WAITER_TIMED_OUT for this waiter id),
+   * and the local deadline, a cancel, or a gap in the stream settle it through the SETTLE_WAITER script.
+   */
+  private block(
+    pool: string,
+    waiterId: number,
+    registeredAt: number,
+    incarnation: string,
+    waitMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<LeaseAnswer> {
+    return new Promise<LeaseAnswer>((resolve) => {
+      let done = false;
+      let timer: NodeJS.Timeout | undefined;
+      const settle = async (mode: "check" | "timeout" | "cancel"): Promise<void> => {
+        let reply: Json;
+        try {
+          reply = await this.exec(scripts.settleWaiter, pool, [waiterId, mode]);
+        } catch (e) {
+          if (mode === "timeout") finish(fail({ code: "UNAVAILABLE", message: unavailableMessage(e, this.where) }));
+          return;
+        }
+        switch (reply.state) {
+          case "granted": {
+            const grant = reply.grant as Json;
+            finish({ ok: true, value: { lease: leaseOf(pool, grant), available: Number(reply.available ?? grant.av) } });
+            return;
+          }
+          case "gone":
+            finish(fail({ code: "POOL_NOT_FOUND", pool }));
+            return;
+          case "queued":
+            return;
+          default: // removed, unknown (timed out by a reaper), cancelled
+            if (mode === "timeout") finish(fail({ code: "WAIT_TIMEOUT", pool }));
+        }
+      };
+      const waiter: StreamWaiter = {
+        granted: (lease, availableAtGrant) => {
+          if (!detach()) return;
+          // Collects the grant record (kept for a replica that might miss this event) and, like the
+          // in-process store, reports the free count once the operation that freed the token is over
+          // (it may free more, e.g. GenerateTokens) rather than as of the grant inside it.
+          void this.exec(scripts.settleWaiter, pool, [waiterId, "check"]).then(
+            (reply) => resolve({ ok: true, value: { lease, available: Number(reply.available ?? availableAtGrant) } }),
+            () => resolve({ ok: true, value: { lease, available: availableAtGrant } }),
+          );
+        },
+        timedOut: (poolDeleted) => finish(fail(poolDeleted ? { code: "POOL_NOT_FOUND", pool } : { code: "WAIT_TIMEOUT", pool })),
+        recheck: () => void settle("check"),
+      };
+      const onAbort = (): void => {
+        if (done) return;
+        // Answer at once; the script dequeues the waiter or gives back a token granted meanwhile.
+        finish(fail({ code: "CANCELLED" }));
+        void settle("cancel");
+      };
+      const entry = {
+        shutdown: async (): Promise<void> => {
+          finish(fail({ code: "UNAVAILABLE", message: "server is shutting down" }));
+          await settle("cancel");
+        },
+      };
+      /** Stops every other way of ending this wait; false if one already did. */
+      const detach = (): boolean => {
+        if (done) return false;
+        done = true;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        this.blocked.delete(entry);
+        stream.removeWaiter(waiterId);
+        return true;
+      };
+      const finish = (answer: LeaseAnswer): void => {
+        if (detach()) resolve(answer);
+      };
+      this.blocked.add(entry);
+      const stream = this.stream(pool, incarnation, registeredAt);
+      stream.addWaiter(waiterId, waiter, registeredAt);
+      timer = setTimeout(() => void settle("timeout"), waitMs);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (signal?.aborted) onAbort();
+    });
+  }
+}
+
+function freshIds(count: number): string[] {
+  const ids = new Set<string>();
+  while (ids.size < count) ids.add(randomTokenId());
+  return [...ids];
+}

@@ -1,0 +1,98 @@
+// Shapes one WatchLeases stream: filters by event type and owner, heartbeats (Progress) when the
+// stream is quiet, and LEASE_EXPIRING warnings for the watched owner's leases. Per-stream state only;
+// the store's watch supplies the events.
+
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { LeaseEventType as ProtoType, type WatchLeasesResponseSchema } from "../../../gen/es/tokenpool/v1/token_service_pb.js";
+import type { LeaseEvent } from "../../core/types.js";
+import type { Watch } from "../../store/store.js";
+import { eventMessage, protoEventType } from "./convert.js";
+
+export type WatchMessage = MessageInitShape<typeof WatchLeasesResponseSchema>;
+
+export interface WatchShape {
+  /** Proto event types to pass (all when empty). */
+  readonly types: ReadonlySet<ProtoType>;
+  /** Only this holder's events (all when empty). */
+  readonly owner: string;
+  readonly heartbeatMs: number;
+  /** Warn when this fraction of a lease's TTL has passed unrenewed; 0 = never. Needs `owner`. */
+  readonly expiringFraction: number;
+}
+
+/** A lease of the watched owner that may need a warning. */
+interface Tracked {
+  readonly event: LeaseEvent;
+  readonly warnAt: number;
+}
+
+const key = (e: LeaseEvent): string => `${e.pool}\u0000${e.token}`;
+
+export async function* shapeWatch(watch: Watch, shape: WatchShape, signal: AbortSignal, now: () => number): AsyncGenerator<WatchMessage> {
+  const events = watch[Symbol.asyncIterator]();
+  const tracked = new Map<string, Tracked>();
+  let lastSequence = 0;
+  let lastSent = now();
+  let next = events.next();
+  while (!signal.aborted) {
+    const warnAt = earliest(tracked);
+    const wakeAt = Math.min(lastSent + shape.heartbeatMs, warnAt);
+    const woke = await Promise.race([next, sleep(wakeAt - now(), signal)]);
+    if (woke !== undefined) {
+      if (woke.done) return;
+      next = events.next();
+      const e = woke.value;
+      lastSequence = e.sequence;
+      if (shape.expiringFraction > 0 && e.owner === shape.owner) track(tracked, e, shape.expiringFraction);
+      if (!passes(e, shape)) continue;
+      lastSent = now();
+      yield { kind: { case: "event", value: eventMessage(e) } };
+      continue;
+    }
+    const t = now();
+    for (const [k, lease] of tracked) {
+      if (lease.warnAt > t) continue;
+      tracked.delete(k); // one warning per lease term; a renewal re-arms it
+      lastSent = t;
+      yield { kind: { case: "event", value: { ...eventMessage(lease.event), type: ProtoType.LEASE_EXPIRING, time: timestampFromMs(t) } } };
+    }
+    if (t - lastSent >= shape.heartbeatMs) {
+      lastSent = t;
+      yield { kind: { case: "progress", value: { sequence: BigInt(lastSequence), time: timestampFromMs(t) } } };
+    }
+  }
+}
+
+function passes(e: LeaseEvent, shape: WatchShape): boolean {
+  if (shape.owner !== "" && e.owner !== shape.owner) return false;
+  return shape.types.size === 0 || shape.types.has(protoEventType(e.type));
+}
+
+function track(tracked: Map<string, Tracked>, e: LeaseEvent, fraction: number): void {
+  if ((e.type === "ASSIGNED" || e.type === "RENEWED") && e.expireTime !== undefined) {
+    tracked.set(key(e), { event: e, warnAt: e.time + fraction * (e.expireTime - e.time) });
+  } else if (e.type === "RELEASED" || e.type === "LEASE_EXPIRED" || e.type === "DELETED" || e.type === "IDLE_EXPIRED") {
+    tracked.delete(key(e));
+  }
+}
+
+/** The watched owner's leases are few; a scan beats keeping a heap in step. */
+function earliest(tracked: Map<string, Tracked>): number {
+  let min = Infinity;
+  for (const t of tracked.values()) if (t.warnAt < min) min = t.warnAt;
+  return min;
+}
+
+/** Resolves undefined after `ms` or when the call is cancelled. */
+function sleep(ms: number, signal: AbortSignal): Promise<undefined> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve(undefined);
+    };
+    const timer = setTimeout(done, Math.max(0, ms));
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
