@@ -238,6 +238,15 @@ for (const store of STORES) {
         expect((await c.unary("getPool", { name: p })).pool).toMatchObject({ available: 1 });
       });
 
+      it("bounds a waiting assign by the call deadline", async () => {
+        const p = await pool({ initialTokens: 1 });
+        await c.unary("assignToken", { pool: p, owner: "holder" });
+        const started = Date.now();
+        await expectRpcError(c.unary("assignToken", { pool: p, owner: "late", waitTimeout: "30s" }, { timeoutMs: 300 }), "deadline_exceeded");
+        expect(Date.now() - started).toBeLessThan(5000);
+        await eventually(async () => (num(((await c.unary("getPool", { name: p })).pool as JsonObject).waiters) === 0 ? true : undefined));
+      });
+
       it("streams lease events in sequence and replays after a sequence", async () => {
         const p = await pool({ initialTokens: 1, leaseTtl: "0.3s" });
         const abort = new AbortController();

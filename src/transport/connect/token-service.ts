@@ -1,7 +1,7 @@
 // TokenService handlers: decode and check the request, call the store, encode the answer or throw
 // the mapped error. No pool rules live here.
 
-import type { ServiceImpl } from "@connectrpc/connect";
+import { ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { TokenService } from "../../../gen/es/tokenpool/v1/token_service_pb.js";
 import type { Result } from "../../core/types.js";
 import type { Store } from "../../store/store.js";
@@ -95,13 +95,14 @@ export function tokenService(store: Store, limits: Limits, streams: StreamGate):
       const requestId = unwrap(stringField("request_id", req.requestId, limits, false));
       const leaseTtlMs = unwrap(durationField("lease_ttl", req.leaseTtl, limits.maxLeaseTtlMs));
       const waitMs = unwrap(durationField("wait_timeout", req.waitTimeout, limits.maxWaitMs));
-      const { lease, available } = unwrap(
-        await store.assign(pool, owner, {
-          ...(leaseTtlMs !== undefined && leaseTtlMs > 0 && { leaseTtlMs }),
-          ...(requestId !== "" && { requestId }),
-          ...(waitMs !== undefined && waitMs > 0 && { waitMs, signal: ctx.signal }),
-        }),
-      );
+      const assigned = await store.assign(pool, owner, {
+        ...(leaseTtlMs !== undefined && leaseTtlMs > 0 && { leaseTtlMs }),
+        ...(requestId !== "" && { requestId }),
+        ...(waitMs !== undefined && waitMs > 0 && { waitMs, signal: ctx.signal }),
+      });
+      // A wait cut short by the call's deadline reports DEADLINE_EXCEEDED, not a plain cancel.
+      if (!assigned.ok && assigned.error.code === "CANCELLED" && ctx.signal.reason instanceof ConnectError) throw ctx.signal.reason;
+      const { lease, available } = unwrap(assigned);
       return { lease: leaseMessage(lease), available };
     },
 
