@@ -1,6 +1,6 @@
 // The naive alternative to the timer wheel, for comparison only: a binary min-heap of (deadline, id,
-// version) entries. Every reschedule pushes a new entry and leaves the old one to be skipped when it
-// surfaces (lazy deletion), so the heap grows with the keep-alive rate.
+// version) entries. Every reschedule, keep-alive included, pushes a new entry and leaves the old one
+// to be skipped when it surfaces (lazy deletion), so the heap grows with the keep-alive rate.
 
 import type { TimerQueue } from "../../src/core/timer-queue.js";
 
@@ -29,6 +29,12 @@ export class HeapTimerQueue implements TimerQueue {
     this.push(atMs, id, ++this.version[id]!);
   }
 
+  /** The naive way: a new entry for every change of due time. */
+  postpone(id: number, atMs: number): void {
+    if (atMs === Infinity) this.cancel(id);
+    else this.schedule(id, atMs);
+  }
+
   cancel(id: number): void {
     if (!this.scheduled[id]) return;
     this.scheduled[id] = 0;
@@ -41,20 +47,23 @@ export class HeapTimerQueue implements TimerQueue {
     return this.length > 0 ? this.deadline[0] : undefined;
   }
 
-  advance(nowMs: number, budget: number, fire: (id: number) => void): { processed: number; more: boolean } {
+  advance(nowMs: number, budget: number, fire: (id: number, atMs: number) => void): { processed: number; more: boolean } {
     let work = 0;
+    let fired = 0;
     while (work < budget && this.length > 0 && this.deadline[0]! <= nowMs) {
       const id = this.ids[0]!;
+      const at = this.deadline[0]!;
       const live = this.versions[0] === this.version[id] && this.scheduled[id];
       this.pop();
       work++;
       if (live) {
         this.scheduled[id] = 0;
         this.size--;
-        fire(id);
+        fired++;
+        fire(id, at);
       }
     }
-    return { processed: work, more: this.length > 0 && this.deadline[0]! <= nowMs };
+    return { processed: fired, more: this.length > 0 && this.deadline[0]! <= nowMs };
   }
 
   private dropStale(): void {

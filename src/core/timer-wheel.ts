@@ -1,213 +1,246 @@
-// Hierarchical timing wheel over integer node ids: O(1) schedule/cancel/reschedule through intrusive
-// doubly-linked slot lists, lazy cascading, and bounded advance() so a driver never stalls the loop.
+// Hierarchical timing wheel over integer node ids: O(1) schedule, cancel and reschedule through
+// intrusive doubly-linked slot lists, and lazy cascades whose moves count against the same budget as
+// firings, so one advance() call is bounded however many timers fall due together.
 //
-// Levels of 256 slots; level L covers 256^(L+1) ticks. A timer due at tick d lives at the lowest level
-// L where d and the cursor agree on every digit above L; its slot is d's digit at L. The cursor only
-// moves to the start of the earliest occupied slot (found with per-level bitmaps), so big time jumps
-// cost O(levels) rather than O(ticks).
+// Level k has 64 slots of 64^k ticks. A node sits at the level of the highest base-64 digit in which
+// its tick differs from the cursor's, in the slot named by that digit: every node on level 0 is due
+// exactly at its slot, and a slot of level k > 0 is cascaded (its nodes re-placed lower) once the
+// cursor enters the block it stands for. Occupancy bitmaps find the next busy slot in O(levels), so
+// a jump of hours costs what a jump of one tick does. Nine levels span 2^54 ticks: every tick a
+// double holds exactly, so there is no overflow list.
 //
-// The wheel stores only links (8 bytes a node): a node's deadline lives with its owner, who passes it
-// to schedule() and answers dueOf() when a cascade needs it again (they must agree while scheduled).
-// A list head's `prev` holds -(slot + 2), so a node knows its slot without a field of its own;
-// `prev` = -1 means unscheduled.
+// Lists are circular with one sentinel per slot (entries 0..575; node n is entry 576 + n), so a
+// node needs only its two links and no slot field: unlinking never has to find the list head. Entry
+// e's links are links[2e] (next) and links[2e + 1] (prev): one cache line for both.
+// Ticks are not stored either: the owner reports a node's due time (dueOf) when it is cascaded.
 
 import type { TimerQueue } from "./timer-queue.js";
 
-const BITS = 8;
-const SLOTS = 1 << BITS;
-const LEVELS = 6; // 2^48 ticks: ~8900 years at 1 ms, far beyond any TTL
-const WORDS = SLOTS / 32;
-const NONE = -1;
-/** Slot index for timers already due when scheduled. */
-const DUE_LIST = LEVELS * SLOTS;
-/** `prev` of a node in no list. */
+const SLOT_BITS = 6;
+const SLOTS = 1 << SLOT_BITS;
+const LEVELS = 9;
+const SENTINELS = LEVELS * SLOTS;
+/** POW[k] = 64^k, exact in doubles for every k used. */
+const POW: readonly number[] = Array.from({ length: LEVELS + 1 }, (_, k) => 2 ** (SLOT_BITS * k));
 const UNSCHEDULED = -1;
-
-const POW: readonly number[] = Array.from({ length: LEVELS + 1 }, (_, l) => SLOTS ** l);
+/** Ticks beyond this (2^53 - 1) are clamped: such a node sits at the top level and never comes due. */
+const MAX_TICK = Number.MAX_SAFE_INTEGER;
 
 export class TimerWheel implements TimerQueue {
-  /** next of node i at 2i, prev at 2i+1 (or the head code, or UNSCHEDULED): one cache line for both. */
   private links: Int32Array;
-  private readonly heads = new Int32Array(DUE_LIST + 1).fill(NONE);
-  private readonly occupied = new Uint32Array(LEVELS * WORDS);
-  /** Every tick <= cursor has been processed. */
-  private cursor: number;
+  /** Two 32-bit words per level: bit s set when slot s of that level is non-empty. */
+  private readonly occupied = new Int32Array(LEVELS * 2);
+  /** Every tick before the cursor has been processed. */
+  private cursor = 0;
+  /** The cursor's base-64 digits, and per level the first tick after the cursor's block. */
+  private readonly digit = new Int32Array(LEVELS);
+  private readonly levelEnd = new Float64Array(LEVELS);
   private count = 0;
 
   constructor(
     startMs: number,
-    /** Current deadline (ms) of a scheduled node, as last passed to schedule(). */
+    /** A scheduled node's current due time in ms (never earlier than where it was scheduled). */
     private readonly dueOf: (id: number) => number,
     readonly tickMs = 1,
     capacity = 1024,
   ) {
-    this.cursor = Math.floor(startMs / tickMs);
-    this.links = new Int32Array(capacity * 2).fill(UNSCHEDULED);
+    if (!Number.isInteger(tickMs) || tickMs < 1) throw new RangeError("tickMs must be an integer >= 1");
+    this.links = new Int32Array(2 * (SENTINELS + capacity)).fill(UNSCHEDULED);
+    for (let s = 0; s < SENTINELS; s++) this.links[2 * s] = this.links[2 * s + 1] = s;
+    this.setCursor(Math.max(0, Math.floor(startMs / tickMs)));
   }
 
   get size(): number {
     return this.count;
   }
 
-  /** Makes node ids < capacity usable; call before scheduling a larger id. */
+  /** Makes node ids below `capacity` usable. */
   ensureCapacity(capacity: number): void {
-    if (capacity * 2 <= this.links.length) return;
-    let n = this.links.length;
-    while (n < capacity * 2) n *= 2;
-    const links = new Int32Array(n).fill(UNSCHEDULED);
+    if (2 * (SENTINELS + capacity) <= this.links.length) return;
+    let n = Math.max(1, this.links.length / 2 - SENTINELS);
+    while (n < capacity) n *= 2;
+    const links = new Int32Array(2 * (SENTINELS + n)).fill(UNSCHEDULED);
     links.set(this.links);
     this.links = links;
   }
 
   isScheduled(id: number): boolean {
-    return this.links[2 * id + 1] !== UNSCHEDULED;
+    return this.links[2 * (SENTINELS + id)] !== UNSCHEDULED;
   }
 
-  /** Schedules (or moves) a node to fire once the clock reaches `atMs`; never earlier. */
+  /** (Re)schedules a node to fire once the clock reaches `atMs`; never earlier. A past time fires next advance. */
   schedule(id: number, atMs: number): void {
-    if (this.links[2 * id + 1] !== UNSCHEDULED) this.unlink(id);
+    const i = SENTINELS + id;
+    if (this.links[2 * i] !== UNSCHEDULED) this.unlink(i);
     else this.count++;
-    this.link(id, this.placement(Math.ceil(atMs / this.tickMs)));
+    this.place(i, this.ceilTick(atMs));
+  }
+
+  /** Lazy: a node already scheduled stays put and is re-armed by its owner when it fires early. */
+  postpone(id: number, atMs: number): void {
+    if (this.links[2 * (SENTINELS + id)] === UNSCHEDULED && atMs !== Infinity) this.schedule(id, atMs);
   }
 
   cancel(id: number): void {
-    if (this.links[2 * id + 1] === UNSCHEDULED) return;
-    this.unlink(id);
-    this.links[2 * id + 1] = UNSCHEDULED;
+    const i = SENTINELS + id;
+    if (this.links[2 * i] === UNSCHEDULED) return;
+    this.unlink(i);
     this.count--;
   }
 
   /**
-   * Earliest time something may be due, in ms: exact for timers in the lowest level, the start of
-   * their slot (a lower bound) for higher levels. Undefined when empty.
+   * Earliest time something may be due, in ms: exact for level 0, the start of the slot (a lower
+   * bound) for higher levels, the cursor itself while a cascade is unfinished. O(levels).
    */
   nextDeadline(): number | undefined {
-    if (this.count === 0) return undefined;
-    if (this.heads[DUE_LIST] !== NONE) return this.cursor * this.tickMs;
-    const tick = this.nextEventTick();
+    const tick = this.nextTick();
     return tick === undefined ? undefined : tick * this.tickMs;
   }
 
   /**
-   * Fires every node due at or before `nowMs`, in due order per slot, doing at most `budget` units of
-   * work (one per fired or cascaded node). `fire` may schedule or cancel nodes, including the fired one.
+   * Fires, in tick order, every node due at or before `nowMs`, doing at most `budget` units of work
+   * (one per fired node, one per cascaded node). `fire` may schedule or cancel any node, including
+   * the one being fired (it is unscheduled when fire is called).
    */
-  advance(nowMs: number, budget: number, fire: (id: number) => void): { processed: number; more: boolean } {
+  advance(nowMs: number, budget: number, fire: (id: number, atMs: number) => void): { processed: number; more: boolean } {
     const target = Math.floor(nowMs / this.tickMs);
     let work = 0;
+    let fired = 0;
     while (work < budget) {
-      let head = this.heads[DUE_LIST]!;
-      if (head !== NONE) {
-        this.cancel(head);
-        fire(head);
-        work++;
+      // A higher-level slot whose block the cursor has entered may hold nodes due before anything on
+      // level 0: finish spreading it out first.
+      const pending = this.pendingSlot();
+      if (pending >= 0) {
+        if (this.cursor > target) break;
+        while (work < budget) {
+          const i = this.links[2 * pending]!;
+          if (i === pending) break;
+          this.unlink(i);
+          work++;
+          // The due time may have moved later since scheduling (see postpone), even to never.
+          const due = this.dueOf(i - SENTINELS);
+          if (due === Infinity) this.count--;
+          else this.place(i, this.ceilTick(due));
+        }
         continue;
       }
-      const tick = this.nextEventTick();
-      if (tick === undefined || tick > target) {
-        if (target > this.cursor) this.cursor = target;
-        return { processed: work, more: false };
-      }
-      // Nothing is scheduled before `tick`, so the cursor may move onto it.
-      if (tick > this.cursor) this.cursor = tick;
-      const level = this.eventLevel;
-      const slot = level * SLOTS + (Math.floor(tick / POW[level]!) % SLOTS);
-      if (level === 0) {
-        while (work < budget && (head = this.heads[slot]!) !== NONE) {
-          this.cancel(head);
-          fire(head);
-          work++;
+      const s0 = this.firstOccupied(0, this.digit[0]!);
+      if (s0 >= 0) {
+        const tick = this.cursor - this.digit[0]! + s0;
+        if (tick > target) {
+          if (target > this.cursor) this.setCursor(target);
+          break;
         }
-      } else {
-        // Cascade: re-place each timer of the slot relative to the new cursor (lower level, or due now).
-        while (work < budget && (head = this.heads[slot]!) !== NONE) {
-          this.unlink(head);
-          this.link(head, this.placement(Math.ceil(this.dueOf(head) / this.tickMs)));
+        if (tick !== this.cursor) this.setCursor(tick);
+        const atMs = tick * this.tickMs;
+        while (work < budget) {
+          const i = this.links[2 * s0]!;
+          if (i === s0) break;
+          this.unlink(i);
+          this.count--;
           work++;
+          fired++;
+          fire(i - SENTINELS, atMs);
         }
+        continue;
       }
+      const start = this.higherSlotStart();
+      if (start < 0 || start > target) {
+        // Nothing lies between the cursor and the target, so the cursor may jump there.
+        if (target > this.cursor) this.setCursor(target);
+        break;
+      }
+      this.setCursor(start);
     }
-    const pending = this.heads[DUE_LIST] !== NONE || (this.nextEventTick() ?? Infinity) <= target;
-    return { processed: work, more: pending };
+    let more = false;
+    if (work >= budget) {
+      const t = this.nextTick();
+      more = t !== undefined && t <= target;
+    }
+    return { processed: fired, more };
   }
 
-  /** Level of the slot found by the last nextEventTick() call. */
-  private eventLevel = 0;
-
-  /**
-   * Start tick of the earliest occupied slot. A higher-level slot at the cursor's own digit only
-   * exists when a budget-limited cascade stopped inside it: it is due now and goes first. Otherwise
-   * levels are scanned upward, since any lower-level slot ahead of the cursor starts before any
-   * higher-level one.
-   */
-  private nextEventTick(): number | undefined {
-    for (let level = LEVELS - 1; level > 0; level--) {
-      const cursorDigit = Math.floor(this.cursor / POW[level]!) % SLOTS;
-      if (this.firstOccupied(level, cursorDigit) === cursorDigit) {
-        this.eventLevel = level;
-        return this.cursor;
-      }
-    }
-    for (let level = 0; level < LEVELS; level++) {
-      const cursorDigit = Math.floor(this.cursor / POW[level]!) % SLOTS;
-      // Level 0 includes the cursor's own tick: a slot the budget stopped inside of.
-      const slot = this.firstOccupied(level, level === 0 ? cursorDigit : cursorDigit + 1);
-      if (slot !== NONE) {
-        this.eventLevel = level;
-        const blockStart = Math.floor(this.cursor / POW[level + 1]!) * POW[level + 1]!;
-        return blockStart + slot * POW[level]!;
-      }
-    }
-    return undefined;
+  private nextTick(): number | undefined {
+    if (this.count === 0) return undefined;
+    if (this.pendingSlot() >= 0) return this.cursor;
+    const s0 = this.firstOccupied(0, this.digit[0]!);
+    if (s0 >= 0) return this.cursor - this.digit[0]! + s0;
+    const start = this.higherSlotStart();
+    return start < 0 ? undefined : start;
   }
 
-  private placement(tick: number): number {
-    if (tick <= this.cursor) return DUE_LIST;
-    for (let level = 0; level < LEVELS; level++) {
-      if (Math.floor(tick / POW[level + 1]!) === Math.floor(this.cursor / POW[level + 1]!)) {
-        return level * SLOTS + (Math.floor(tick / POW[level]!) % SLOTS);
-      }
+  /** Sentinel of a level > 0 slot at the cursor's own digit that still holds nodes, or -1. */
+  private pendingSlot(): number {
+    for (let k = LEVELS - 1; k >= 1; k--) {
+      const s = k * SLOTS + this.digit[k]!;
+      if ((this.occupied[s >> 5]! & (1 << (s & 31))) !== 0) return s;
     }
-    // Beyond the top level's span: park in its last slot; it cascades back down when reached.
-    return (LEVELS - 1) * SLOTS + (SLOTS - 1);
+    return -1;
   }
 
-  private link(id: number, slot: number): void {
-    const head = this.heads[slot]!;
-    const code = -(slot + 2);
-    this.links[2 * id] = head;
-    this.links[2 * id + 1] = code;
-    if (head !== NONE) this.links[2 * head + 1] = id;
-    this.heads[slot] = id;
-    if (slot !== DUE_LIST) this.occupied[slot >>> 5]! |= 1 << (slot & 31);
+  /** Start tick of the first busy slot ahead of the cursor on levels >= 1 (level 0 being empty), or -1. */
+  private higherSlotStart(): number {
+    for (let k = 1; k < LEVELS; k++) {
+      const s = this.firstOccupied(k, this.digit[k]! + 1);
+      if (s >= 0) return this.levelEnd[k]! - POW[k + 1]! + s * POW[k]!;
+    }
+    return -1;
   }
 
-  /** Takes a node out of its list (its own `prev` is left for the caller to reset or overwrite). */
-  private unlink(id: number): void {
-    const n = this.links[2 * id]!;
-    const p = this.links[2 * id + 1]!;
-    if (p >= 0) {
-      this.links[2 * p] = n;
-      if (n !== NONE) this.links[2 * n + 1] = p;
+  private place(i: number, tick: number): void {
+    const t = tick < this.cursor ? this.cursor : tick <= MAX_TICK ? tick : MAX_TICK;
+    let k = 0;
+    while (t >= this.levelEnd[k]!) k++;
+    // ToInt32 keeps the low 32 bits of the truncated quotient, so & 63 is the level-k digit.
+    const s = k * SLOTS + ((t / POW[k]!) & (SLOTS - 1));
+    const links = this.links;
+    const first = links[2 * s]!;
+    links[2 * i] = first;
+    links[2 * i + 1] = s;
+    links[2 * first + 1] = i;
+    links[2 * s] = i;
+    if (first === s) this.occupied[s >> 5]! |= 1 << (s & 31);
+  }
+
+  private unlink(i: number): void {
+    const links = this.links;
+    const p = links[2 * i + 1]!;
+    const n = links[2 * i]!;
+    links[2 * p] = n;
+    links[2 * n + 1] = p;
+    links[2 * i] = UNSCHEDULED;
+    // Both neighbours are the same node only in a one-node list, and then it is the sentinel.
+    if (p === n) this.occupied[p >> 5]! &= ~(1 << (p & 31));
+  }
+
+  /** First non-empty slot >= from on `level`, or -1. */
+  private firstOccupied(level: number, from: number): number {
+    if (from >= SLOTS) return -1;
+    const w = level * 2;
+    if (from < 32) {
+      const lo = this.occupied[w]! & (-1 << from);
+      if (lo !== 0) return 31 - Math.clz32(lo & -lo);
+      from = 32;
+    }
+    const hi = this.occupied[w + 1]! & (-1 << (from - 32));
+    return hi !== 0 ? 63 - Math.clz32(hi & -hi) : -1;
+  }
+
+  private ceilTick(ms: number): number {
+    return this.tickMs === 1 ? Math.ceil(ms) : Math.ceil(ms / this.tickMs);
+  }
+
+  private setCursor(tick: number): void {
+    this.cursor = tick;
+    const blockStart = this.levelEnd[0]! - SLOTS;
+    if (tick >= blockStart && tick < this.levelEnd[0]!) {
+      // Same 64-tick block (the common step): only the lowest digit moves.
+      this.digit[0] = tick - blockStart;
       return;
     }
-    // The head: its successor inherits the head code.
-    const slot = -p - 2;
-    this.heads[slot] = n;
-    if (n !== NONE) this.links[2 * n + 1] = p;
-    else if (slot !== DUE_LIST) this.occupied[slot >>> 5]! &= ~(1 << (slot & 31));
-  }
-
-  /** First occupied slot index >= from within one level, or NONE. */
-  private firstOccupied(level: number, from: number): number {
-    if (from >= SLOTS) return NONE;
-    const base = level * WORDS;
-    let word = from >>> 5;
-    let bits = this.occupied[base + word]! & (~0 << (from & 31));
-    for (;;) {
-      if (bits !== 0) return word * 32 + (31 - Math.clz32(bits & -bits));
-      if (++word >= WORDS) return NONE;
-      bits = this.occupied[base + word]!;
+    for (let k = 0; k < LEVELS; k++) {
+      this.digit[k] = (tick / POW[k]!) & (SLOTS - 1);
+      this.levelEnd[k] = k === LEVELS - 1 ? Infinity : (Math.floor(tick / POW[k + 1]!) + 1) * POW[k + 1]!;
     }
   }
 }

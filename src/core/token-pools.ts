@@ -1,9 +1,16 @@
 // The pool state machine: pools of unique tokens, leases with fencing generations, FIFO waiters, and
 // expiry on one timer wheel. Pure: time is passed in, changes go out through the onEvent sink, errors
 // are returned as values. Every operation is O(1) in the pool size (per token it touches).
+//
+// Each token has one timer node, armed at its due time: the lease deadline while held (a held token
+// never goes idle before its lease ends), the idle deadline while free. Due times that move later
+// (keep-alive, release) leave the node where it is; when it fires early it is re-armed at the real
+// due time. So keep-alive never touches the wheel, and a token costs at most one early firing per
+// lease period.
 
 import { randomTokenId, mathRandomIndex } from "./token-ids.js";
-import { GEN, HELD, IDLE_EXP, LEASE_EXP, LEASE_TTL, MAX_POOLS, TokenSlab, VACANT, WAITER, growInt32 } from "./token-slab.js";
+import * as slabLayout from "./token-slab.js";
+import { MAX_POOLS, TokenSlab, growInt32 } from "./token-slab.js";
 import type { TimerQueue, TimerQueueFactory } from "./timer-queue.js";
 import { TimerWheel } from "./timer-wheel.js";
 import type {
@@ -23,9 +30,14 @@ import type {
   TokenInfo,
   TokenRecord,
 } from "./types.js";
-import { err, ok } from "./types.js";
+import * as results from "./types.js";
 import { checkIdleTtl, checkLeaseTtl, checkMaxTokens, checkOwner, checkPoolName, checkTokenId } from "./validate.js";
 import { WaiterQueue, type Waiter } from "./waiter-queue.js";
+
+// Copied into module constants: hot paths then read locals, not imported live bindings (which a
+// loader compiling to CommonJS, as tsx and vitest do, turns into a getter call per use).
+const { GEN, HELD, IDLE_EXP, LEASE_EXP, VACANT, WAITER } = slabLayout;
+const { err, ok } = results;
 
 export interface TokenPoolsOptions {
   /** Receives every state change, in order. Must not call back into the core. */
@@ -71,6 +83,7 @@ class Pool {
 export class TokenPools {
   private readonly pools = new Map<string, Pool>();
   private readonly poolsByIndex: (Pool | undefined)[] = [];
+  private readonly freePoolIndexes: number[] = [];
   /** Pool names in order, for paging. Pools are few; tokens are many. */
   private readonly sortedNames: string[] = [];
   private readonly slab: TokenSlab;
@@ -80,16 +93,16 @@ export class TokenPools {
   /** Slot → its lease's request key, only for leases assigned with a requestId. */
   private readonly requestKeyOf = new Map<number, string>();
   private nextWaiterId = 1;
-  private readonly emit: (e: LeaseEvent) => void;
+  private readonly emit: ((e: LeaseEvent) => void) | undefined;
   private readonly newTokenId: () => string;
   private readonly randomIndex: (n: number) => number;
 
   constructor(options: TokenPoolsOptions = {}) {
-    this.emit = options.onEvent ?? (() => undefined);
+    this.emit = options.onEvent;
     this.newTokenId = options.newTokenId ?? randomTokenId;
     this.randomIndex = options.randomIndex ?? mathRandomIndex;
-    // A node's deadline: the idle deadline while free, else the lease (or waiter) deadline.
-    const dueOf = (id: number): number => this.slab.num[id * 4 + (this.slab.freePos[id]! >= 0 ? IDLE_EXP : LEASE_EXP)]!;
+    // A node's due time: the idle deadline while free, else the lease (or waiter) deadline.
+    const dueOf = (id: number): number => this.slab.num[id * 4 + (this.slab.freePos(id) >= 0 ? IDLE_EXP : LEASE_EXP)]!;
     this.wheel = (options.timers ?? defaultTimers)(options.startMs ?? 0, options.tickMs ?? 1, dueOf);
     this.slab = new TokenSlab((capacity) => this.wheel.ensureCapacity(capacity));
   }
@@ -112,12 +125,13 @@ export class TokenPools {
     for (const w of pool.waiters.drain()) this.endWaiter(w, now);
     // O(tokens of this pool): every one of its timers and slots is given back.
     for (const slot of pool.byId.values()) {
-      this.requestKeyOf.delete(slot);
+      if (this.requestKeyOf.size !== 0) this.requestKeyOf.delete(slot);
       this.wheel.cancel(slot);
       this.slab.free(slot);
     }
     this.pools.delete(name);
     this.poolsByIndex[pool.index] = undefined;
+    this.freePoolIndexes.push(pool.index);
     this.sortedNames.splice(this.nameIndex(name), 1);
     return ok(undefined);
   }
@@ -150,6 +164,7 @@ export class TokenPools {
     }
     if (pool.total + count > pool.config.maxTokens) return err({ code: "POOL_FULL", pool: pool.name, maxTokens: pool.config.maxTokens });
     const ids = given ? [...given] : this.freshIds(pool, count);
+    if (ids === undefined) return err({ code: "TOKEN_EXISTS", pool: pool.name, token: "" });
     for (const id of ids) {
       const slot = this.newTokenSlot(pool, id, this.idleDeadline(pool, now));
       this.event(pool, "GENERATED", slot, now);
@@ -172,7 +187,9 @@ export class TokenPools {
       const joined = opts.requestId ? pool.waitingRequests.get(requestKey(owner, opts.requestId)) : undefined;
       return ok({ kind: "waiting", waiterId: joined ? joined.id : this.enqueueWaiter(pool, owner, opts, opts.waitUntil) });
     }
-    const slot = pool.free[this.randomIndex(pool.freeCount)]!;
+    const pick = this.randomIndex(pool.freeCount);
+    if (!(pick >= 0 && pick < pool.freeCount)) throw new RangeError(`randomIndex(${pool.freeCount}) returned ${pick}`);
+    const slot = pool.free[pick | 0]!;
     this.takeFree(pool, slot);
     this.grant(pool, slot, owner, opts.leaseTtlMs, opts.requestId, now, undefined);
     return ok({ kind: "leased", lease: this.lease(pool, slot), available: pool.freeCount });
@@ -197,10 +214,15 @@ export class TokenPools {
         results.push({ token, status: "not_found", idleExpireTime: undefined, lease: undefined });
         continue;
       }
-      const held = s.freePos[slot] === HELD;
-      if (held) s.num[slot * 4 + LEASE_EXP] = now + s.num[slot * 4 + LEASE_TTL]!;
-      s.num[slot * 4 + IDLE_EXP] = this.idleDeadline(pool, now, held ? s.num[slot * 4 + LEASE_EXP]! : undefined);
-      this.scheduleToken(slot);
+      const held = s.freePos(slot) === HELD;
+      const r = slot * 4;
+      const before = s.num[r + (held ? LEASE_EXP : IDLE_EXP)]!;
+      if (held) s.num[r + LEASE_EXP] = now + s.leaseTtl(slot);
+      s.num[r + IDLE_EXP] = this.idleDeadline(pool, now, held ? s.num[r + LEASE_EXP]! : undefined);
+      const due = s.num[r + (held ? LEASE_EXP : IDLE_EXP)]!;
+      // Later (the usual case): the timer stays put and re-arms itself if it fires before `due`.
+      if (due < before) this.wheel.schedule(slot, due);
+      else this.wheel.postpone(slot, due);
       this.event(pool, "RENEWED", slot, now);
       results.push({
         token,
@@ -218,16 +240,15 @@ export class TokenPools {
     const slot = pool.byId.get(token);
     if (slot === undefined) return err({ code: "TOKEN_NOT_FOUND", pool: pool.name, token });
     const s = this.slab;
-    if (s.freePos[slot] !== HELD) return err({ code: "NOT_HELD", pool: pool.name, token });
+    if (s.freePos(slot) !== HELD) return err({ code: "NOT_HELD", pool: pool.name, token });
     if (opts.generation !== undefined && opts.generation !== s.num[slot * 4 + GEN]) {
       return err(mismatch(pool, token, `lease generation is ${s.num[slot * 4 + GEN]}, not ${opts.generation}`));
     }
-    if (opts.owner !== undefined && opts.owner !== s.owners[slot]) {
-      return err(mismatch(pool, token, `lease is held by "${s.owners[slot]}", not "${opts.owner}"`));
+    if (opts.owner !== undefined && opts.owner !== s.owner(slot)) {
+      return err(mismatch(pool, token, `lease is held by "${s.owner(slot)}", not "${opts.owner}"`));
     }
     this.event(pool, "RELEASED", slot, now);
-    this.endLease(slot);
-    this.scheduleToken(slot);
+    this.endLease(pool, slot);
     this.makeAvailable(pool, slot, now);
     return ok({ available: pool.freeCount });
   }
@@ -247,7 +268,7 @@ export class TokenPools {
     if (!pool) return err({ code: "POOL_NOT_FOUND", pool: poolName });
     const slot = pool.byId.get(token);
     if (slot === undefined) return err({ code: "TOKEN_NOT_FOUND", pool: pool.name, token });
-    const held = this.slab.freePos[slot] === HELD;
+    const held = this.slab.freePos(slot) === HELD;
     return ok({
       pool: pool.name,
       token,
@@ -264,7 +285,8 @@ export class TokenPools {
   }
 
   advance(now: Millis, maxEvents: number): AdvanceResult {
-    return this.wheel.advance(now, maxEvents, (node) => this.onTimer(node, now));
+    const budget = maxEvents >= 1 ? Math.floor(maxEvents) : 1;
+    return this.wheel.advance(now, budget, (node, at) => this.onTimer(node, at, now));
   }
 
   // ---- recovery --------------------------------------------------------------------------------
@@ -291,19 +313,20 @@ export class TokenPools {
     const lease = record.lease;
     if (lease) {
       const s = this.slab;
-      s.freePos[slot] = HELD;
-      s.owners[slot] = lease.owner;
+      s.setFreePos(slot, HELD);
+      s.setOwner(slot, lease.owner);
       s.num[slot * 4 + GEN] = lease.generation;
-      s.num[slot * 4 + LEASE_TTL] = lease.leaseTtlMs;
+      s.setLeaseTtl(slot, lease.leaseTtlMs);
       s.num[slot * 4 + LEASE_EXP] = lease.expireTime;
       // Same invariant as live leases: a held token does not go idle before its lease ends.
       if (s.num[slot * 4 + IDLE_EXP]! < lease.expireTime) s.num[slot * 4 + IDLE_EXP] = lease.expireTime;
       if (lease.generation > pool.generation) pool.generation = lease.generation;
       if (lease.requestId) this.rememberRequest(pool, slot, lease.owner, lease.requestId);
+      this.wheel.schedule(slot, lease.expireTime);
     } else {
       this.pushFree(pool, slot);
+      this.wheel.postpone(slot, idleOf(this.slab, slot));
     }
-    this.scheduleToken(slot);
     return ok(undefined);
   }
 
@@ -321,19 +344,22 @@ export class TokenPools {
     return undefined;
   }
 
-  private freshIds(pool: Pool, count: number): string[] {
+  /**
+   * A collision of 128-bit random ids is astronomically unlikely, but costs nothing to rule out; an
+   * injected generator that keeps repeating itself gets TOKEN_EXISTS instead of a hang.
+   */
+  private freshIds(pool: Pool, count: number): string[] | undefined {
     const fresh = new Set<string>();
-    // A collision of 128-bit random ids is astronomically unlikely, but costs nothing to rule out.
-    while (fresh.size < count) {
+    for (let misses = 0; fresh.size < count; ) {
       const id = this.newTokenId();
-      if (!pool.byId.has(id)) fresh.add(id);
+      if (!pool.byId.has(id) && !fresh.has(id)) fresh.add(id);
+      else if (++misses > 8 + count) return undefined;
     }
     return [...fresh];
   }
 
   private addPool(name: string, config: PoolConfig): Pool | undefined {
-    let index = this.poolsByIndex.indexOf(undefined);
-    if (index < 0) index = this.poolsByIndex.length;
+    const index = this.freePoolIndexes.length > 0 ? this.freePoolIndexes.pop()! : this.poolsByIndex.length;
     if (index >= MAX_POOLS) return undefined;
     const pool = new Pool(index, name, config);
     this.pools.set(name, pool);
@@ -368,16 +394,12 @@ export class TokenPools {
   }
 
   private newTokenSlot(pool: Pool, id: string, idleExpire: number): number {
-    const slot = this.slab.alloc();
     const s = this.slab;
-    s.pool[slot] = pool.index;
-    s.ids[slot] = id;
-    s.owners[slot] = "";
+    const slot = s.alloc(pool.index, id);
     s.num[slot * 4 + GEN] = 0;
     s.num[slot * 4 + LEASE_EXP] = Infinity;
     s.num[slot * 4 + IDLE_EXP] = idleExpire;
-    s.num[slot * 4 + LEASE_TTL] = 0;
-    s.freePos[slot] = HELD; // not yet in the free list; makeAvailable/pushFree decide
+    s.setFreePos(slot, HELD); // not yet in the free list; makeAvailable/pushFree decide
     pool.byId.set(id, slot);
     return slot;
   }
@@ -387,27 +409,28 @@ export class TokenPools {
     const waiter = pool.waiters.shift();
     if (waiter) {
       this.dropWaiter(waiter);
-      this.slab.freePos[slot] = HELD;
+      this.slab.setFreePos(slot, HELD);
       this.grant(pool, slot, waiter.owner, waiter.leaseTtlMs, waiter.requestId, now, waiter.id);
       return;
     }
     this.pushFree(pool, slot);
-    this.scheduleToken(slot);
+    // The idle deadline is never earlier than the lease deadline the timer may still sit at.
+    this.wheel.postpone(slot, idleOf(this.slab, slot));
   }
 
   private pushFree(pool: Pool, slot: number): void {
     if (pool.freeCount === pool.free.length) pool.free = growInt32(pool.free, pool.free.length * 2);
     pool.free[pool.freeCount] = slot;
-    this.slab.freePos[slot] = pool.freeCount++;
+    this.slab.setFreePos(slot, pool.freeCount++);
   }
 
   /** Swap-remove from the free list: O(1), and keeps the list dense for uniform picks. */
   private takeFree(pool: Pool, slot: number): void {
-    const pos = this.slab.freePos[slot]!;
+    const pos = this.slab.freePos(slot);
     const last = pool.free[--pool.freeCount]!;
     pool.free[pos] = last;
-    this.slab.freePos[last] = pos;
-    this.slab.freePos[slot] = HELD;
+    this.slab.setFreePos(last, pos);
+    this.slab.setFreePos(slot, HELD);
   }
 
   private grant(
@@ -421,13 +444,13 @@ export class TokenPools {
   ): void {
     const s = this.slab;
     const ttl = leaseTtlMs ?? pool.config.leaseTtlMs;
-    s.owners[slot] = owner;
+    s.setOwner(slot, owner);
     s.num[slot * 4 + GEN] = ++pool.generation;
-    s.num[slot * 4 + LEASE_TTL] = ttl;
+    s.setLeaseTtl(slot, ttl);
     s.num[slot * 4 + LEASE_EXP] = now + ttl;
     s.num[slot * 4 + IDLE_EXP] = this.idleDeadline(pool, now, now + ttl);
     if (requestId !== undefined && requestId !== "") this.rememberRequest(pool, slot, owner, requestId);
-    this.scheduleToken(slot);
+    this.wheel.schedule(slot, now + ttl);
     this.event(pool, "ASSIGNED", slot, now, waiterId);
   }
 
@@ -438,23 +461,25 @@ export class TokenPools {
   }
 
   /** Clears lease fields of a held token (the caller decides where the token goes next). */
-  private endLease(slot: number): void {
+  private endLease(pool: Pool, slot: number): void {
     const s = this.slab;
-    const key = this.requestKeyOf.get(slot);
-    if (key !== undefined) {
-      this.requestKeyOf.delete(slot);
-      this.poolsByIndex[s.pool[slot]!]!.requests.delete(key);
+    if (this.requestKeyOf.size !== 0) {
+      const key = this.requestKeyOf.get(slot);
+      if (key !== undefined) {
+        this.requestKeyOf.delete(slot);
+        pool.requests.delete(key);
+      }
     }
-    s.owners[slot] = "";
+    s.setOwner(slot, "");
     s.num[slot * 4 + LEASE_EXP] = Infinity;
   }
 
   private removeToken(pool: Pool, slot: number): void {
     const s = this.slab;
-    if (s.freePos[slot]! >= 0) this.takeFree(pool, slot);
-    else this.endLease(slot);
+    if (s.freePos(slot) >= 0) this.takeFree(pool, slot);
+    else this.endLease(pool, slot);
     this.wheel.cancel(slot);
-    pool.byId.delete(s.ids[slot]!);
+    pool.byId.delete(s.id(slot));
     this.slab.free(slot);
   }
 
@@ -469,46 +494,46 @@ export class TokenPools {
   }
 
   /**
-   * One timer per token: at its lease deadline while held (it cannot go idle before that), at its
-   * idle deadline while free.
+   * A timer fired at `at` (during advance(now)): expire what is due by then, or re-arm a node whose
+   * due time moved later since it was armed. Comparing with `at`, not `now`, keeps expiries in
+   * deadline order when one advance() spans many deadlines.
    */
-  private scheduleToken(slot: number): void {
+  private onTimer(node: number, at: Millis, now: Millis): void {
     const s = this.slab;
-    const at = s.freePos[slot] === HELD ? s.num[slot * 4 + LEASE_EXP]! : s.num[slot * 4 + IDLE_EXP]!;
-    if (at === Infinity) this.wheel.cancel(slot);
-    else this.wheel.schedule(slot, at);
-  }
-
-  private onTimer(node: number, now: Millis): void {
-    const s = this.slab;
-    const kind = s.freePos[node]!;
+    const kind = s.freePos(node);
     if (kind === WAITER) {
       const w = this.waitersByNode.get(node)!;
       this.poolsByIndex[w.pool]!.waiters.remove(w);
-      this.endWaiter(w, now);
+      this.endWaiter(w, s.num[node * 4 + LEASE_EXP]!);
       return;
     }
     if (kind === VACANT) return;
-    const pool = this.poolsByIndex[s.pool[node]!]!;
-    const leaseExpire = s.num[node * 4 + LEASE_EXP]!;
-    if (kind === HELD && leaseExpire <= now) {
-      this.event(pool, "LEASE_EXPIRED", node, leaseExpire);
-      this.endLease(node);
+    const pool = this.poolsByIndex[s.pool(node)]!;
+    if (kind === HELD) {
+      const expire = s.num[node * 4 + LEASE_EXP]!;
+      if (expire > at) {
+        this.wheel.schedule(node, expire);
+        return;
+      }
+      this.event(pool, "LEASE_EXPIRED", node, expire);
+      this.endLease(pool, node);
+      // Free again: to the oldest waiter, or re-armed at the idle deadline. When that deadline has
+      // passed too, the wheel fires it next, in deadline order with everything else.
       this.makeAvailable(pool, node, now);
-    }
-    const idleExpire = s.num[node * 4 + IDLE_EXP]!;
-    if (s.freePos[node]! >= 0 && idleExpire <= now) {
-      this.event(pool, "IDLE_EXPIRED", node, idleExpire);
-      this.removeToken(pool, node);
       return;
     }
-    this.scheduleToken(node);
+    const idle = s.num[node * 4 + IDLE_EXP]!;
+    if (idle > at) {
+      this.wheel.postpone(node, idle);
+      return;
+    }
+    this.event(pool, "IDLE_EXPIRED", node, idle);
+    this.removeToken(pool, node);
   }
 
   private enqueueWaiter(pool: Pool, owner: string, opts: AssignOptions, until: Millis): number {
-    const node = this.slab.alloc();
-    this.slab.freePos[node] = WAITER;
-    this.slab.pool[node] = pool.index;
+    const node = this.slab.alloc(pool.index, "");
+    this.slab.setFreePos(node, WAITER);
     this.slab.num[node * 4 + LEASE_EXP] = until;
     const waiter: Waiter = {
       id: this.nextWaiterId++,
@@ -537,18 +562,19 @@ export class TokenPools {
     this.slab.free(w.node);
   }
 
-  private endWaiter(w: Waiter, now: Millis): void {
+  /** `time`: the waiter's deadline when it timed out, the call's `now` when its pool was deleted. */
+  private endWaiter(w: Waiter, time: Millis): void {
     const pool = this.poolsByIndex[w.pool]!;
     this.dropWaiter(w);
     pool.sequence++;
-    this.emit({
+    this.emit?.({
       sequence: pool.sequence,
       type: "WAITER_TIMED_OUT",
       pool: pool.name,
       token: "",
       owner: w.owner,
       generation: 0,
-      time: now,
+      time,
       expireTime: undefined,
       idleExpireTime: undefined,
       waiterId: w.id,
@@ -559,25 +585,27 @@ export class TokenPools {
     const s = this.slab;
     return {
       pool: pool.name,
-      token: s.ids[slot]!,
-      owner: s.owners[slot]!,
+      token: s.id(slot),
+      owner: s.owner(slot),
       generation: s.num[slot * 4 + GEN]!,
-      leaseTtlMs: s.num[slot * 4 + LEASE_TTL]!,
+      leaseTtlMs: s.leaseTtl(slot),
       expireTime: s.num[slot * 4 + LEASE_EXP]!,
       idleExpireTime: finite(s.num[slot * 4 + IDLE_EXP]!),
-      requestId: requestIdOf(this.requestKeyOf.get(slot)),
+      requestId: this.requestKeyOf.size === 0 ? undefined : requestIdOf(this.requestKeyOf.get(slot)),
     };
   }
 
   private event(pool: Pool, type: LeaseEventType, slot: number, time: Millis, waiterId?: number): void {
+    const sequence = ++pool.sequence;
+    if (this.emit === undefined) return;
     const s = this.slab;
-    const held = s.freePos[slot] === HELD && s.num[slot * 4 + LEASE_EXP] !== Infinity;
+    const held = s.freePos(slot) === HELD && s.num[slot * 4 + LEASE_EXP] !== Infinity;
     this.emit({
-      sequence: ++pool.sequence,
+      sequence,
       type,
       pool: pool.name,
-      token: s.ids[slot]!,
-      owner: held ? s.owners[slot]! : "",
+      token: s.id(slot),
+      owner: held ? s.owner(slot) : "",
       generation: held ? s.num[slot * 4 + GEN]! : 0,
       time,
       expireTime: held ? s.num[slot * 4 + LEASE_EXP] : undefined,
@@ -585,6 +613,10 @@ export class TokenPools {
       waiterId,
     });
   }
+}
+
+function idleOf(slab: TokenSlab, slot: number): number {
+  return slab.num[slot * 4 + IDLE_EXP]!;
 }
 
 function finite(ms: number): number | undefined {
