@@ -5,7 +5,7 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
-import { TokenService } from "../../gen/es/tokenpool/v1/token_service_pb.js";
+import { TokenService, TokenState } from "../../gen/es/tokenpool/v1/token_service_pb.js";
 
 const transport = createGrpcTransport({
   baseUrl: process.env.TOKENPOOL_URL ?? "http://127.0.0.1:8080",
@@ -25,7 +25,7 @@ try {
   console.log(`second assign: ${Code[err.code]} ${reason}`);
 }
 const token = await tokens.getToken({ pool, token: lease!.token });
-console.log(`state ${token.state === 2 ? "held" : "free"} by ${token.lease?.owner}`);
+console.log(`state ${token.state === TokenState.HELD ? "held" : "free"} by ${token.lease?.owner}`);
 await tokens.releaseToken({ pool, token: lease!.token, generation: lease!.generation });
 await tokens.deletePool({ name: pool });
 console.log("done");

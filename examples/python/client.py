@@ -1,4 +1,4 @@
-"""tokenpool from Python with grpcio: create a pool, lease a token, keep it alive, watch it, release it.
+"""tokenpool from Python with grpcio: create a pool, lease a token, keep it alive, release it, replay its events.
 
 Generate the stubs first (the test does this in a temp dir):
   python3 -m grpc_tools.protoc -I proto --python_out=OUT --grpc_python_out=OUT \
@@ -7,7 +7,6 @@ then run with PYTHONPATH=OUT, TOKENPOOL_URL=http://127.0.0.1:8080 and TOKENPOOL_
 """
 import os
 import sys
-import threading
 import uuid
 
 import grpc
@@ -35,21 +34,9 @@ def main() -> int:
     pool = "py-" + uuid.uuid4().hex[:8]
     with grpc.insecure_channel(target) as channel:
         stub = rpc.TokenServiceStub(channel)
-        stub.CreatePool(pb.CreatePoolRequest(name=pool, initial_tokens=1, lease_ttl=duration_pb2.Duration(seconds=30)), metadata=auth)
-
-        # Watch the pool in the background: ASSIGNED, RENEWED and RELEASED of our lease.
-        events = []
-        watch = stub.WatchLeases(pb.WatchLeasesRequest(pool=pool), metadata=auth)
-        def read():
-            try:
-                for msg in watch:
-                    if msg.HasField("event"):
-                        events.append(pb.LeaseEventType.Name(msg.event.type))
-            except grpc.RpcError:
-                pass  # cancelled below
-        reader = threading.Thread(target=read)
-        reader.start()
-        threading.Event().wait(0.3)
+        created = stub.CreatePool(
+            pb.CreatePoolRequest(name=pool, initial_tokens=1, lease_ttl=duration_pb2.Duration(seconds=30)), metadata=auth
+        ).pool
 
         lease = stub.AssignToken(pb.AssignTokenRequest(pool=pool, owner="python"), metadata=auth).lease
         print(f"assigned {lease.token} generation {lease.generation}")
@@ -63,13 +50,30 @@ def main() -> int:
         except grpc.RpcError as err:
             print(f"second assign: {err.code().name} {error_reason(err)}")
 
-        stub.ReleaseToken(pb.ReleaseTokenRequest(pool=pool, token=lease.token, generation=lease.generation, owner="python"), metadata=auth)
+        stub.ReleaseToken(
+            pb.ReleaseTokenRequest(pool=pool, token=lease.token, generation=lease.generation, owner="python"), metadata=auth
+        )
         print("released")
-        threading.Event().wait(0.3)
+
+        # Replay the pool's events since it was created (then it would go on live): a watcher that
+        # remembers the last sequence it saw resumes like this after a disconnect.
+        events = []
+        watch = stub.WatchLeases(pb.WatchLeasesRequest(pool=pool, after_sequence=created.sequence), metadata=auth, timeout=10)
+        for msg in watch:
+            if msg.HasField("event"):
+                events.append(pb.LeaseEventType.Name(msg.event.type))
+                if msg.event.type == pb.LEASE_EVENT_TYPE_RELEASED:
+                    break
         watch.cancel()
-        reader.join()
         print("events", " ".join(events))
+
         stub.DeletePool(pb.DeletePoolRequest(name=pool), metadata=auth)
+        try:
+            stub.GetPool(pb.GetPoolRequest(name=pool), metadata=auth)
+            print("unexpected: the pool is still there")
+            return 1
+        except grpc.RpcError as err:
+            print(f"after delete: {err.code().name} {error_reason(err)}")
     return 0
 
 

@@ -2,6 +2,8 @@
 // service behind the password, health and reflection open.
 
 import type { ConnectRouter } from "@connectrpc/connect";
+import { file_google_rpc_error_details } from "../../../gen/es/google/rpc/error_details_pb.js";
+import { file_google_rpc_status } from "../../../gen/es/google/rpc/status_pb.js";
 import { file_grpc_health_v1_health, Health } from "../../../gen/es/grpc/health/v1/health_pb.js";
 import * as reflectionV1 from "../../../gen/es/grpc/reflection/v1/reflection_pb.js";
 import * as reflectionV1alpha from "../../../gen/es/grpc/reflection/v1alpha/reflection_pb.js";
@@ -33,7 +35,16 @@ export interface RouteDeps {
 export function routes(deps: RouteDeps) {
   const health = healthRoutes([TokenService.typeName], deps.notReadyReason);
   const reflection = reflectionRoutes(
-    [file_tokenpool_v1_token_service, file_grpc_health_v1_health, reflectionV1.file_grpc_reflection_v1_reflection, reflectionV1alpha.file_grpc_reflection_v1alpha_reflection],
+    [
+      file_tokenpool_v1_token_service,
+      file_grpc_health_v1_health,
+      reflectionV1.file_grpc_reflection_v1_reflection,
+      reflectionV1alpha.file_grpc_reflection_v1alpha_reflection,
+      // Not imported by the service, but every error carries these as details: listed so that a
+      // reflection client can resolve and decode ErrorInfo / BadRequest (grpcurl does).
+      file_google_rpc_error_details,
+      file_google_rpc_status,
+    ],
     SERVED,
   );
   return (router: ConnectRouter): void => {
