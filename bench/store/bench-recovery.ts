@@ -1,5 +1,4 @@
-// Measures lmdb recovery: how long opening a data dir with 10^6 tokens (half of them leased) takes,
-// from open to a serving store. Builds the data through the real store, then reopens it a few times.
+// Measures lmdb recovery: open-to-serving time for a data dir of 10^6 tokens, half of them leased.
 // Usage: node --import tsx bench/store/bench-recovery.ts [--tokens 1000000] [--runs 3]
 
 import { mkdtempSync, rmSync, statSync } from "node:fs";

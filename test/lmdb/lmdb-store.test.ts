@@ -1,6 +1,5 @@
-// The lmdb store in-process: state survives close/reopen exactly, the restart grace rule, persisted
-// expiries, group commit, refusal of unusable data dirs, and a failed commit handled without memory
-// ever claiming what disk does not have.
+// The lmdb store in-process: exact close/reopen, the grace rule, persisted expiries, group commit,
+// refused data dirs, and a failed commit handled without memory claiming what disk does not have.
 
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

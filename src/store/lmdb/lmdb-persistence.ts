@@ -1,6 +1,5 @@
-// Group commit of the core's state to lmdb: changes mark tokens and pools dirty; one transaction at a
-// time writes the current state of everything dirty, so all mutations made while a commit is syncing
-// share the next one. A failed commit stops writes until a probe commit succeeds again.
+// Group commit of the core's state to lmdb: changes mark tokens and pools dirty, and one transaction at
+// a time writes the current state of all of them. After a failed commit, writes wait for a probe commit.
 
 import type { Logger } from "../../server/logger.js";
 import type { TokenPools } from "../../core/token-pools.js";

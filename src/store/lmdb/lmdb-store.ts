@@ -1,6 +1,5 @@
-// The embedded durable store: a LocalStore whose state is recovered from, and group-committed to, an
-// lmdb environment in DATA_DIR, guarded by a one-process lock. After a failed commit it reloads the
-// last committed state and refuses writes until storage works again.
+// The embedded durable store: a LocalStore recovered from, and group-committed to, lmdb in DATA_DIR
+// under a one-process lock; after a failed commit it reloads the last committed state from disk.
 
 import { join } from "node:path";
 import type { Clock } from "../../runtime/clock.js";

@@ -45,26 +45,33 @@ export class CorruptRecord extends Error {}
 
 /** `floor` raises every deadline to at least that time (the restart grace rule, applied while decoding to spare copies). */
 export function decodeToken(pool: string, key: TokenKey, value: unknown, floor = -Infinity): TokenRecord {
+  // Called once per token at recovery: no closures or intermediate objects on the good path.
   const token = key[1];
-  const bad = (why: string): CorruptRecord => new CorruptRecord(`token record "${key.join("/")}": ${why}`);
-  if (key.length !== 2 || key[0] !== pool || typeof token !== "string") throw bad(`not a key of pool "${pool}"`);
-  if (!Array.isArray(value) || (value.length !== 1 && value.length !== 6)) throw bad("not a token record");
-  const idle = deadline(value[0], true);
-  if (idle === null) throw bad("bad idle deadline");
-  const idleAtLeast = idle === undefined ? undefined : Math.max(idle, floor);
-  if (value.length === 1) return { token, idleExpireTime: idleAtLeast, lease: undefined };
-  const [, owner, generation, leaseTtlMs, expireTime, requestId] = value as unknown[];
-  if (typeof owner !== "string") throw bad("bad owner");
-  if (!isCount(generation) || generation === 0) throw bad("bad generation");
-  if (typeof leaseTtlMs !== "number" || !(leaseTtlMs > 0)) throw bad("bad lease ttl");
-  const expire = deadline(expireTime, false);
-  if (expire === null || expire === undefined) throw bad("bad lease deadline");
-  if (requestId !== null && typeof requestId !== "string") throw bad("bad request id");
+  if (key.length !== 2 || key[0] !== pool || typeof token !== "string") throw badToken(key, `not a key of pool "${pool}"`);
+  if (!Array.isArray(value) || (value.length !== 1 && value.length !== 6)) throw badToken(key, "not a token record");
+  const idle: unknown = value[0];
+  if (idle !== null && !isTime(idle)) throw badToken(key, "bad idle deadline");
+  const idleExpireTime = idle === null ? undefined : Math.max(idle, floor);
+  if (value.length === 1) return { token, idleExpireTime, lease: undefined };
+  const owner: unknown = value[1];
+  const generation: unknown = value[2];
+  const leaseTtlMs: unknown = value[3];
+  const expireTime: unknown = value[4];
+  const requestId: unknown = value[5];
+  if (typeof owner !== "string") throw badToken(key, "bad owner");
+  if (!isCount(generation) || generation === 0) throw badToken(key, "bad generation");
+  if (typeof leaseTtlMs !== "number" || !(leaseTtlMs > 0)) throw badToken(key, "bad lease ttl");
+  if (!isTime(expireTime)) throw badToken(key, "bad lease deadline");
+  if (requestId !== null && typeof requestId !== "string") throw badToken(key, "bad request id");
   return {
     token,
-    idleExpireTime: idleAtLeast,
-    lease: { owner, generation, leaseTtlMs, expireTime: Math.max(expire, floor), requestId: requestId ?? undefined },
+    idleExpireTime,
+    lease: { owner, generation, leaseTtlMs, expireTime: Math.max(expireTime, floor), requestId: requestId ?? undefined },
   };
+}
+
+function badToken(key: TokenKey, why: string): CorruptRecord {
+  return new CorruptRecord(`token record "${key.join("/")}": ${why}`);
 }
 
 export function encodePool(record: PoolRecord): PoolRecord {
@@ -90,8 +97,6 @@ function isCount(v: unknown): v is number {
   return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 }
 
-/** undefined = no deadline (stored as null, allowed only where `optional`); null = malformed. */
-function deadline(v: unknown, optional: boolean): Millis | undefined | null {
-  if (v === null) return optional ? undefined : null;
-  return typeof v === "number" && Number.isFinite(v) ? v : null;
+function isTime(v: unknown): v is Millis {
+  return typeof v === "number" && Number.isFinite(v);
 }

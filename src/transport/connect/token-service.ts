@@ -165,6 +165,8 @@ export function tokenService(store: Store, limits: Limits, streams: StreamGate):
           watch.end();
         }
         if (watch.endReason && !ctx.signal.aborted) throw toConnectError(watch.endReason);
+        // A stream ended by the call's deadline must say so, not end with OK.
+        if (ctx.signal.aborted && ctx.signal.reason instanceof ConnectError) throw ctx.signal.reason;
       } finally {
         streams.release();
       }
