@@ -3,6 +3,7 @@
 
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { abortableSleep } from "./abortable-sleep.js";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../../../gen/es/grpc/health/v1/health_pb.js";
 
 /** How often Watch re-checks readiness that changes without an event (a store reconnecting). */
@@ -27,10 +28,7 @@ export function healthRoutes(serviceNames: readonly string[], notReadyReason: ()
             last = now;
             yield { status: now };
           }
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, WATCH_POLL_MS);
-            ctx.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
-          });
+          await abortableSleep(WATCH_POLL_MS, ctx.signal);
         }
       },
       async list() {

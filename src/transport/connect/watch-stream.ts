@@ -7,6 +7,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { LeaseEventType as ProtoType, type WatchLeasesResponseSchema } from "../../../gen/es/tokenpool/v1/token_service_pb.js";
 import type { LeaseEvent } from "../../core/types.js";
 import type { Watch } from "../../store/store.js";
+import { sleepFor } from "./abortable-sleep.js";
 import { eventMessage, protoEventType } from "./convert.js";
 
 export type WatchMessage = MessageInitShape<typeof WatchLeasesResponseSchema>;
@@ -38,7 +39,9 @@ export async function* shapeWatch(watch: Watch, shape: WatchShape, signal: Abort
   while (!signal.aborted) {
     const warnAt = earliest(tracked);
     const wakeAt = Math.min(lastSent + shape.heartbeatMs, warnAt);
-    const woke = await Promise.race([next, sleep(wakeAt - now(), signal)]);
+    const sleep = sleepFor(wakeAt - now(), signal);
+    const woke = await Promise.race([next, sleep.done.then(() => undefined)]);
+    sleep.cancel();
     if (woke !== undefined) {
       if (woke.done) return;
       next = events.next();
@@ -82,17 +85,4 @@ function earliest(tracked: Map<string, Tracked>): number {
   let min = Infinity;
   for (const t of tracked.values()) if (t.warnAt < min) min = t.warnAt;
   return min;
-}
-
-/** Resolves undefined after `ms` or when the call is cancelled. */
-function sleep(ms: number, signal: AbortSignal): Promise<undefined> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve(undefined);
-    };
-    const timer = setTimeout(done, Math.max(0, ms));
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
