@@ -4,7 +4,8 @@ import { ConfigError, helpText, loadConfig, type Config } from "./config/config.
 import { systemClock } from "./runtime/clock.js";
 import { createLogger } from "./server/logger.js";
 import { startServer } from "./server/server.js";
-import { StoreOpenError } from "./store/open-store.js";
+import { configSummary, whereEverythingIs } from "./server/startup.js";
+import { openingReason, StoreOpenError } from "./store/open-store.js";
 
 async function main(): Promise<void> {
   let config: Config;
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
   }
 
   const log = createLogger(config.logLevel);
+  log.info({ config: configSummary(config) }, "configuration");
   let server;
   try {
     server = await startServer(config, {
@@ -31,6 +33,8 @@ async function main(): Promise<void> {
       log,
       // Printed once to the terminal, never to the log stream.
       announcePassword: (p) => process.stderr.write(`tokenpool: API_PASSWORD not set; generated password for this run: ${p}\n`),
+      // Probes are answered from here on; a large lmdb recovery can take a while after this line.
+      onListening: (url) => log.info({ url }, `port open at ${url}; /healthz answers, /readyz waits for the store (${openingReason(config)})`),
     });
   } catch (e) {
     if (e instanceof StoreOpenError || (e instanceof Error && "code" in e && e.code === "EADDRINUSE")) {
@@ -39,17 +43,8 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  log.info(
-    {
-      url: server.url,
-      protocols: ["grpc (h2c)", "grpc-web", "connect (json, binary; HTTP/1.1 and h2c)"],
-      store: config.store,
-      ...(config.store === "lmdb" && { dataDir: config.dataDir }),
-      defaultPool: config.defaultPool,
-      auth: config.apiPassword ? "API_PASSWORD" : "generated password (see stderr)",
-    },
-    `tokenpool listening on ${server.url}`,
-  );
+  const where = whereEverythingIs(config, server.url);
+  log.info(where.fields, where.message);
 
   let stopping = false;
   const stop = (signal: string): void => {

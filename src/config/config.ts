@@ -2,7 +2,7 @@
 // also produces --help. Invalid values are reported as one clear line.
 
 import { parseArgs } from "node:util";
-import { defaultLimits, type Limits } from "../transport/limits.js";
+import { defaultConnectionLimits, defaultLimits, type ConnectionLimits, type Limits } from "../transport/limits.js";
 
 export type StoreChoice = "memory" | "lmdb" | "redis";
 
@@ -11,6 +11,8 @@ export interface Config {
   readonly port: number;
   /** undefined = generate one at start and print it once to stderr. */
   readonly apiPassword: string | undefined;
+  /** undefined = /metrics is open; otherwise it wants Authorization: Bearer <token>. */
+  readonly metricsToken: string | undefined;
   readonly store: StoreChoice;
   readonly dataDir: string;
   readonly redisUrl: string;
@@ -28,6 +30,7 @@ export interface Config {
   readonly watchBuffer: number;
   readonly logLevel: string;
   readonly limits: Limits;
+  readonly connections: ConnectionLimits;
 }
 
 export class ConfigError extends Error {}
@@ -37,8 +40,10 @@ interface Option {
   readonly env: readonly string[];
   readonly help: string;
   readonly default: string;
-  /** Hidden from --help output (the value is a secret). */
+  /** A secret: --help never shows a value, only what happens when it is unset. */
   readonly secret?: boolean;
+  /** What --help and the README show as the default, when not the literal value. */
+  readonly shownDefault?: string;
 }
 
 const OPTIONS = {
@@ -49,7 +54,16 @@ const OPTIONS = {
     env: ["API_PASSWORD"],
     default: "",
     secret: true,
+    shownDefault: "(random)",
     help: "shared secret clients send as X-API-PASSWORD or Authorization: Bearer (random if unset, printed once to stderr)",
+  },
+  metricsToken: {
+    flag: "metrics-token",
+    env: ["METRICS_TOKEN"],
+    default: "",
+    secret: true,
+    shownDefault: "(unset)",
+    help: "bearer token /metrics requires (open when unset)",
   },
   store: { flag: "store", env: ["STORE"], default: "lmdb", help: "state backend: lmdb (durable, in DATA_DIR) | memory | redis" },
   dataDir: { flag: "data-dir", env: ["DATA_DIR"], default: "./data", help: "lmdb data directory" },
@@ -79,24 +93,71 @@ const OPTIONS = {
   maxGenerate: { flag: "max-generate", env: ["MAX_GENERATE"], default: String(defaultLimits.maxGenerateCount), help: "largest GenerateTokens count" },
   maxStreams: { flag: "max-streams", env: ["MAX_STREAMS"], default: String(defaultLimits.maxStreams), help: "concurrent WatchLeases streams" },
   maxWait: { flag: "max-wait", env: ["MAX_WAIT"], default: String(defaultLimits.maxWaitMs / 1000), help: "longest AssignToken wait_timeout honoured, seconds" },
+  maxConnections: {
+    flag: "max-connections",
+    env: ["MAX_CONNECTIONS"],
+    default: String(defaultConnectionLimits.maxConnections),
+    help: "open connections; more are closed on accept",
+  },
+  maxConnectionStreams: {
+    flag: "max-connection-streams",
+    env: ["MAX_CONNECTION_STREAMS"],
+    default: String(defaultConnectionLimits.maxConnectionStreams),
+    help: "concurrent streams per HTTP/2 connection; more are refused",
+  },
+  maxHeaderBytes: {
+    flag: "max-header-bytes",
+    env: ["MAX_HEADER_BYTES"],
+    default: String(defaultConnectionLimits.maxHeaderBytes),
+    help: "largest request header block",
+  },
+  headersTimeout: {
+    flag: "headers-timeout",
+    env: ["HEADERS_TIMEOUT"],
+    default: String(defaultConnectionLimits.headersTimeoutMs / 1000),
+    help: "seconds a client has to send a request's headers",
+  },
+  requestTimeout: {
+    flag: "request-timeout",
+    env: ["REQUEST_TIMEOUT"],
+    default: String(defaultConnectionLimits.requestTimeoutMs / 1000),
+    help: "seconds an HTTP/1.1 request (headers and body) has to arrive, 0 = no limit",
+  },
+  idleTimeout: {
+    flag: "idle-timeout",
+    env: ["IDLE_TIMEOUT"],
+    default: String(defaultConnectionLimits.idleTimeoutMs / 1000),
+    help: "seconds before a connection without traffic is closed",
+  },
+  writeStallTimeout: {
+    flag: "write-stall-timeout",
+    env: ["WRITE_STALL_TIMEOUT"],
+    default: String(defaultConnectionLimits.writeStallTimeoutMs / 1000),
+    help: "seconds a response may wait on a client that stopped reading before it is cut, 0 = never",
+  },
 } as const satisfies Record<string, Option>;
 
 type Key = keyof typeof OPTIONS;
 
+/** Every option as --help lists it, for docs that must stay in step (the README's table is tested against it). */
+export function optionList(): readonly { flag: string; env: readonly string[]; shownDefault: string; help: string }[] {
+  return Object.values(OPTIONS).map((o: Option) => ({ flag: o.flag, env: o.env, shownDefault: o.shownDefault ?? o.default, help: o.help }));
+}
+
 export function helpText(): string {
   const rows = Object.values(OPTIONS).map((o: Option) => {
     const env = o.env.join(", ");
-    const def = o.secret ? "(random)" : o.default;
-    return `  --${o.flag.padEnd(18)} ${env.padEnd(28)} ${def.padEnd(24)} ${o.help}`;
+    const def = o.shownDefault ?? o.default;
+    return `  --${o.flag.padEnd(22)} ${env.padEnd(28)} ${def.padEnd(24)} ${o.help}`;
   });
   return [
     "tokenpool: token pools with expiring leases over gRPC, gRPC-Web and Connect",
     "",
     "usage: tokenpool [--flag value]...   (each flag also reads the environment variable shown)",
     "",
-    `  ${"flag".padEnd(20)} ${"environment".padEnd(28)} ${"default".padEnd(24)} meaning`,
+    `  ${"flag".padEnd(24)} ${"environment".padEnd(28)} ${"default".padEnd(24)} meaning`,
     ...rows,
-    `  --${"help".padEnd(18)} ${"".padEnd(28)} ${"".padEnd(24)} print this text`,
+    `  --${"help".padEnd(22)} ${"".padEnd(28)} ${"".padEnd(24)} print this text`,
   ].join("\n");
 }
 
@@ -147,10 +208,25 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     maxStreams: int("maxStreams", 0, 1_000_000),
     maxWaitMs: seconds("maxWait", 0, 24 * 3600),
   };
+  const connections: ConnectionLimits = {
+    maxConnections: int("maxConnections", 1, 1_000_000),
+    maxConnectionStreams: int("maxConnectionStreams", 1, 1_000_000),
+    maxHeaderBytes: int("maxHeaderBytes", 1024, 1024 * 1024),
+    headersTimeoutMs: seconds("headersTimeout", 0.1, 3600),
+    requestTimeoutMs: seconds("requestTimeout", 0, 24 * 3600),
+    idleTimeoutMs: seconds("idleTimeout", 0.1, 24 * 3600),
+    writeStallTimeoutMs: seconds("writeStallTimeout", 0, 24 * 3600),
+  };
+  if (connections.requestTimeoutMs > 0 && connections.requestTimeoutMs < connections.headersTimeoutMs) {
+    // Node refuses the combination; say so in our terms rather than crash at listen.
+    const { value, source } = raw("requestTimeout");
+    throw new ConfigError(`${source}=${JSON.stringify(value)}: must be 0 or at least the headers timeout (${connections.headersTimeoutMs / 1000} s)`);
+  }
   return {
     host: raw("host").value,
     port: int("port", 0, 65535),
     apiPassword: password === "" ? undefined : password,
+    metricsToken: raw("metricsToken").value || undefined,
     store: store.value as StoreChoice,
     dataDir: raw("dataDir").value,
     redisUrl: raw("redisUrl").value,
@@ -167,6 +243,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     watchBuffer: int("watchBuffer", 1, 10_000_000),
     logLevel: logLevel.value,
     limits,
+    connections,
   };
 }
 

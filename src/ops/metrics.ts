@@ -1,10 +1,11 @@
 // Prometheus metrics: RPC and HTTP-route counts and latencies, per-pool gauges (capped), expiry
-// lateness, watch streams, store commit latency and the process defaults. Scraped at /metrics.
+// lateness, watch streams and drops, store commit latency and the process defaults. Scraped at /metrics.
 
 import type { Interceptor } from "@connectrpc/connect";
 import { ConnectError } from "@connectrpc/connect";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { PoolStats } from "../core/types.js";
+import type { StoreObserver } from "../store/store.js";
 
 const CODE_NAMES = [
   "ok",
@@ -36,9 +37,10 @@ export class Metrics {
   private readonly rpcTotal: Counter<"method" | "code">;
   private readonly rpcSeconds: Histogram<"method" | "code">;
   private readonly httpTotal: Counter<"route" | "status">;
+  private readonly httpSeconds: Histogram<"route" | "status">;
   private readonly lateness: Histogram;
   private readonly commitSeconds: Histogram;
-  private readonly slowWatchers: Counter;
+  private readonly watchDrops: Counter;
   private readonly authFailures: Counter<"protocol">;
   private readonly streams: Gauge;
 
@@ -53,21 +55,43 @@ export class Metrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers,
     });
-    this.httpTotal = new Counter({ name: "tokenpool_http_requests_total", help: "Plain HTTP route requests (legacy API, docs)", labelNames: ["route", "status"], registers });
+    this.httpTotal = new Counter({
+      name: "tokenpool_http_requests_total",
+      help: "Plain HTTP route requests (legacy API, docs, health, metrics), by route and status",
+      labelNames: ["route", "status"],
+      registers,
+    });
+    this.httpSeconds = new Histogram({
+      name: "tokenpool_http_request_duration_seconds",
+      help: "Plain HTTP route latency, to the end of the response",
+      labelNames: ["route", "status"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers,
+    });
     this.lateness = new Histogram({
       name: "tokenpool_expiry_lateness_seconds",
       help: "Actual expiry time minus deadline, for lease and idle expiries",
-      buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      // Up to seconds: a Redis replica that died mid-reap leaves its pools to the others' next round.
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
     this.commitSeconds = new Histogram({
       name: "tokenpool_store_commit_seconds",
-      help: "Time a mutation waited for its storage commit",
+      help: "Storage commit latency: one lmdb group-commit transaction, or one Redis write script round trip",
       buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
       registers,
     });
-    this.slowWatchers = new Counter({ name: "tokenpool_watch_slow_consumers_total", help: "WatchLeases streams cut off for lagging", registers });
-    this.authFailures = new Counter({ name: "tokenpool_auth_failures_total", help: "Requests rejected for missing or wrong credentials", labelNames: ["protocol"], registers });
+    this.watchDrops = new Counter({
+      name: "tokenpool_watch_dropped_total",
+      help: "WatchLeases streams cut off with RESOURCE_EXHAUSTED for falling too far behind",
+      registers,
+    });
+    this.authFailures = new Counter({
+      name: "tokenpool_auth_failures_total",
+      help: "Requests rejected for missing or wrong credentials, by protocol (rpc, legacy, metrics)",
+      labelNames: ["protocol"],
+      registers,
+    });
     this.streams = new Gauge({
       name: "tokenpool_watch_streams",
       help: "Open WatchLeases streams",
@@ -137,23 +161,26 @@ export class Metrics {
     };
   }
 
-  observeHttp(route: string, status: number): void {
-    this.httpTotal.inc({ route, status: String(status) });
+  observeHttp(route: string, status: number, seconds: number): void {
+    const labels = { route, status: String(status) };
+    this.httpTotal.inc(labels);
+    this.httpSeconds.observe(labels, seconds);
   }
 
-  observeLateness(seconds: number): void {
-    this.lateness.observe(Math.max(0, seconds));
+  /** What the store reports (commits, expiry lateness), as the store's observer interface. */
+  storeObserver(): StoreObserver {
+    return {
+      commit: (seconds) => this.commitSeconds.observe(seconds),
+      // Nothing expires before its deadline; the clamp keeps a clock step from landing below zero.
+      expiryLateness: (seconds) => this.lateness.observe(Math.max(0, seconds)),
+    };
   }
 
-  observeCommit(seconds: number): void {
-    this.commitSeconds.observe(seconds);
+  watchDropped(): void {
+    this.watchDrops.inc();
   }
 
-  slowWatcherDropped(): void {
-    this.slowWatchers.inc();
-  }
-
-  authFailed(protocol: "rpc" | "legacy"): void {
+  authFailed(protocol: "rpc" | "legacy" | "metrics"): void {
     this.authFailures.inc({ protocol });
   }
 }

@@ -1,16 +1,22 @@
-// Wires the service together: store, Connect routes with auth and metrics, the plain HTTP routes
-// (legacy API, health, metrics), and the one-port HTTP/1.1 + h2c listener. Returns a handle for
-// graceful shutdown.
+// Wires the service together: store, Connect routes with auth, metrics and request ids, the plain HTTP
+// routes (legacy API, health, metrics), and the one-port HTTP/1.1 + h2c listener. The port opens
+// before the store: probes are answered (not ready) while it recovers. Returns a handle for shutdown.
 
 import { randomBytes } from "node:crypto";
+import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Config } from "../config/config.js";
 import { Metrics } from "../ops/metrics.js";
 import { opsRoutes } from "../ops/ops-routes.js";
+import { instrumentRoutes, REQUEST_ID_HEADER, requestLogInterceptor } from "../ops/request-log.js";
 import type { Clock } from "../runtime/clock.js";
-import { DEFAULT_POOL, openStore } from "../store/open-store.js";
+import { DeferredStore } from "../store/deferred-store.js";
+import { DEFAULT_POOL, openingReason, openStore } from "../store/open-store.js";
 import type { Store } from "../store/store.js";
-import { authInterceptor, PasswordCheck } from "../transport/auth.js";
+import { AuthFailureLog, authInterceptor, PasswordCheck, peerAddress } from "../transport/auth.js";
+import { guardConnectHandler } from "../transport/connect/adapter-guards.js";
+import { checkGetRequest } from "../transport/connect/get-requests.js";
+import { requestJsonOptions } from "../transport/connect/json-text.js";
 import { PROTECTED_SERVICES, routes, streamGate } from "../transport/connect/routes.js";
 import { fallbackRouter } from "../transport/http/fallback.js";
 import { docsRoutes } from "../transport/docs/docs-routes.js";
@@ -32,6 +38,8 @@ export interface StartOptions {
   readonly log: Logger;
   /** Where a generated password is announced (stderr in production). */
   readonly announcePassword: (password: string) => void;
+  /** Called once the port is open, before the store is (probes answer from then on). */
+  readonly onListening?: (url: string) => void;
 }
 
 /** Pools exported with their own labels on /metrics; beyond this, labels would explode. */
@@ -41,7 +49,8 @@ export async function startServer(config: Config, options: StartOptions): Promis
   const { log, clock } = options;
   const password = config.apiPassword ?? generatePassword(options.announcePassword);
   const check = new PasswordCheck(password);
-  const store = await openStore(config, clock, log);
+  // Calls get UNAVAILABLE (and /readyz says why) until the real store is attached.
+  const store = new DeferredStore(config.store, openingReason(config));
   const streams = streamGate(config.limits.maxStreams);
   let shuttingDown = false;
 
@@ -54,53 +63,81 @@ export async function startServer(config: Config, options: StartOptions): Promis
     },
     { maxPoolsLabelled: MAX_POOLS_LABELLED, activeStreams: () => streams.open() },
   );
+  // Every rejected credential is counted; the log gets the first of a burst and a summary, never the secret.
+  const authFailures = new AuthFailureLog(log, (protocol) => metrics.authFailed(protocol));
   const readiness = {
     notReadyReason: (): string | undefined => {
       if (shuttingDown) return "shutting down";
-      if (store.ready && !store.ready()) return `store ${store.kind} unreachable`;
-      return undefined;
+      const reason = store.notReadyReason();
+      return reason === undefined ? undefined : `store ${store.kind}: ${reason}`;
     },
   };
 
   const handler = connectNodeAdapter({
-    routes: routes({ store, limits: config.limits, streams, notReadyReason: readiness.notReadyReason }),
-    interceptors: [metrics.interceptor(), authInterceptor(check, PROTECTED_SERVICES, () => metrics.authFailed("rpc"))],
+    routes: routes({
+      store,
+      limits: config.limits,
+      streams,
+      notReadyReason: readiness.notReadyReason,
+      onWatchDropped: () => metrics.watchDropped(),
+    }),
+    // Outermost first: the request id wraps everything, so even an auth failure carries it.
+    interceptors: [
+      requestLogInterceptor(log),
+      metrics.interceptor(),
+      authInterceptor(check, PROTECTED_SERVICES, (f) => authFailures.record({ protocol: "rpc", ...f })),
+    ],
     readMaxBytes: config.limits.maxRequestBytes,
+    // The client address, for the auth failure log.
+    contextValues: (req) => createContextValues().set(peerAddress, req.socket?.remoteAddress),
+    // Hardening of connect-es's request decoding: JSON text that cannot carry a lone surrogate into
+    // an error message, and malformed GET query messages answered INVALID_ARGUMENT (not INTERNAL).
+    jsonOptions: requestJsonOptions,
+    requestGate: checkGetRequest,
     fallback: fallbackRouter(
-      [
-        ...opsRoutes(readiness, metrics),
-        ...docsRoutes(),
-        ...legacyRoutes({
-          store,
-          pool: DEFAULT_POOL,
-          leaseTtlMs: config.legacyLeaseTtlMs,
-          check,
-          observe: (route, status) => metrics.observeHttp(route, status),
-          onAuthFailure: () => metrics.authFailed("legacy"),
-        }),
-      ],
-      (e) => log.error({ err: e }, "http route failed"),
+      instrumentRoutes(
+        [
+          ...opsRoutes(readiness, metrics, { metricsToken: config.metricsToken, onAuthFailure: () => metrics.authFailed("metrics") }),
+          ...docsRoutes(),
+          ...legacyRoutes({
+            store,
+            pool: DEFAULT_POOL,
+            leaseTtlMs: config.legacyLeaseTtlMs,
+            check,
+            onAuthFailure: (f) => authFailures.record({ protocol: "legacy", ...f }),
+          }),
+        ],
+        metrics,
+        log,
+      ),
+      (e, res) => log.error({ err: e, requestId: res.getHeader(REQUEST_ID_HEADER) }, "http route failed"),
     ),
   });
-  const server = new OnePortServer({
-    handler,
-    maxConcurrentStreams: 1000,
-    headersTimeoutMs: 10_000,
-    idleTimeoutMs: 5 * 60_000,
-    maxHeaderBytes: 16 * 1024,
-  });
+  const server = new OnePortServer({ handler: guardConnectHandler(handler), ...config.connections });
   const address = await server.listen(config.port, config.host);
   const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${shownHost}:${address.port}`;
+  options.onListening?.(url);
+
+  let opened: Store;
+  try {
+    opened = await openStore(config, clock, log, metrics.storeObserver());
+  } catch (e) {
+    await server.close(0);
+    throw e;
+  }
+  store.attach(opened);
 
   let closing: Promise<void> | undefined;
   return {
     port: address.port,
-    url: `http://${shownHost}:${address.port}`,
-    store,
+    url,
+    store: opened,
     metrics,
     close: () =>
       (closing ??= (async () => {
         shuttingDown = true;
+        authFailures.flush();
         // Ending watches first lets their trailers go out before connections are cut.
         const serverClosed = server.close(config.shutdownGraceMs);
         await store.close();

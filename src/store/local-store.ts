@@ -7,7 +7,7 @@ import type { KeepAliveResult, Lease, LeaseEvent, PoolConfig, PoolStats, Release
 import type { Clock } from "../runtime/clock.js";
 import { EventHub, type EventHubOptions } from "../runtime/event-hub.js";
 import { ExpiryDriver, type Expirable } from "../runtime/expiry-driver.js";
-import type { Store, StoreAssignOptions, StoreError, StoreKind, Watch } from "./store.js";
+import type { Store, StoreAssignOptions, StoreError, StoreKind, StoreObserver, Watch } from "./store.js";
 
 /** Durability hook: sees every event synchronously, and says when all seen so far are on disk. */
 export interface Persistence {
@@ -36,6 +36,8 @@ export interface LocalStoreOptions {
   readonly expiryBatch?: number;
   /** A core already rebuilt from storage (recovery); a fresh one otherwise. */
   readonly core?: CoreFactory;
+  /** Told how late each expiry ran (commit latency is the persistence's to report). */
+  readonly observer?: StoreObserver;
 }
 
 type AssignResult = Result<{ lease: Lease; available: number }, StoreError>;
@@ -64,6 +66,9 @@ export class LocalStore implements Store {
   private settlements: Settlement[] = [];
   private readonly clock: Clock;
   private readonly persistence: Persistence | undefined;
+  private readonly observer: StoreObserver | undefined;
+  /** The `now` of the expiry batch running; expiry events carry their deadline as `time`. */
+  private expiringAt = 0;
   private readonly onEventSink = (e: LeaseEvent): void => this.onEvent(e);
   /**
    * Events (and pool drops) not yet durable. Watchers only ever see committed changes, so a sequence
@@ -81,12 +86,17 @@ export class LocalStore implements Store {
     this.kind = options.kind;
     this.clock = options.clock;
     this.persistence = options.persistence;
+    this.observer = options.observer;
     this.hub = new EventHub(options.events);
     this.current = options.core ? options.core(this.onEventSink) : new TokenPools({ onEvent: this.onEventSink });
     // While writes are refused, expiries must wait too: they are changes that could not be persisted.
     const expirable: Expirable = {
       nextDeadline: () => (this.writeRefusal() === undefined ? this.current.nextDeadline() : undefined),
-      advance: (now, max) => (this.writeRefusal() === undefined ? this.current.advance(now, max) : { processed: 0, more: false }),
+      advance: (now, max) => {
+        if (this.writeRefusal() !== undefined) return { processed: 0, more: false };
+        this.expiringAt = now;
+        return this.current.advance(now, max);
+      },
     };
     this.driver = new ExpiryDriver(expirable, this.clock, {
       ...(options.expiryBatch !== undefined && { batchSize: options.expiryBatch }),
@@ -215,6 +225,11 @@ export class LocalStore implements Store {
     return { ok: true, value: this.hub.subscribeAll() };
   }
 
+  /** Not ready while writes are refused (a failed commit not yet recovered from, unreadable state). */
+  notReadyReason(): string | undefined {
+    return this.writeRefusal();
+  }
+
   watcherCount(): number {
     return this.hub.subscriberCount();
   }
@@ -254,6 +269,10 @@ export class LocalStore implements Store {
   }
 
   private onEvent(event: LeaseEvent): void {
+    // Expiries happen only inside advance(); an expiry event's time is the deadline it enforced.
+    if (this.observer && (event.type === "LEASE_EXPIRED" || event.type === "IDLE_EXPIRED")) {
+      this.observer.expiryLateness((this.expiringAt - event.time) / 1000);
+    }
     if (this.persistence) {
       this.outbox.push(event);
       this.recorded++;

@@ -5,31 +5,51 @@ import type { Clock } from "../runtime/clock.js";
 import type { Logger } from "../server/logger.js";
 import { LocalStore } from "./local-store.js";
 import { LmdbOpenError } from "./lmdb/lmdb-env.js";
-import { openLmdbStore } from "./lmdb/lmdb-store.js";
+import { recoverLmdbStore } from "./lmdb/lmdb-store.js";
+import { describeUrl } from "./redis/connection.js";
 import { RedisOpenError, RedisStore } from "./redis/redis-store.js";
-import type { Store } from "./store.js";
+import type { Store, StoreObserver } from "./store.js";
 
 export const DEFAULT_POOL = "default";
 
 export class StoreOpenError extends Error {}
 
-export async function openStore(config: Config, clock: Clock, log: Logger): Promise<Store> {
+/** What the server is waiting for while openStore runs (the readiness reason meanwhile). */
+export function openingReason(config: Config): string {
+  switch (config.store) {
+    case "lmdb":
+      return `recovering stored state from ${config.dataDir}`;
+    case "redis":
+      return `connecting to Redis at ${describeUrl(config.redisUrl)}`;
+    default:
+      return "store starting";
+  }
+}
+
+export async function openStore(config: Config, clock: Clock, log: Logger, observer?: StoreObserver): Promise<Store> {
   const events = { ringSize: config.eventRingSize, subscriberBuffer: config.watchBuffer };
+  const observed = observer ? { observer } : {};
   let store: Store;
   switch (config.store) {
     case "memory":
-      store = new LocalStore({ kind: "memory", clock, events });
+      store = new LocalStore({ kind: "memory", clock, events, ...observed });
       break;
     case "lmdb":
       try {
-        store = openLmdbStore({ dataDir: config.dataDir, restartGraceMs: config.restartGraceMs, clock, log, events });
+        store = await recoverLmdbStore({ dataDir: config.dataDir, restartGraceMs: config.restartGraceMs, clock, log, events, ...observed });
       } catch (e) {
         throw e instanceof LmdbOpenError ? new StoreOpenError(e.message) : e;
       }
       break;
     case "redis":
       try {
-        store = await RedisStore.open({ url: config.redisUrl, eventRingSize: config.eventRingSize, watchBuffer: config.watchBuffer, log });
+        store = await RedisStore.open({
+          url: config.redisUrl,
+          eventRingSize: config.eventRingSize,
+          watchBuffer: config.watchBuffer,
+          log,
+          ...observed,
+        });
       } catch (e) {
         throw e instanceof RedisOpenError ? new StoreOpenError(e.message) : e;
       }

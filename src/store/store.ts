@@ -32,6 +32,17 @@ export interface StoreAssignOptions {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * What a store reports about itself for metrics, as plain callbacks: stores stay free of any metrics
+ * library, and a store without an observer reports nothing.
+ */
+export interface StoreObserver {
+  /** One storage commit took this long: an lmdb group-commit transaction, or one Redis write script. */
+  commit(seconds: number): void;
+  /** A lease or an idle token expired this long after its deadline. */
+  expiryLateness(seconds: number): void;
+}
+
 export interface Watch extends AsyncIterable<LeaseEvent> {
   /** Why the stream ended, once it has; undefined for a clean end. */
   readonly endReason: WatchEnd | undefined;
@@ -60,10 +71,10 @@ export interface Store {
   getToken(pool: string, token: string): Promise<Result<TokenInfo, StoreError>>;
   /** Replays retained events after `afterSequence` (0 = live only), then streams live ones. */
   watch(pool: string, afterSequence: number): Promise<Result<Watch, StoreError | WatchEnd>>;
-  /** Live events of every pool; absent when the backend cannot offer it. */
-  watchAll?(): Promise<Result<Watch, StoreError>>;
-  /** False while the backend cannot serve calls (e.g. Redis unreachable); absent = always ready. */
-  ready?(): boolean;
+  /** Live events of every pool, including pools created after the watch started; no resume. */
+  watchAll(): Promise<Result<Watch, StoreError>>;
+  /** Why the backend cannot serve calls right now (Redis unreachable, lmdb refusing writes); undefined = ready. */
+  notReadyReason?(): string | undefined;
   /** Stops timers and ends watches; pending writes are flushed. */
   close(): Promise<void>;
 }

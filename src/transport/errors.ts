@@ -107,5 +107,30 @@ export function toConnectError(e: ServiceError): ConnectError {
   if (e.code === "INVALID_ARGUMENT") {
     details.push({ desc: BadRequestSchema, value: { fieldViolations: [{ field: e.field, description: e.message }] } });
   }
-  return new ConnectError(wire.message, wire.code, undefined, details);
+  return new ConnectError(wellFormed(wire.message), wire.code, undefined, details);
+}
+
+/**
+ * connect-es reports request bytes it cannot decode or decompress as INTERNAL, as the gRPC status-code
+ * table prescribes for libraries; the code stays, but they are the client's doing, not a server fault.
+ */
+export function isUndecodableRequest(e: ConnectError): boolean {
+  return e.code === Code.Internal && /^(parse binary: |decompression failed|received compressed envelope, but do not know how to decompress)/.test(e.rawMessage);
+}
+
+/**
+ * A malformed request at the protocol level (before any tokenpool handler), reported the way connect-es
+ * reports its own protocol errors: INVALID_ARGUMENT, no tokenpool ErrorInfo.
+ */
+export function protocolError(message: string): ConnectError {
+  return new ConnectError(wellFormed(message), Code.InvalidArgument);
+}
+
+/**
+ * Messages quote client strings (pool and token names), and a JSON client can send a lone surrogate
+ * ("\ud800"). gRPC percent-encodes grpc-message with encodeURIComponent, which throws on one: the
+ * call would never be answered. Lone surrogates become U+FFFD, as UTF-8 encoding does anyway.
+ */
+export function wellFormed(s: string): string {
+  return s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd");
 }

@@ -29,3 +29,31 @@ export const defaultLimits: Limits = {
   maxWaitMs: 10 * 60 * 1000,
   maxStringLength: 256,
 };
+
+/** Per-connection limits and timeouts the one-port listener applies before any request is routed. */
+export interface ConnectionLimits {
+  /** Open TCP connections across all clients; connections beyond it are closed on accept. */
+  readonly maxConnections: number;
+  /** Concurrent streams per HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS); extra ones are refused. */
+  readonly maxConnectionStreams: number;
+  /** Largest request header block, in bytes (HTTP/1.1 head; HTTP/2 header list). */
+  readonly maxHeaderBytes: number;
+  /** A new connection must show its protocol, and an HTTP/1.1 request its complete head, within this time. */
+  readonly headersTimeoutMs: number;
+  /** An HTTP/1.1 request (head and body) must have fully arrived within this time; 0 = no limit. */
+  readonly requestTimeoutMs: number;
+  /** A connection with no traffic (no request in flight on HTTP/1.1) is closed after this time. */
+  readonly idleTimeoutMs: number;
+  /** A response whose client has stopped reading is cut after this long without progress. */
+  readonly writeStallTimeoutMs: number;
+}
+
+export const defaultConnectionLimits: ConnectionLimits = {
+  maxConnections: 10_000,
+  maxConnectionStreams: 1_000,
+  maxHeaderBytes: 16 * 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  idleTimeoutMs: 5 * 60_000,
+  writeStallTimeoutMs: 30_000,
+};

@@ -283,6 +283,36 @@ for (const store of STORES) {
         );
       });
 
+      it("watches every pool, including pools created and deleted while it runs", async () => {
+        const before = await pool({ initialTokens: 1 });
+        const doomed = await pool({ initialTokens: 1 });
+        const abort = new AbortController();
+        const iter = c.watch({ allPools: true, types: ["LEASE_EVENT_TYPE_ASSIGNED"] }, { signal: abort.signal })[Symbol.asyncIterator]();
+        const pending = takeEvents(iter, 3);
+        await new Promise((r) => setTimeout(r, 150));
+        await c.unary("assignToken", { pool: doomed, owner: "a" });
+        await c.unary("deletePool", { name: doomed }); // its events stop; the watch goes on
+        await c.unary("assignToken", { pool: before, owner: "b" });
+        const after = await pool({ initialTokens: 1 }); // created after the watch started
+        await c.unary("assignToken", { pool: after, owner: "c" });
+        const events = await pending;
+        abort.abort();
+        // Sequences are per pool and pools are not ordered among themselves (on Redis each has its own reader).
+        const seen = events.map((e) => ({ pool: e.pool, owner: e.owner })).sort((x, y) => String(x.owner).localeCompare(String(y.owner)));
+        expect(seen).toEqual([
+          { pool: doomed, owner: "a" },
+          { pool: before, owner: "b" },
+          { pool: after, owner: "c" },
+        ]);
+        await expectRpcError(
+          (async () => {
+            for await (const _ of c.watch({ allPools: true, afterSequence: "1" })) return;
+          })(),
+          "invalid_argument",
+          "INVALID_ARGUMENT",
+        );
+      });
+
       it("rejects invalid arguments naming the field", async () => {
         const e1 = await expectRpcError(c.unary("createPool", { name: "" }), "invalid_argument", "INVALID_ARGUMENT");
         expect(e1.message).toContain("name");

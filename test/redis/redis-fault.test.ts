@@ -125,7 +125,7 @@ describe("redis store × redis restart", () => {
         outage.push({ reason, ms: Date.now() - t0 });
       }
     }
-    // The health signal follows the Redis connection (/readyz is driven by Store.ready()).
+    // The health signal follows the Redis connection (/readyz is driven by Store.notReadyReason()).
     const readyWhileDown = await Promise.all(replicas.map((r) => fetch(`${r.url}/readyz`).then((res) => res.status)));
     await sleep(800);
     await redis.start();

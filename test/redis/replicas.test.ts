@@ -1,6 +1,7 @@
 // Three tokenpool processes on one Redis, 64 clients spread across them: no token ever has two
 // holders, a watcher on one replica sees every replica's events in sequence order, and when a replica
-// is SIGKILLed the others keep serving while its clients' leases expire on time.
+// is SIGKILLed the others keep serving while its clients' leases expire on time. A watcher of all
+// pools on one replica sees another replica's events, in pools created after it started too.
 
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -124,4 +125,43 @@ describe("redis store × 3 replicas", () => {
         `${orphans.length} orphaned leases, worst expiry lateness ${Math.max(0, ...orphans.map((o) => (events.find((e) => e.type === LeaseEventType.LEASE_EXPIRED && e.token === o.token && e.generation === o.generation)?.receivedAt ?? 0) - o.expireTime))} ms`,
     );
   }, 90_000);
+
+  it("streams every pool to an all-pools watcher on another replica, pools created after it started too", async () => {
+    const [c0, c1] = clients as [TokenClient, TokenClient];
+    const existing = "all-before";
+    const later = "all-after";
+    await c1.createPool({ name: existing, initialTokens: 1 });
+    const got: { pool: string; owner: string; at: number }[] = [];
+    const abort = new AbortController();
+    const watching = (async () => {
+      for await (const msg of c0.watchLeases({ allPools: true, types: [LeaseEventType.ASSIGNED] }, { signal: abort.signal })) {
+        if (msg.kind.case === "event") got.push({ pool: msg.kind.value.pool, owner: msg.kind.value.owner, at: Date.now() });
+      }
+    })().catch((e: unknown) => (abort.signal.aborted ? undefined : Promise.reject(e)));
+    const until = async (what: string, ok: () => boolean): Promise<void> => {
+      for (let i = 0; !ok(); i++) {
+        if (i >= 100) throw new Error(`all-pools watcher never saw ${what}`);
+        await sleep(50);
+      }
+    };
+
+    // Replica 1's writes in a pool that existed reach replica 0's watcher (probing until the watch is live).
+    for (let i = 0; !got.some((e) => e.pool === existing); i++) {
+      if (i >= 50) throw new Error("all-pools watcher never saw the existing pool");
+      const { lease } = await c1.assignToken({ pool: existing, owner: "probe" });
+      await c1.releaseToken({ pool: existing, token: lease!.token });
+      await sleep(100);
+    }
+
+    // A pool replica 1 creates now: found through its creation notice, read from its first event.
+    await c1.createPool({ name: later, initialTokens: 1 });
+    const assigning = Date.now();
+    await c1.assignToken({ pool: later, owner: "late" });
+    await until("the new pool's lease", () => got.some((e) => e.pool === later && e.owner === "late"));
+    const latency = got.find((e) => e.pool === later)!.at - assigning;
+    abort.abort();
+    await watching;
+    console.log(`all-pools watch: ASSIGNED in a pool created on another replica after the watch started arrived ${latency} ms after the assign was sent`);
+    expect(latency).toBeLessThan(5000);
+  }, 30_000);
 });

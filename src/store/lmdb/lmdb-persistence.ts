@@ -22,6 +22,8 @@ export interface LmdbPersistenceOptions {
   readonly probeIntervalMs?: number;
   /** Fault injection for tests: runs first inside each commit's transaction; throwing fails that commit. */
   readonly beforeCommit?: () => void;
+  /** Told how long each successful group commit took, from its start to durable (metrics). */
+  readonly onCommit?: (seconds: number) => void;
 }
 
 interface Batch {
@@ -127,6 +129,7 @@ export class LmdbPersistence implements Persistence {
     const writes = this.collect();
     this.inFlight = current;
     const { env, pools, tokens } = this.data;
+    const started = performance.now();
     // A child transaction, so a throw part-way through (a fault, an encoding error) rolls back all of
     // this batch rather than committing half of it.
     env
@@ -148,6 +151,7 @@ export class LmdbPersistence implements Persistence {
       .then(
         () => {
           this.inFlight = undefined;
+          this.options.onCommit?.((performance.now() - started) / 1000);
           current.resolve();
           // What accumulated while this commit synced goes out now, as one transaction.
           if (this.isDirty()) this.startCommit();

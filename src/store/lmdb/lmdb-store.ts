@@ -2,15 +2,17 @@
 // under a one-process lock; after a failed commit it reloads the last committed state from disk.
 
 import { join } from "node:path";
+import type { LeaseEvent } from "../../core/types.js";
 import type { Clock } from "../../runtime/clock.js";
 import type { EventHubOptions } from "../../runtime/event-hub.js";
 import type { Logger } from "../../server/logger.js";
 import { LocalStore, type CoreFactory } from "../local-store.js";
+import type { StoreObserver } from "../store.js";
 import { DataDirBusy, lockDataDir, type DataDirLock } from "./data-dir-lock.js";
 import { DATA_FILE, ensureDataDir, LmdbOpenError, message, openData, type LmdbData } from "./lmdb-env.js";
 import { LmdbPersistence } from "./lmdb-persistence.js";
 import { CorruptRecord } from "./records.js";
-import { loadCore } from "./recovery.js";
+import { loadCore, loadCoreYielding, type Loaded } from "./recovery.js";
 
 export interface LmdbStoreOptions {
   readonly dataDir: string;
@@ -23,10 +25,49 @@ export interface LmdbStoreOptions {
   readonly probeIntervalMs?: number;
   /** Fault injection for tests (see LmdbPersistenceOptions.beforeCommit). */
   readonly beforeCommit?: () => void;
+  /** Told commit latencies and expiry lateness (metrics). */
+  readonly observer?: StoreObserver;
 }
 
 /** Opens or creates the data dir and recovers its state; throws LmdbOpenError with a one-line reason. */
 export function openLmdbStore(options: LmdbStoreOptions): LocalStore {
+  const opened = openDir(options);
+  return opened.build(opened.loader("state recovered"));
+}
+
+/**
+ * As openLmdbStore, but the recovery yields to the event loop as it goes, so a server can answer
+ * health probes (and refuse calls) while a large data dir loads.
+ */
+export async function recoverLmdbStore(options: LmdbStoreOptions): Promise<LocalStore> {
+  const opened = openDir(options);
+  let loaded: Loaded;
+  // The core exists before the store that will receive its events: forward them once it does.
+  let forward: (e: LeaseEvent) => void = () => undefined;
+  try {
+    loaded = await loadCoreYielding(opened.data, { ...opened.loadOptions(), onEvent: (e) => forward(e) });
+  } catch (e) {
+    throw opened.failed(e);
+  }
+  options.log.info({ ...loaded.stats, dataDir: options.dataDir }, "state recovered");
+  return opened.build((onEvent) => {
+    forward = onEvent;
+    return loaded.core;
+  });
+}
+
+interface OpenedDir {
+  readonly data: LmdbData;
+  readonly loadOptions: () => { now: number; graceMs: number; log: Logger };
+  /** Loads state in one go, logging `why` with the figures. */
+  readonly loader: (why: string) => CoreFactory;
+  /** The store over this dir, its state built by `initial`; throws LmdbOpenError if that fails. */
+  readonly build: (initial: CoreFactory) => LocalStore;
+  /** Releases the dir after a failed load and says why in one line. */
+  readonly failed: (e: unknown) => LmdbOpenError;
+}
+
+function openDir(options: LmdbStoreOptions): OpenedDir {
   const { dataDir, log } = options;
   ensureDataDir(dataDir);
   let lock: DataDirLock;
@@ -44,16 +85,18 @@ export function openLmdbStore(options: LmdbStoreOptions): LocalStore {
   }
 
   let store: LocalStore | undefined;
-  const load =
+  const observer = options.observer;
+  const loadOptions = () => ({ now: options.clock.now(), graceMs: options.restartGraceMs, log });
+  const loader =
     (why: string): CoreFactory =>
     (onEvent) => {
-      const { core, stats } = loadCore(data, { now: options.clock.now(), graceMs: options.restartGraceMs, log, onEvent });
+      const { core, stats } = loadCore(data, { ...loadOptions(), onEvent });
       log.info({ ...stats, dataDir }, why);
       return core;
     };
   const reload = (why: string): void => {
     try {
-      store?.replaceCore(load(why));
+      store?.replaceCore(loader(why));
     } catch (e) {
       log.fatal({ err: e }, "stored state cannot be reloaded; every call fails until restart");
     }
@@ -62,19 +105,33 @@ export function openLmdbStore(options: LmdbStoreOptions): LocalStore {
     log,
     ...(options.probeIntervalMs !== undefined && { probeIntervalMs: options.probeIntervalMs }),
     ...(options.beforeCommit && { beforeCommit: options.beforeCommit }),
+    ...(observer && { onCommit: (seconds: number) => observer.commit(seconds) }),
     onFailure: () => reload("state reloaded from disk after a failed commit"),
     onRecovered: () => reload("state reloaded from disk; writes resume"),
   });
-  try {
-    store = new LocalStore({ kind: "lmdb", clock: options.clock, events: options.events, persistence, core: load("state recovered") });
-  } catch (e) {
+  const failed = (e: unknown): LmdbOpenError => {
     void persistence.close();
     const file = join(dataDir, DATA_FILE);
-    throw new LmdbOpenError(
+    return new LmdbOpenError(
       e instanceof CorruptRecord
         ? `corrupt data in ${file}: ${e.message}; refusing to start; restore a backup (docs/STORAGE.md)`
         : `cannot load ${file}: ${message(e)}; refusing to start`,
     );
-  }
-  return store;
+  };
+  const build = (initial: CoreFactory): LocalStore => {
+    try {
+      store = new LocalStore({
+        kind: "lmdb",
+        clock: options.clock,
+        events: options.events,
+        persistence,
+        core: initial,
+        ...(observer && { observer }),
+      });
+    } catch (e) {
+      throw failed(e);
+    }
+    return store;
+  };
+  return { data, loadOptions, loader, build, failed };
 }

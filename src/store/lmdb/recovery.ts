@@ -1,5 +1,6 @@
 // Rebuilds the core (pools, tokens, leases, timer wheel) from the lmdb records of one read snapshot,
-// applying the restart grace rule. Used at start and after a failed commit.
+// applying the restart grace rule. Used at start (yielding, so probes are answered meanwhile) and,
+// in one go, after a failed commit.
 
 import { TokenPools } from "../../core/token-pools.js";
 import type { LeaseEvent, Millis } from "../../core/types.js";
@@ -24,8 +25,35 @@ export interface LoadStats {
   readonly ms: number;
 }
 
+export interface Loaded {
+  readonly core: TokenPools;
+  readonly stats: LoadStats;
+}
+
+/** Tokens restored between chances for the event loop to run, when loading yields (a few ms of work). */
+const STEP_TOKENS = 1024;
+
 /** Throws CorruptRecord (or lmdb's own error) on anything it cannot load; never returns a partial core. */
-export function loadCore(data: LmdbData, options: LoadOptions): { core: TokenPools; stats: LoadStats } {
+export function loadCore(data: LmdbData, options: LoadOptions): Loaded {
+  const steps = loadSteps(data, options);
+  for (let step = steps.next(); ; step = steps.next()) if (step.done) return step.value;
+}
+
+/**
+ * As loadCore, but lets the event loop run every STEP_TOKENS tokens: a large data dir takes seconds to
+ * load, and meanwhile /healthz must answer and /readyz must say why it is not ready. Nothing else
+ * touches the environment until the load is over, so the read snapshot stays what it was.
+ */
+export async function loadCoreYielding(data: LmdbData, options: LoadOptions): Promise<Loaded> {
+  const steps = loadSteps(data, options);
+  for (let step = steps.next(); ; step = steps.next()) {
+    if (step.done) return step.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The load, suspended every STEP_TOKENS tokens; the read transaction ends with it, however it ends. */
+function* loadSteps(data: LmdbData, options: LoadOptions): Generator<void, Loaded, void> {
   const started = performance.now();
   // The restart grace rule: no recovered lease or idle deadline falls before load time +
   // RESTART_GRACE. Holders could not renew while the server was down, so each gets at least the
@@ -55,6 +83,7 @@ export function loadCore(data: LmdbData, options: LoadOptions): { core: TokenPoo
         if (!put.ok) throw new CorruptRecord(`token record "${key.join("/")}": ${JSON.stringify(put.error)}`);
         if (record.lease) held++;
         if (++tokens % every === 0) options.log.info({ loaded: tokens, total }, "recovering tokens");
+        if (tokens % STEP_TOKENS === 0) yield;
       }
     }
     // Every token record sits under an existing pool: a pool's tokens are removed with it, atomically.

@@ -55,6 +55,11 @@ export function createBlockingClient(o: ConnectionOptions): RedisClient {
   return build(o, { blockingTimeout: o.commandTimeoutMs, enableAutoPipelining: false });
 }
 
+/** A client for pub/sub notices: a subscribed connection serves nothing else. */
+export function createSubscriberClient(o: ConnectionOptions): RedisClient {
+  return build(o, { commandTimeout: o.commandTimeoutMs, enableAutoPipelining: false });
+}
+
 function build(o: ConnectionOptions, extra: RedisOptions): RedisClient {
   const options: RedisOptions = { ...SAFE, connectTimeout: o.connectTimeoutMs, ...extra };
   if (!isClusterUrl(o.url)) return new Redis(o.url, { ...options, retryStrategy: retry });

@@ -48,3 +48,10 @@ export const INDEX_KEYS = [
   "tp:{tokenpool}:due", // zset: pool name -> earliest deadline to look at
   "tp:{tokenpool}:dver", // hash: pool name -> version of the due score ("created:counter")
 ];
+
+/**
+ * Pub/sub channel CREATE_POOL publishes on, so all-pools watches notice a new pool at once rather than
+ * at their next index scan. A channel, not a key: PUBLISH is bound to no slot, so the pool script that
+ * publishes stays single-slot (on Redis Cluster the message reaches every node).
+ */
+export const POOL_CREATED_CHANNEL = "tp:{tokenpool}:created";

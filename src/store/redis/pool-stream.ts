@@ -1,10 +1,11 @@
 // One reader loop per pool per replica: XREAD BLOCK on the pool's event stream over a dedicated
-// connection, fanned out locally to watchers (each with its own position, so a replay or a late
-// joiner is filled from XRANGE without holding up the others) and to this replica's blocked assigns.
+// connection, fanned out locally to watchers of the pool or of all pools (each with its own position,
+// so a replay or a late joiner is filled from XRANGE without holding up the others) and to this
+// replica's blocked assigns.
 // The stream is durable in Redis, so a Redis outage only pauses the loop; it resumes where it stopped.
 
 import type { Lease, LeaseEvent } from "../../core/types.js";
-import type { Subscription } from "../../runtime/event-hub.js";
+import type { WatchEnd } from "../../runtime/event-hub.js";
 import type { Logger } from "../../server/logger.js";
 import { createBlockingClient, type ConnectionOptions, type RedisClient } from "./connection.js";
 import { streamEntryOf, type StreamEntry } from "./wire.js";
@@ -17,9 +18,18 @@ export interface StreamWaiter {
   recheck(): void;
 }
 
+/**
+ * Where a watcher's events go: a pool watch's Subscription, or one pool's share of an all-pools watch
+ * (which outlives the pool, so it decides for itself what an end means).
+ */
+export interface StreamSink {
+  offer(event: LeaseEvent): void;
+  end(reason: WatchEnd): void;
+}
+
 /** A watcher's position: events up to `last` have been offered to it. */
 interface Tail {
-  readonly sub: Subscription;
+  readonly sub: StreamSink;
   last: number;
   /** Replay in progress up to `fillTo`; live events wait in `pending` meanwhile. */
   filling: boolean;
@@ -67,13 +77,13 @@ export class PoolStream {
   }
 
   /** Starts delivering to `sub` every event after `after` (replayed from the stream first if needed). */
-  addSubscription(sub: Subscription, after: number): void {
+  addSubscription(sub: StreamSink, after: number): void {
     const tail: Tail = { sub, last: after, filling: false, fillTo: after, pending: [] };
     this.tails.add(tail);
     if (after < this.cursor) this.startFill(tail, this.cursor);
   }
 
-  removeSubscription(sub: Subscription): void {
+  removeSubscription(sub: StreamSink): void {
     for (const t of this.tails) if (t.sub === sub) this.tails.delete(t);
     this.maybeIdle();
   }
@@ -91,7 +101,7 @@ export class PoolStream {
   }
 
   /** Ends everything (shutdown or pool deleted) and stops the loop. */
-  stop(end: (sub: Subscription) => void, endWaiter: (w: StreamWaiter) => void): void {
+  stop(end: (sub: StreamSink) => void, endWaiter: (w: StreamWaiter) => void): void {
     if (this.stopped) return;
     this.stopped = true;
     const tails = [...this.tails];

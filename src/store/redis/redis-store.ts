@@ -1,7 +1,8 @@
 // A Store on a shared Redis or Redis Cluster: all pool and lease state lives in Redis and every
 // operation is one atomic Lua script using Redis time, so any number of stateless replicas can serve
 // the same pools. Each replica adds a reaper (expiry), per-pool event readers (watches and blocked
-// assigns) and nothing else: a replica can be killed at any moment without losing state.
+// assigns), a pool lister while all pools are watched, and nothing else: a replica can be killed at
+// any moment without losing state.
 
 import { DEFAULT_POOL_CONFIG } from "../../core/token-pools.js";
 import { randomTokenId } from "../../core/token-ids.js";
@@ -9,13 +10,15 @@ import type { CoreError, KeepAliveResult, Lease, PoolConfig, PoolStats, ReleaseO
 import { checkIdleTtl, checkLeaseTtl, checkMaxTokens, checkOwner, checkPoolName, checkTokenId } from "../../core/validate.js";
 import { Subscription, type WatchEnd } from "../../runtime/event-hub.js";
 import type { Logger } from "../../server/logger.js";
-import type { Store, StoreAssignOptions, StoreError, Watch } from "../store.js";
+import type { Store, StoreAssignOptions, StoreError, StoreObserver, Watch } from "../store.js";
+import { AllPoolsWatch, type StreamPosition } from "./all-pools-watch.js";
 import { connectWithin, createClient, describeUrl, unavailableMessage, type ConnectionOptions, type RedisClient } from "./connection.js";
 import { EVENTS_KEY, META_KEY, poolKeys } from "./keys.js";
 import * as lua from "./lua/pool-scripts.js";
 import { LuaScript } from "./lua-script.js";
+import { PoolDiscovery } from "./pool-discovery.js";
 import { dueReportOf, PoolIndex } from "./pool-index.js";
-import { PoolStream, type StreamWaiter } from "./pool-stream.js";
+import { PoolStream, type StreamSink, type StreamWaiter } from "./pool-stream.js";
 import { Reaper, type ReaperOptions } from "./reaper.js";
 import { keepAliveResultsOf, leaseOf, statsOf, type Json } from "./wire.js";
 
@@ -33,6 +36,10 @@ export interface RedisStoreOptions {
   readonly reaper?: Partial<ReaperOptions>;
   /** Timers expired per REAP script call. */
   readonly reapBatch?: number;
+  /** How often all-pools watches list the pools again (creations also announce themselves at once). */
+  readonly poolRescanMs?: number;
+  /** Told each write script's round trip (its commit) and how late each expiry ran (metrics). */
+  readonly observer?: StoreObserver;
 }
 
 const scripts = {
@@ -50,6 +57,9 @@ const scripts = {
   watchPosition: new LuaScript("watch_position", lua.WATCH_POSITION),
 };
 
+/** Scripts that only read: their round trips are not commits. */
+const READ_ONLY: ReadonlySet<LuaScript> = new Set([scripts.getPool, scripts.getToken, scripts.watchPosition]);
+
 type LeaseAnswer = Result<{ lease: Lease; available: number }, StoreError>;
 
 const fail = (error: StoreError): { ok: false; error: StoreError } => ({ ok: false, error });
@@ -62,6 +72,8 @@ export class RedisStore implements Store {
   private readonly index: PoolIndex;
   private readonly reaper: Reaper;
   private readonly streams = new Map<string, PoolStream>();
+  private readonly discovery: PoolDiscovery;
+  private readonly allPoolsWatches = new Set<AllPoolsWatch>();
   /** Blocked assigns of this replica, so close() can answer and dequeue them. */
   private readonly blocked = new Set<{ shutdown(): Promise<void> }>();
   private readonly where: string;
@@ -79,6 +91,12 @@ export class RedisStore implements Store {
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
     };
     this.index = new PoolIndex(client);
+    this.discovery = new PoolDiscovery({
+      index: this.index,
+      connection: this.connection,
+      rescanMs: options.poolRescanMs ?? 1000,
+      log: options.log,
+    });
     this.reaper = new Reaper(
       this.index,
       (pool) => this.reapPool(pool),
@@ -116,9 +134,10 @@ export class RedisStore implements Store {
     return store;
   }
 
-  /** True while the command connection to Redis is up (a health signal, not a guarantee). */
-  ready(): boolean {
-    return !this.closed && this.client.status === "ready";
+  /** Undefined while the command connection to Redis is up (a health signal, not a guarantee). */
+  notReadyReason(): string | undefined {
+    if (this.closed) return "store closed";
+    return this.client.status === "ready" ? undefined : `Redis at ${this.where} unreachable (connection ${this.client.status})`;
   }
 
   async createPool(name: string, config: Partial<PoolConfig>, initialTokens: number): Promise<Result<PoolStats, StoreError>> {
@@ -280,10 +299,9 @@ export class RedisStore implements Store {
 
   async watch(pool: string, afterSequence: number): Promise<Result<Watch, StoreError | WatchEnd>> {
     return this.guard(async (): Promise<Result<Watch, StoreError | WatchEnd>> => {
-      const pos = await this.exec(scripts.watchPosition, pool, []);
-      if (pos.err !== undefined) return fail(this.coreError(pos, pool));
-      const last = Number(pos.sequence);
-      const oldest = pos.oldest === undefined ? undefined : Number(pos.oldest);
+      const at = await this.position(pool);
+      if (!at) return fail({ code: "POOL_NOT_FOUND", pool });
+      const { last, oldest } = at;
       const start = afterSequence === 0 ? last : afterSequence;
       if (start < last && (oldest === undefined || start + 1 < oldest)) {
         const end: WatchEnd = { code: "OUT_OF_RANGE", pool, oldestSequence: oldest ?? last + 1, requested: afterSequence };
@@ -291,11 +309,33 @@ export class RedisStore implements Store {
       }
       let stream: PoolStream | undefined;
       const sub = new Subscription(pool, this.options.watchBuffer, (s) => stream?.removeSubscription(s), start);
-      stream = this.stream(pool, String(pos.created), last);
+      stream = this.stream(pool, at.incarnation, last);
       // A watcher asking for a future sequence gets live events, as with the in-process hub.
       stream.addSubscription(sub, Math.min(start, last));
       const watch: Watch = sub;
       return { ok: true, value: watch };
+    });
+  }
+
+  async watchAll(): Promise<Result<Watch, StoreError>> {
+    return this.guard(async (): Promise<Result<Watch, StoreError>> => {
+      const watch = new AllPoolsWatch({
+        bufferLimit: this.options.watchBuffer,
+        locate: (pool) => this.position(pool),
+        follow: (pool, at, sink, after) => this.follow(pool, at, sink, after),
+        list: () => this.discovery.list(),
+        listen: (onNames) => this.discovery.listen(onNames),
+        onEnd: (w) => this.allPoolsWatches.delete(w),
+      });
+      this.allPoolsWatches.add(watch);
+      try {
+        await watch.start();
+      } catch (e) {
+        watch.subscription.end();
+        throw e;
+      }
+      const live: Watch = watch.subscription;
+      return { ok: true, value: live };
     });
   }
 
@@ -309,6 +349,8 @@ export class RedisStore implements Store {
     this.closed = true;
     await this.reaper.stop();
     await Promise.allSettled([...this.blocked].map((b) => b.shutdown()));
+    for (const watch of [...this.allPoolsWatches]) watch.subscription.end({ code: "SHUTDOWN" });
+    this.discovery.close();
     for (const stream of [...this.streams.values()]) {
       stream.stop(
         (sub) => sub.end({ code: "SHUTDOWN" }),
@@ -323,7 +365,13 @@ export class RedisStore implements Store {
 
   /** Runs a pool script; forwards a due time it reports to the global index and wakes the reaper. */
   private async exec(script: LuaScript, pool: string, args: readonly (string | number)[]): Promise<Json> {
+    const started = performance.now();
     const reply = await script.json(this.client, poolKeys(pool), [this.options.eventRingSize, ...args]);
+    const observer = this.options.observer;
+    if (observer) {
+      if (!READ_ONLY.has(script)) observer.commit((performance.now() - started) / 1000);
+      if (Array.isArray(reply.late)) for (const ms of reply.late) observer.expiryLateness(Number(ms) / 1000);
+    }
     const due = dueReportOf(reply.due);
     if (due) {
       try {
@@ -374,6 +422,25 @@ export class RedisStore implements Store {
       default:
         throw new Error(`unexpected reply from Redis script: ${JSON.stringify(reply)}`);
     }
+  }
+
+  /** Where the pool's event stream stands, or undefined when there is no such pool. */
+  private async position(pool: string): Promise<StreamPosition | undefined> {
+    const pos = await this.exec(scripts.watchPosition, pool, []);
+    if (pos.err === "POOL_NOT_FOUND") return undefined;
+    if (pos.err !== undefined) throw new Error(`unexpected reply from Redis script: ${JSON.stringify(pos)}`);
+    return {
+      incarnation: String(pos.created),
+      last: Number(pos.sequence),
+      oldest: pos.oldest === undefined ? undefined : Number(pos.oldest),
+    };
+  }
+
+  /** Delivers one pool's events after `after` to an all-pools watch's share in that pool. */
+  private follow(pool: string, at: StreamPosition, sink: StreamSink, after: number): PoolStream {
+    const stream = this.stream(pool, at.incarnation, at.last);
+    stream.addSubscription(sink, Math.min(after, at.last));
+    return stream;
   }
 
   /** This replica's reader loop for a pool incarnation, started at `from` if it is new. */

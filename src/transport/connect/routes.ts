@@ -30,6 +30,8 @@ export interface RouteDeps {
   readonly streams: StreamGate;
   /** Undefined when ready; why not otherwise (drives the health service). */
   readonly notReadyReason: () => string | undefined;
+  /** Called when a WatchLeases stream is cut off for falling behind (metrics). */
+  readonly onWatchDropped?: () => void;
 }
 
 export function routes(deps: RouteDeps) {
@@ -48,7 +50,7 @@ export function routes(deps: RouteDeps) {
     SERVED,
   );
   return (router: ConnectRouter): void => {
-    router.service(TokenService, tokenService(deps.store, deps.limits, deps.streams));
+    router.service(TokenService, tokenService(deps.store, deps.limits, deps.streams, deps.onWatchDropped));
     health(router);
     reflection(router);
   };

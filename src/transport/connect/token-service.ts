@@ -28,7 +28,12 @@ export interface StreamGate {
   release(): void;
 }
 
-export function tokenService(store: Store, limits: Limits, streams: StreamGate): ServiceImpl<typeof TokenService> {
+export function tokenService(
+  store: Store,
+  limits: Limits,
+  streams: StreamGate,
+  onWatchDropped?: () => void,
+): ServiceImpl<typeof TokenService> {
   return {
     async createPool(req) {
       const name = unwrap(stringField("name", req.name, limits, true));
@@ -154,8 +159,7 @@ export function tokenService(store: Store, limits: Limits, streams: StreamGate):
       }
       if (!streams.tryAcquire()) throw toConnectError({ code: "TOO_MANY_STREAMS", limit: limits.maxStreams });
       try {
-        if (req.allPools && !store.watchAll) throw toConnectError({ code: "UNAVAILABLE", message: `all_pools is not offered by the ${store.kind} store` });
-        const watch = unwrap(req.allPools && store.watchAll ? await store.watchAll() : await store.watch(pool, Number(req.afterSequence)));
+        const watch = unwrap(req.allPools ? await store.watchAll() : await store.watch(pool, Number(req.afterSequence)));
         const stop = (): void => watch.end();
         ctx.signal.addEventListener("abort", stop, { once: true });
         try {
@@ -164,6 +168,7 @@ export function tokenService(store: Store, limits: Limits, streams: StreamGate):
           ctx.signal.removeEventListener("abort", stop);
           watch.end();
         }
+        if (watch.endReason?.code === "SLOW_CONSUMER") onWatchDropped?.();
         if (watch.endReason && !ctx.signal.aborted) throw toConnectError(watch.endReason);
         // A stream ended by the call's deadline must say so, not end with OK.
         if (ctx.signal.aborted && ctx.signal.reason instanceof ConnectError) throw ctx.signal.reason;

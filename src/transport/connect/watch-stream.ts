@@ -2,12 +2,16 @@
 // stream is quiet, and LEASE_EXPIRING warnings for the watched owner's leases. Per-stream state only;
 // the store's watch supplies the events.
 
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { LeaseEventType as ProtoType, type WatchLeasesResponseSchema } from "../../../gen/es/tokenpool/v1/token_service_pb.js";
+import {
+  LeaseEventSchema,
+  LeaseEventType as ProtoType,
+  type LeaseEvent as LeaseEventMessage,
+  type WatchLeasesResponseSchema,
+} from "../../../gen/es/tokenpool/v1/token_service_pb.js";
 import type { LeaseEvent } from "../../core/types.js";
 import type { Watch } from "../../store/store.js";
-import { sleepFor } from "./abortable-sleep.js";
 import { eventMessage, protoEventType } from "./convert.js";
 
 export type WatchMessage = MessageInitShape<typeof WatchLeasesResponseSchema>;
@@ -36,35 +40,71 @@ export async function* shapeWatch(watch: Watch, shape: WatchShape, signal: Abort
   let lastSequence = 0;
   let lastSent = now();
   let next = events.next();
-  while (!signal.aborted) {
-    const warnAt = earliest(tracked);
-    const wakeAt = Math.min(lastSent + shape.heartbeatMs, warnAt);
-    const sleep = sleepFor(wakeAt - now(), signal);
-    const woke = await Promise.race([next, sleep.done.then(() => undefined)]);
-    sleep.cancel();
-    if (woke !== undefined) {
-      if (woke.done) return;
-      next = events.next();
-      const e = woke.value;
-      lastSequence = e.sequence;
-      if (shape.expiringFraction > 0 && e.owner === shape.owner) track(tracked, e, shape.expiringFraction);
-      if (!passes(e, shape)) continue;
-      lastSent = now();
-      yield { kind: { case: "event", value: eventMessage(e) } };
-      continue;
+  // One timer per stream, not one per event: it is moved only when something falls due earlier than
+  // it is set for. When it fires early (events kept the stream busy) the loop finds nothing due and
+  // arms it again, so a busy stream costs one timer per heartbeat period (like the core's postpone).
+  let timer: NodeJS.Timeout | undefined;
+  let timerAt = Infinity;
+  let wake: (() => void) | undefined;
+  const fire = (): void => {
+    timer = undefined;
+    timerAt = Infinity;
+    wake?.();
+  };
+  signal.addEventListener("abort", fire, { once: true });
+  try {
+    while (!signal.aborted) {
+      const wakeAt = Math.min(lastSent + shape.heartbeatMs, earliest(tracked));
+      if (wakeAt < timerAt) {
+        clearTimeout(timer);
+        timerAt = wakeAt;
+        timer = setTimeout(fire, Math.max(0, wakeAt - now()));
+      }
+      // A fresh promise per wait, so no promise gathers one reaction per event while the timer runs.
+      const woke = await Promise.race([next, new Promise<undefined>((resolve) => (wake = () => resolve(undefined)))]);
+      wake = undefined;
+      if (woke !== undefined) {
+        if (woke.done) return;
+        next = events.next();
+        const e = woke.value;
+        lastSequence = e.sequence;
+        if (shape.expiringFraction > 0 && e.owner === shape.owner) track(tracked, e, shape.expiringFraction);
+        if (!passes(e, shape)) continue;
+        lastSent = now();
+        yield { kind: { case: "event", value: messageOf(e) } };
+        continue;
+      }
+      const t = now();
+      for (const [k, lease] of tracked) {
+        if (lease.warnAt > t) continue;
+        tracked.delete(k); // one warning per lease term; a renewal re-arms it
+        lastSent = t;
+        yield { kind: { case: "event", value: { ...eventMessage(lease.event), type: ProtoType.LEASE_EXPIRING, time: timestampFromMs(t) } } };
+      }
+      if (t - lastSent >= shape.heartbeatMs) {
+        lastSent = t;
+        yield { kind: { case: "progress", value: { sequence: BigInt(lastSequence), time: timestampFromMs(t) } } };
+      }
     }
-    const t = now();
-    for (const [k, lease] of tracked) {
-      if (lease.warnAt > t) continue;
-      tracked.delete(k); // one warning per lease term; a renewal re-arms it
-      lastSent = t;
-      yield { kind: { case: "event", value: { ...eventMessage(lease.event), type: ProtoType.LEASE_EXPIRING, time: timestampFromMs(t) } } };
-    }
-    if (t - lastSent >= shape.heartbeatMs) {
-      lastSent = t;
-      yield { kind: { case: "progress", value: { sequence: BigInt(lastSequence), time: timestampFromMs(t) } } };
-    }
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", fire);
   }
+}
+
+/**
+ * Every watcher of a pool receives the same event object: its message is built once and shared
+ * (messages are never mutated after creation), not rebuilt for each of them.
+ */
+const eventMessages = new WeakMap<LeaseEvent, LeaseEventMessage>();
+
+function messageOf(e: LeaseEvent): LeaseEventMessage {
+  let message = eventMessages.get(e);
+  if (message === undefined) {
+    message = create(LeaseEventSchema, eventMessage(e));
+    eventMessages.set(e, message);
+  }
+  return message;
 }
 
 function passes(e: LeaseEvent, shape: WatchShape): boolean {

@@ -1,13 +1,17 @@
 // Browsable API docs, unauthenticated: the generated OpenAPI document at /openapi.json and Swagger
 // UI at /docs, served from the swagger-ui-dist package (no CDN), with "Try it out" against this server.
 
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { HttpRoute } from "../http/fallback.js";
 
-const OPENAPI = fileURLToPath(new URL("../../../docs/openapi.json", import.meta.url));
+// From src/transport/docs under tsx, or from dist/src/transport/docs when compiled (`npm run start:prod`):
+// the document stays in the repository's docs/, one level further up from the compiled module.
+const OPENAPI = ["../../../docs/openapi.json", "../../../../docs/openapi.json"]
+  .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
+  .find((path) => existsSync(path));
 
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -34,6 +38,7 @@ const PAGE = `<!doctype html>
 
 export function docsRoutes(): HttpRoute[] {
   // Read once at start: the files do not change while the server runs.
+  if (OPENAPI === undefined) throw new Error("docs/openapi.json not found beside src/ or dist/ (run npm run docs:generate)");
   const openapi = readFileSync(OPENAPI);
   const dist = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
   const asset = (file: string, type: string): HttpRoute => {

@@ -16,7 +16,25 @@ export function sendJson(res: HttpResponse, status: number, body: unknown, heade
   res.end(text);
 }
 
-export function fallbackRouter(routes: readonly HttpRoute[], onError: (e: unknown) => void): HttpHandler {
+/** gRPC and gRPC-Web content types (as connect-es matches them; grpc-web-text is not served). */
+const GRPC_CONTENT_TYPE = /^application\/grpc(?:-web)?(?:\+(?:json(?:; ?charset=utf-?8)?|proto))?$/i;
+
+/**
+ * A gRPC client calling a method this server does not have must get grpc-status UNIMPLEMENTED
+ * (a trailers-only response), not an HTTP 404 it can only guess at.
+ */
+function sendGrpcUnimplemented(res: HttpResponse, contentType: string, path: string): void {
+  res.writeHead(200, {
+    "content-type": contentType,
+    "grpc-status": "12",
+    "grpc-message": encodeURIComponent(`unknown method ${path}`),
+    "content-length": "0",
+  });
+  res.end();
+}
+
+/** `onError` gets the response too: what the route already set on it (a request id) belongs in the log. */
+export function fallbackRouter(routes: readonly HttpRoute[], onError: (e: unknown, res: HttpResponse) => void): HttpHandler {
   const table = new Map<string, HttpRoute>();
   for (const r of routes) table.set(`${r.method} ${r.path}`, r);
   return (req, res) => {
@@ -24,6 +42,10 @@ export function fallbackRouter(routes: readonly HttpRoute[], onError: (e: unknow
     const method = req.method === "HEAD" ? "GET" : (req.method ?? "GET");
     const route = table.get(`${method} ${url.pathname}`);
     if (!route) {
+      if (req.method === "POST" && GRPC_CONTENT_TYPE.test(req.headers["content-type"] ?? "")) {
+        sendGrpcUnimplemented(res, req.headers["content-type"] ?? "", url.pathname);
+        return;
+      }
       const allowed = routes.some((r) => r.path === url.pathname);
       sendJson(res, allowed ? 405 : 404, { error: allowed ? "method not allowed" : "not found" });
       return;
@@ -31,7 +53,7 @@ export function fallbackRouter(routes: readonly HttpRoute[], onError: (e: unknow
     Promise.resolve()
       .then(() => route.handle(req, res, url))
       .catch((e: unknown) => {
-        onError(e);
+        onError(e, res);
         if (!res.headersSent) sendJson(res, 500, { error: "internal error" });
         else res.end();
       });

@@ -1,22 +1,30 @@
 // Serves HTTP/1.1 and cleartext HTTP/2 (prior knowledge) on one port: peeks at the first bytes of
-// each connection for the HTTP/2 preface and hands the socket to the matching Node server.
+// each connection for the HTTP/2 preface and hands the socket to the matching Node server, applying
+// the connection limits and timeouts (slow or silent clients, stream floods, clients that stop reading).
 
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
-import type { HttpHandler } from "./handler.js";
+import type { ConnectionLimits } from "../limits.js";
+import type { HttpHandler, HttpRequest, HttpResponse } from "./handler.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
-export interface OnePortOptions {
+/**
+ * A peer whose streams keep being refused or whose frames are invalid is flooding, not mistaken: past
+ * these counts Node tears the session down. Refused streams include those beyond maxConnectionStreams.
+ */
+const MAX_SESSION_REJECTED_STREAMS = 100;
+const MAX_SESSION_INVALID_FRAMES = 100;
+/**
+ * Streams a client may cancel before the server could even dispatch them, per connection and second.
+ * A real client cancels calls it has waited on; hundreds cancelled unseen is a rapid-reset flood, which
+ * Node's own nghttp2 limit lets run for thousands of streams. Past it: GOAWAY(ENHANCE_YOUR_CALM).
+ */
+const MAX_EARLY_RESETS_PER_SECOND = 100;
+
+export interface OnePortOptions extends ConnectionLimits {
   readonly handler: HttpHandler;
-  /** Concurrent streams per HTTP/2 connection. */
-  readonly maxConcurrentStreams: number;
-  /** A connection must send its first request headers within this time. */
-  readonly headersTimeoutMs: number;
-  /** Idle keep-alive connections are closed after this time. */
-  readonly idleTimeoutMs: number;
-  readonly maxHeaderBytes: number;
 }
 
 export class OnePortServer {
@@ -28,18 +36,52 @@ export class OnePortServer {
   private readonly h1Sockets = new Map<net.Socket, number>();
   /** Every accepted socket, so the grace deadline can cut even ones still being sniffed. */
   private readonly sockets = new Set<net.Socket>();
+  private readonly stalls: StallGuard;
+  /** Per HTTP/2 session: streams the client cancelled before they could be dispatched, in the current second. */
+  private readonly earlyResets = new WeakMap<http2.Http2Session, { since: number; count: number }>();
   private closing = false;
 
   constructor(options: OnePortOptions) {
+    this.stalls = new StallGuard(options.writeStallTimeoutMs);
+    const handler = (req: HttpRequest, res: HttpResponse): void => {
+      this.stalls.track(res);
+      res.once("close", () => {
+        this.stalls.forget(res);
+        // connect-node's write() waits for 'drain' once a buffer is full and is never told of a stream
+        // destroyed meanwhile (client gone, or cut for stalling; compat responses do not forward
+        // errors): the handler, and a WatchLeases slot, would hang forever. A last 'drain' wakes the
+        // writer, whose next write then fails on the closed stream and ends the call.
+        if (!res.writableFinished) res.emit("drain");
+      });
+      if (!(req instanceof http2.Http2ServerRequest)) {
+        void options.handler(req, res);
+        return;
+      }
+      // HTTP/2 rapid reset (CVE-2023-44487): an attacker's HEADERS and RST_STREAM arrive in the same
+      // read. Dispatching once that read has been processed means a stream cancelled at birth costs no
+      // handler work, and a connection that keeps doing it is sent away.
+      const { stream } = req;
+      const session = stream.session; // a destroyed stream no longer knows its session
+      setImmediate(() => {
+        if (!stream.closed && !stream.destroyed) void options.handler(req, res);
+        else if (session) this.resetAtBirth(session);
+      });
+    };
     this.h1 = http.createServer(
       {
         headersTimeout: options.headersTimeoutMs,
-        requestTimeout: 0, // streams and blocking assigns may legitimately run long
+        // Time to receive the whole request, not to answer it: streams and blocking assigns are unaffected.
+        requestTimeout: options.requestTimeoutMs,
         keepAliveTimeout: options.idleTimeoutMs,
         maxHeaderSize: options.maxHeaderBytes,
+        // The headers and request timeouts are only enforced when this sweep runs (Node's default: 30 s).
+        connectionsCheckingInterval: Math.max(50, Math.min(1_000, options.headersTimeoutMs / 4)),
       },
-      options.handler as http.RequestListener,
+      handler as http.RequestListener,
     );
+    // http.Server starts its timeout sweep when *it* starts listening, which it never does here (the
+    // sockets come from the sniffer): without this, a slowloris head would never time out.
+    this.h1.emit("listening");
     this.h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
       const socket = req.socket;
       this.h1Sockets.set(socket, (this.h1Sockets.get(socket) ?? 0) + 1);
@@ -51,16 +93,20 @@ export class OnePortServer {
     });
     this.h2 = http2.createServer(
       {
-        settings: { maxConcurrentStreams: options.maxConcurrentStreams, maxHeaderListSize: options.maxHeaderBytes },
-        maxSessionInvalidFrames: 100,
-        maxSessionRejectedStreams: 100,
+        settings: { maxConcurrentStreams: options.maxConnectionStreams, maxHeaderListSize: options.maxHeaderBytes },
+        maxSessionInvalidFrames: MAX_SESSION_INVALID_FRAMES,
+        maxSessionRejectedStreams: MAX_SESSION_REJECTED_STREAMS,
       },
-      options.handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+      handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
     );
     this.h2.on("session", (session) => {
       this.sessions.add(session);
-      // A quiet connection gets a polite GOAWAY: open streams may finish, new ones go elsewhere.
-      session.setTimeout(options.idleTimeoutMs, () => session.close());
+      // A quiet connection gets a polite GOAWAY: open streams may finish, new ones go elsewhere. If it
+      // stays silent for another period (a stream that never completes), it is cut.
+      session.setTimeout(options.idleTimeoutMs, () => {
+        if (session.closed) session.destroy();
+        else session.close();
+      });
       session.once("close", () => this.sessions.delete(session));
     });
     this.tcp = net.createServer((socket) => {
@@ -68,6 +114,8 @@ export class OnePortServer {
       socket.once("close", () => this.sockets.delete(socket));
       this.sniff(socket, options.headersTimeoutMs);
     });
+    // Past this the listener closes new connections on accept, before reading a byte from them.
+    this.tcp.maxConnections = options.maxConnections;
   }
 
   listen(port: number, host: string): Promise<net.AddressInfo> {
@@ -86,12 +134,26 @@ export class OnePortServer {
     const closed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
     for (const session of this.sessions) session.close();
     for (const [socket, active] of this.h1Sockets) if (active === 0) socket.destroy();
+    this.stalls.stop();
     const timer = setTimeout(() => {
       for (const session of this.sessions) session.destroy();
       for (const socket of this.sockets) socket.destroy();
     }, graceMs);
     await closed;
     clearTimeout(timer);
+  }
+
+  private resetAtBirth(session: http2.Http2Session): void {
+    if (session.closed || session.destroyed) return; // already sent away
+    const now = Date.now();
+    let window = this.earlyResets.get(session);
+    if (!window || now - window.since >= 1_000) this.earlyResets.set(session, (window = { since: now, count: 0 }));
+    if (++window.count > MAX_EARLY_RESETS_PER_SECOND) {
+      // GOAWAY, then a graceful close: new streams are refused by nghttp2 without reaching us, and the
+      // socket is not torn down under a peer still writing (a reset could lose the GOAWAY).
+      session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      session.close();
+    }
   }
 
   private sniff(socket: net.Socket, timeoutMs: number): void {
@@ -124,4 +186,62 @@ export class OnePortServer {
     socket.on("data", onData);
     socket.on("error", onError);
   }
+}
+
+/**
+ * Cuts responses whose client stopped reading. connect-node waits for 'drain' before writing more, so
+ * such a response would hold its stream (and a WatchLeases slot) for as long as the peer stays
+ * connected; memory is bounded by the socket and flow-control buffers, but the slot is not. One sweep
+ * timer for all responses: one whose buffer has been full with no 'drain' for longer than the limit is
+ * reset. A slow reader still drains now and then, and each drain starts the clock again.
+ */
+class StallGuard {
+  /** Open responses and when each started waiting for 'drain' (undefined while writes flow). */
+  private readonly open = new Map<HttpResponse, number | undefined>();
+  private readonly timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly limitMs: number) {
+    if (limitMs > 0) this.timer = setInterval(() => this.sweep(), Math.max(50, Math.min(1_000, limitMs / 4))).unref();
+  }
+
+  track(res: HttpResponse): void {
+    if (this.timer !== undefined) this.open.set(res, undefined);
+  }
+
+  forget(res: HttpResponse): void {
+    this.open.delete(res);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [res, since] of this.open) {
+      const out = writableOf(res);
+      if (!out.writableNeedDrain) {
+        if (since !== undefined) this.open.set(res, undefined);
+      } else if (since === undefined) {
+        this.open.set(res, now);
+        out.once("drain", () => {
+          if (this.open.has(res)) this.open.set(res, undefined);
+        });
+      } else if (now - since >= this.limitMs) {
+        this.open.delete(res);
+        cut(res);
+      }
+    }
+  }
+}
+
+/** What actually buffers the bytes: the HTTP/2 stream, or the HTTP/1.1 response itself. */
+function writableOf(res: HttpResponse): NodeJS.EventEmitter & { readonly writableNeedDrain: boolean } {
+  return res instanceof http2.Http2ServerResponse ? res.stream : res;
+}
+
+/** Resets the one stream on HTTP/2; HTTP/1.1 has no way to end a response early but closing the socket. */
+function cut(res: HttpResponse): void {
+  if (res instanceof http2.Http2ServerResponse) res.stream.close(http2.constants.NGHTTP2_CANCEL);
+  else res.destroy();
 }

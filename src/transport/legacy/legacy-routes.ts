@@ -3,7 +3,7 @@
 // dies without recycling gets its token back when the lease expires.
 
 import type { Store } from "../../store/store.js";
-import type { PasswordCheck } from "../auth.js";
+import { presentedCredential, type AuthFailure, type PasswordCheck } from "../auth.js";
 import type { HttpRoute } from "../http/fallback.js";
 import type { HttpRequest, HttpResponse } from "../http/handler.js";
 import { IssuedLeases } from "./issued-leases.js";
@@ -19,7 +19,7 @@ export interface LegacyOptions {
   readonly check: PasswordCheck;
   /** Called with the route and status of every response (metrics). */
   readonly observe?: (route: string, status: number) => void;
-  readonly onAuthFailure?: () => void;
+  readonly onAuthFailure?: (failure: Omit<AuthFailure, "protocol">) => void;
 }
 
 export function legacyRoutes(options: LegacyOptions): HttpRoute[] {
@@ -35,7 +35,14 @@ export function legacyRoutes(options: LegacyOptions): HttpRoute[] {
   const authorized = (route: string, req: HttpRequest, res: HttpResponse): boolean => {
     const header = req.headers["x-api-password"];
     if (check.matches(Array.isArray(header) ? header[0] : header)) return true;
-    options.onAuthFailure?.();
+    options.onAuthFailure?.({
+      route,
+      presented: presentedCredential((n) => {
+        const v = req.headers[n];
+        return Array.isArray(v) ? v[0] : v;
+      }),
+      peer: req.socket.remoteAddress,
+    });
     send(route, res, 401, { error: "Unauthorized" });
     return false;
   };

@@ -2,6 +2,7 @@
 // are JSON values ({err = CODE, ...}) like the core's, never Lua errors; argument rules the core checks
 // before touching state are checked in TypeScript with the core's own validators.
 
+import { POOL_CREATED_CHANNEL } from "../keys.js";
 import { PRELUDE } from "./prelude.js";
 
 const script = (body: string): string => `${PRELUDE}\n${body}`;
@@ -22,6 +23,8 @@ redis.call('HSET', META, 'leaseTtl', ARGV[2], 'idleTtl', ARGV[3], 'maxTokens', A
   'created', NOW_US, 'gen', 0, 'seq', 0, 'wid', 0, 'dueVer', 0)
 load_pool()
 add_tokens(ARGV, 7)
+-- A wake-up for all-pools watchers (the payload is not read); O(1) with nobody subscribed.
+redis.call('PUBLISH', '${POOL_CREATED_CHANNEL}', ARGV[5])
 return finish({ stats = stats() })
 `);
 
@@ -188,8 +191,8 @@ if not load_pool() then return cjson.encode({ gone = true }) end
 local processed = expire_due(tonumber(ARGV[2]))
 local head = redis.call('ZRANGE', DUE, 0, 0, 'WITHSCORES')
 local next_at = head[2] and tonumber(head[2])
-if next_at and next_at <= NOW then return cjson.encode({ processed = processed, more = true }) end
-return cjson.encode({ processed = processed, more = false, due = advertise(next_at or false) })
+if next_at and next_at <= NOW then return cjson.encode(with_late({ processed = processed, more = true })) end
+return cjson.encode(with_late({ processed = processed, more = false, due = advertise(next_at or false) }))
 `);
 
 /** ARGV: ring. */

@@ -70,9 +70,19 @@ local function advertise(at)
   return { at and int(at) or '', pool.created .. ':' .. int(ver) }
 end
 
+-- How late each lease or idle expiry of this script ran (NOW minus its deadline, ms); the replica
+-- observes them for metrics. Sent only when non-empty (cjson encodes an empty table as an object).
+local late = {}
+
+local function with_late(reply)
+  if #late > 0 then reply.late = late end
+  return reply
+end
+
 -- Replies to the caller; advertises the pool's due time only when this script moved it earlier, so
 -- the common case (a deadline after ones already scheduled) costs no extra round trip.
 local function finish(reply)
+  with_late(reply)
   if earliest ~= nil then
     local due = tonumber(redis.call('HGET', META, 'due'))
     if due == nil or earliest < due then reply.due = advertise(earliest) end
@@ -191,6 +201,7 @@ local function on_token_timer(token, at)
   if lease then
     if lease.x > NOW then schedule_token(token, lease) return end
     emit(token_event('LEASE_EXPIRED', token, lease, lease.x))
+    late[#late + 1] = NOW - lease.x
     end_lease(token, lease)
     make_available(token)
     if redis.call('SISMEMBER', FREE, token) == 0 then return end
@@ -198,6 +209,7 @@ local function on_token_timer(token, at)
   local idle = idle_of(token)
   if idle and idle <= NOW then
     emit(token_event('IDLE_EXPIRED', token, nil, idle))
+    late[#late + 1] = NOW - idle
     remove_token(token, nil)
   elseif redis.call('HEXISTS', TOK, token) == 1 then
     schedule_token(token, nil)

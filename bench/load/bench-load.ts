@@ -1,0 +1,136 @@
+// `npm run bench:load`: builds, starts each server on 127.0.0.1, drives it, stops it, and prints the
+// tables and, last, one JSON line with every figure (docs/BENCHMARKS.md says what each row measures).
+
+import { cpus, loadavg } from "node:os";
+import { parseArgs } from "node:util";
+import { grpcjsAndBare, legacyAgainstFlask } from "./baselines.js";
+import { writeBodies } from "./bodies.js";
+import { build } from "./build.js";
+import { fanout, type FanoutResult } from "./fanout.js";
+import { expiryLateness, type LatenessResult } from "./lateness.js";
+import { Measurer, type Row } from "./measure.js";
+import { cleanupNow, installCleanup, tempDir } from "./processes.js";
+import { log } from "./progress.js";
+import { renderReport, Results } from "./report.js";
+import { startBaseline, startRedis, startTokenpool, type Running } from "./servers.js";
+import { PoolSetup } from "./setup.js";
+import { ensureSystemTools } from "./system-tools.js";
+import { throughputRounds, type Contender } from "./throughput.js";
+
+/** --seconds 4 --warmup 1 --rounds 2 --connections 8 --streams 16 --no-redis --no-lateness --skip-build */
+const { values } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "4" },
+    warmup: { type: "string", default: "1" },
+    rounds: { type: "string", default: "2" },
+    connections: { type: "string", default: "8" },
+    streams: { type: "string", default: "16" },
+    "no-redis": { type: "boolean", default: false },
+    "no-lateness": { type: "boolean", default: false },
+    "skip-build": { type: "boolean", default: false },
+  },
+});
+
+const PASSWORD = "bench-load-password";
+/** Free tokens the assign pool must have before an AssignToken run (warm-up + run at up to ~15k/s). */
+const FREE_NEEDED = 100_000;
+const ASSIGN_POOL_SIZE = 200_000;
+const SUBSCRIBERS = 100;
+
+async function main(): Promise<void> {
+  installCleanup();
+  const started = Date.now();
+  const loadBefore = loadavg();
+  const settings = {
+    password: PASSWORD,
+    connections: Number(values.connections),
+    streams: Number(values.streams),
+    seconds: Number(values.seconds),
+    warmupSeconds: Number(values.warmup),
+  };
+  const rounds = Number(values.rounds);
+  log(`load bench: ${settings.connections} connections × ${settings.streams} streams, ${settings.warmupSeconds} s warm-up + ${settings.seconds} s per row, ${rounds} rounds`);
+  ensureSystemTools(log);
+  if (!values["skip-build"]) {
+    log("building (npm run build, bench servers)");
+    build();
+  }
+  const tmp = tempDir("tokenpool-load-");
+  const m = new Measurer(settings, writeBodies(tmp));
+  const rows: Row[] = [];
+  const servers: Running[] = [];
+  let fan: FanoutResult | undefined;
+  let late: LatenessResult | undefined;
+  try {
+    log("starting the Connect floor and tokenpool (memory, lmdb" + (values["no-redis"] ? ")" : ", redis)"));
+    const floor = await startBaseline("connect-floor");
+    servers.push(floor);
+    const contenders: Contender[] = [{ server: floor, setup: undefined, rounds, protocols: ["grpc", "connect-proto", "connect-json"] }];
+    const memory = await startTokenpool({ store: "memory", password: PASSWORD, totalTokens: 100_000 });
+    servers.push(memory);
+    const memorySetup = new PoolSetup(memory.url, PASSWORD, ASSIGN_POOL_SIZE);
+    contenders.push({ server: memory, setup: memorySetup, rounds, protocols: ["grpc", "connect-proto", "connect-json"] });
+    const lmdb = await startTokenpool({ store: "lmdb", password: PASSWORD, totalTokens: 1 });
+    servers.push(lmdb);
+    contenders.push({ server: lmdb, setup: new PoolSetup(lmdb.url, PASSWORD, ASSIGN_POOL_SIZE), rounds, protocols: ["grpc"] });
+    if (!values["no-redis"]) {
+      const redis = await startRedis();
+      servers.push(redis);
+      const tpRedis = await startTokenpool({ store: "redis", password: PASSWORD, totalTokens: 1, redisUrl: redis.url });
+      servers.push(tpRedis);
+      contenders.push({ server: tpRedis, setup: new PoolSetup(tpRedis.url, PASSWORD, ASSIGN_POOL_SIZE / 2), rounds: 1, protocols: ["grpc"] });
+    }
+    log("preparing pools (200k-token assign pool, 100 held KeepAlive tokens) on each tokenpool");
+    for (const c of contenders) await c.setup?.prepare();
+
+    rows.push(...(await throughputRounds(m, contenders, rounds, FREE_NEEDED)));
+    // Only the memory server is needed from here on: the others would just sit in memory.
+    for (const s of servers.filter((s) => s !== memory)) await s.stop();
+    rows.push(...(await legacyAgainstFlask(m, memory, PASSWORD)));
+    rows.push(...(await grpcjsAndBare(m)));
+    fan = await fanout(m, memory, memorySetup, PASSWORD, SUBSCRIBERS, FREE_NEEDED);
+    await memory.stop();
+    if (!values["no-lateness"]) {
+      late = await expiryLateness({
+        password: PASSWORD,
+        leases: 1_000_000,
+        ratePerSec: 10_000,
+        phaseSeconds: 12,
+        connections: settings.connections,
+        streams: settings.streams,
+        tmp,
+      });
+    }
+  } finally {
+    for (const s of servers) await s.stop();
+  }
+
+  const results = new Results(rows);
+  const cpu = cpus();
+  const { text, json } = renderReport(results, fan, late, {
+    machine: `${cpu.length} × ${cpu[0]?.model ?? "cpu"}`,
+    node: `node ${process.version}`,
+    command: `npm run bench:load${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+    settings:
+      `h2load -t1 -c${settings.connections} -m${settings.streams} (gRPC, Connect binary); wrk -t1 -c${settings.connections * settings.streams} (HTTP/1.1); ` +
+      `pair driver ${settings.connections} HTTP/2 connections × ${settings.streams} loops (HTTP/1.1: ${settings.connections * settings.streams} sockets); ` +
+      `${settings.warmupSeconds} s warm-up + ${settings.seconds} s per row`,
+    loadBefore,
+    loadAfter: loadavg(),
+    elapsedSeconds: (Date.now() - started) / 1000,
+  });
+  process.stdout.write(`${text}\n`);
+  process.stdout.write(`${JSON.stringify(json)}\n`);
+}
+
+main().then(
+  () => {
+    cleanupNow();
+    process.exit(0);
+  },
+  (e: unknown) => {
+    process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    cleanupNow();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,17 @@
+// Builds what the bench runs: tokenpool exactly as production does (`npm run build` → dist/src), and
+// the baseline servers (bench/load/servers) with the same compiler and settings, into dist/bench.
+
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+function run(command: string, args: readonly string[]): void {
+  const r = spawnSync(command, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`${command} ${args.join(" ")} failed:\n${r.stdout}${r.stderr}`);
+}
+
+export function build(): void {
+  run("npm", ["run", "build", "--silent"]);
+  run(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "bench/load/tsconfig.servers.json"]);
+}

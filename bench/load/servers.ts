@@ -1,0 +1,142 @@
+// Starts every server the bench measures, each on 127.0.0.1 and its own port: tokenpool as production
+// runs it (`node dist/src/main.js`, compiled, no TypeScript loader), the baselines, Flask, redis-server.
+
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { ROOT } from "./build.js";
+import { startChild, tempDir, waitForLine, type Child } from "./processes.js";
+import { PYTHON } from "./system-tools.js";
+
+export interface Running {
+  readonly name: string;
+  readonly url: string;
+  /** The process whose CPU time is reported. */
+  readonly pid: number;
+  readonly child: Child;
+  stop(): Promise<void>;
+}
+
+export type StoreName = "memory" | "lmdb" | "redis";
+
+const LISTENING = /listening on (http:\/\/[\d.:]+)/;
+/** Only what a server needs from the environment: no NODE_OPTIONS or loader leaking in from npm. */
+const ENV = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp" };
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const address = srv.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TokenpoolOptions {
+  readonly store: StoreName;
+  readonly password: string;
+  readonly redisUrl?: string;
+  /** Tokens of the default pool (the legacy routes' pool). */
+  readonly totalTokens: number;
+}
+
+export async function startTokenpool(o: TokenpoolOptions): Promise<Running> {
+  const args = [
+    "dist/src/main.js",
+    "--host", "127.0.0.1",
+    "--port", "0",
+    "--store", o.store,
+    "--api-password", o.password,
+    "--total-tokens", String(o.totalTokens),
+    "--idle-ttl", "0",
+    "--log-level", "info",
+  ];
+  if (o.store === "lmdb") args.push("--data-dir", join(tempDir("tokenpool-load-lmdb-"), "data"));
+  if (o.store === "redis" && o.redisUrl) args.push("--redis-url", o.redisUrl);
+  const child = startChild(process.execPath, args, { cwd: ROOT, env: ENV });
+  const url = await waitForLine(child, LISTENING, 60_000, `tokenpool (${o.store})`);
+  return { name: `tokenpool-${o.store}`, url, pid: child.pid, child, stop: () => child.stop() };
+}
+
+export type Baseline = "connect-floor" | "grpcjs-floor" | "bare-http2";
+
+export async function startBaseline(kind: Baseline): Promise<Running> {
+  const child = startChild(process.execPath, [`dist/bench/load/servers/${kind}.js`, "--port", "0", "--host", "127.0.0.1"], { cwd: ROOT, env: ENV });
+  const url = await waitForLine(child, LISTENING, 30_000, kind);
+  return { name: kind, url, pid: child.pid, child, stop: () => child.stop() };
+}
+
+/** The seeded tokenpool of the lateness scenario; resolves once its leases exist. */
+export async function startSeededTokenpool(password: string, leases: number, ratePerSec: number, budgetMs: number): Promise<Running & { seed: SeedInfo }> {
+  const child = startChild(
+    process.execPath,
+    ["--expose-gc", "dist/bench/load/servers/seeded-tokenpool.js", "--host", "127.0.0.1", "--port", "0", "--store", "memory", "--api-password", password, "--idle-ttl", "0", "--log-level", "warn"],
+    {
+      cwd: ROOT,
+      env: { ...ENV, BENCH_LEASES: String(leases), BENCH_EXPIRY_RATE: String(ratePerSec), BENCH_SEED_BUDGET_MS: String(budgetMs) },
+    },
+  );
+  const url = await waitForLine(child, LISTENING, budgetMs + 60_000, "seeded tokenpool");
+  const seedLine = await waitForLine(child, /^(\{"seeded".*\})$/m, 10_000, "seeded tokenpool");
+  return { name: "tokenpool-seeded", url, pid: child.pid, child, stop: () => child.stop(), seed: JSON.parse(seedLine) as SeedInfo };
+}
+
+export interface SeedInfo {
+  readonly seeded: number;
+  readonly pool: string;
+  readonly firstDeadline: number;
+  readonly ratePerSec: number;
+  readonly seededMs: number;
+}
+
+/** The original service reproduced in Flask, started the way its image did: `flask run`. */
+export async function startFlask(password: string, totalTokens: number): Promise<Running> {
+  const port = await freePort();
+  const child = startChild(
+    PYTHON,
+    ["-m", "flask", "--app", join(ROOT, "bench/load/servers/flask_original.py"), "run", "--host", "127.0.0.1", "--port", String(port)],
+    // Its per-request prints go nowhere, as cheaply as a container log could take them.
+    // PYTHONDONTWRITEBYTECODE: no __pycache__ left in the source tree.
+    {
+      cwd: ROOT,
+      env: { ...ENV, API_PASSWORD: password, TOTAL_TOKENS: String(totalTokens), TIMER_DURATION: "1800", PYTHONDONTWRITEBYTECODE: "1" },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const until = Date.now() + 30_000;
+  for (;;) {
+    const ok = await fetch(`${url}/tokens`, { headers: { "x-api-password": password } }).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ok) break;
+    if (Date.now() > until || child.process.exitCode !== null) {
+      await child.stop(0);
+      throw new Error(`flask did not start: ${child.stderr().slice(-2000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { name: "flask", url, pid: child.pid, child, stop: () => child.stop() };
+}
+
+/** redis-server for the redis store, configured as the README recommends (AOF, fsync always). */
+export async function startRedis(): Promise<Running> {
+  const port = await freePort();
+  const dir = tempDir("tokenpool-load-redis-");
+  const child = startChild("redis-server", [
+    "--port", String(port),
+    "--bind", "127.0.0.1",
+    "--dir", dir,
+    "--save", "",
+    "--appendonly", "yes",
+    "--appendfsync", "always",
+    "--maxmemory-policy", "noeviction",
+    "--protected-mode", "no",
+    "--daemonize", "no",
+  ]);
+  await waitForLine(child, /(Ready to accept connections)/, 15_000, "redis-server");
+  return { name: "redis-server", url: `redis://127.0.0.1:${port}`, pid: child.pid, child, stop: () => child.stop() };
+}

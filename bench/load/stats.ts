@@ -1,0 +1,17 @@
+// Small statistics helpers: medians over rounds, quantiles over samples.
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Nearest-rank quantile of a sample (sorted in place). */
+export function quantile(xs: number[], q: number): number {
+  if (xs.length === 0) return NaN;
+  xs.sort((a, b) => a - b);
+  return xs[Math.min(xs.length - 1, Math.max(0, Math.ceil(q * xs.length) - 1))]!;
+}
+
+export const round = (x: number | undefined, digits = 0): number | null => (x === undefined || !Number.isFinite(x) ? null : Number(x.toFixed(digits)));

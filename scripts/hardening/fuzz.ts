@@ -1,0 +1,182 @@
+// The protocol fuzzer's entry point: runFuzz() sends N generated hostile requests to a live server
+// (HTTP/1.1 raw sockets and HTTP/2), judges every response, then checks the pool invariants. Used by
+// test/hardening/fuzz.test.ts (a few thousand inputs) and the soak script (≥ 10^5). Also runnable:
+//   node --import tsx scripts/hardening/fuzz.ts --url http://127.0.0.1:8080 --password PW --inputs 100000
+
+import { parseArgs } from "node:util";
+import fc from "fast-check";
+import { DEFAULT_LIMITS, fuzzCases, regressionCases, type FuzzCase, type FuzzLimits } from "./cases.js";
+import { checkPoolInvariants, startEventRecorder, type InvariantReport } from "./invariants.js";
+import { judge } from "./oracle.js";
+import { createSender, type WireRequest } from "./wire.js";
+
+export interface FuzzOptions {
+  readonly baseUrl: string;
+  readonly password: string;
+  /** How many inputs to generate and send. */
+  readonly inputs: number;
+  /** fast-check seed; the same seed replays the same inputs. Random when unset (printed in the report). */
+  readonly seed?: number;
+  /** Requests in flight at once. */
+  readonly concurrency?: number;
+  /** How long to wait for one response before judging it a hang (or an open stream). */
+  readonly timeoutMs?: number;
+  /** The server's limits, so oversized inputs land just past them. */
+  readonly limits?: Partial<FuzzLimits>;
+  /** The server's request header limit (bytes); larger header blocks may be refused at the HTTP layer. */
+  readonly maxHeaderBytes?: number;
+  /**
+   * Send the regression inputs (past bugs, a dozen requests, two of them held open ~1.5 s) first
+   * (default true); a caller running many small batches can keep them to its first batch.
+   */
+  readonly includeRegressions?: boolean;
+  /** Record lease events during the run and check pool invariants afterwards (default true). */
+  readonly checkInvariants?: boolean;
+  /** Violations kept in the report (all are counted). */
+  readonly keepViolations?: number;
+  /** Called every `progressEvery` inputs (soak progress lines). */
+  readonly onProgress?: (done: number, report: FuzzReport) => void;
+  readonly progressEvery?: number;
+}
+
+export interface Violation {
+  readonly family: string;
+  readonly note: string;
+  readonly outcome: string;
+  readonly problem: string;
+  /** The request, printable: method, path, headers and the first bytes of the body (hex). */
+  readonly request: string;
+}
+
+export interface FuzzReport {
+  readonly seed: number;
+  /** Inputs generated (= options.inputs). */
+  inputs: number;
+  /** Inputs that reached the server (our own HTTP/2 client refuses a few header shapes). */
+  sent: number;
+  durationMs: number;
+  /** Inputs per generator family. */
+  readonly byFamily: Record<string, number>;
+  /** Judged outcome per response, e.g. "grpc:invalid_argument", "connect:ok", "legacy:401", "http:415". */
+  readonly byOutcome: Record<string, number>;
+  violationCount: number;
+  readonly violations: Violation[];
+  invariants?: InvariantReport;
+}
+
+const BATCH = 256;
+
+export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
+  const seed = options.seed ?? (Math.random() * 2 ** 31) | 0;
+  const limits: FuzzLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const concurrency = options.concurrency ?? 8;
+  const keep = options.keepViolations ?? 50;
+  const report: FuzzReport = { seed, inputs: 0, sent: 0, durationMs: 0, byFamily: {}, byOutcome: {}, violationCount: 0, violations: [] };
+  const oracle = { password: options.password, clientTimeoutMs: timeoutMs, maxHeaderBytes: options.maxHeaderBytes ?? 16 * 1024 };
+  const recorder = options.checkInvariants === false ? undefined : await startEventRecorder(options.baseUrl, options.password);
+  const sender = createSender(options.baseUrl);
+  const arbitrary = fuzzCases({ password: options.password, limits });
+  const started = Date.now();
+  try {
+    // Known past failures first (they count towards the inputs), then generated ones.
+    const regressions = options.includeRegressions === false ? [] : regressionCases({ password: options.password, limits }).slice(0, options.inputs);
+    await Promise.all(regressions.map((c) => runOne(c)));
+    for (let offset = regressions.length; offset < options.inputs; offset += BATCH) {
+      // Batches from derived seeds: any batch can be regenerated on its own from (seed, offset).
+      const n = Math.min(BATCH, options.inputs - offset);
+      const cases = fc.sample(arbitrary, { seed: seed + offset, numRuns: n });
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < cases.length) {
+          const c = cases[next++] as FuzzCase;
+          await runOne(c);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, cases.length) }, worker));
+    }
+  } finally {
+    sender.close();
+    report.durationMs = Date.now() - started;
+  }
+  if (recorder) {
+    try {
+      report.invariants = await checkPoolInvariants({ baseUrl: options.baseUrl, password: options.password, recorder });
+    } finally {
+      recorder.stop();
+    }
+  }
+  return report;
+
+  /** Sends one input, judges the answer and counts it. */
+  async function runOne(c: FuzzCase): Promise<void> {
+    report.inputs++;
+    report.byFamily[c.family] = (report.byFamily[c.family] ?? 0) + 1;
+    const wait = c.timeoutMs ?? timeoutMs;
+    const result = await sender.send(c.request, wait);
+    const verdict = judge(c.request, result, { ...oracle, clientTimeoutMs: wait });
+    if (verdict.outcome !== "unsent") report.sent++;
+    report.byOutcome[verdict.outcome] = (report.byOutcome[verdict.outcome] ?? 0) + 1;
+    if (verdict.problem !== undefined) {
+      report.violationCount++;
+      if (report.violations.length < keep) {
+        report.violations.push({ family: c.family, note: c.note, outcome: verdict.outcome, problem: verdict.problem, request: printable(c.request) });
+      }
+    }
+    const every = options.progressEvery ?? 10_000;
+    if (options.onProgress && report.inputs % every === 0) options.onProgress(report.inputs, report);
+  }
+}
+
+export function printable(r: WireRequest): string {
+  if (r.raw) return `raw ${JSON.stringify(Buffer.from(r.raw).toString("latin1").slice(0, 300))}`;
+  const body = Buffer.from(r.body);
+  const headers = r.headers.map(([k, v]) => `${k}: ${v.length > 80 ? `${v.slice(0, 80)}…(${v.length})` : v}`).join(" | ");
+  const cut = r.truncateBodyAt !== undefined ? ` (cut at ${r.truncateBodyAt})` : "";
+  return `${r.transport} ${r.method} ${r.path.slice(0, 200)} [${headers}] body ${body.length}B${cut}: ${body.subarray(0, 64).toString("hex")}`;
+}
+
+/** One line per count, largest first: for logs and the soak summary. */
+export function summarize(report: FuzzReport): string {
+  const rows = (o: Record<string, number>): string =>
+    Object.entries(o)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `  ${k.padEnd(34)} ${v}`)
+      .join("\n");
+  const inv = report.invariants;
+  return [
+    `fuzz: ${report.inputs} inputs (${report.sent} sent) in ${(report.durationMs / 1000).toFixed(1)} s, seed ${report.seed}, ${report.violationCount} violations`,
+    "by family:",
+    rows(report.byFamily),
+    "by outcome:",
+    rows(report.byOutcome),
+    inv
+      ? `invariants: ${inv.pools} pools, ${inv.tokensChecked} tokens checked against ${inv.eventsReplayed} replayed events (${inv.completeHistories} complete histories), ${inv.problems.length} problems`
+      : "invariants: not checked",
+  ].join("\n");
+}
+
+// CLI: a quick run against an already running server.
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  const { values } = parseArgs({
+    options: {
+      url: { type: "string", default: "http://127.0.0.1:8080" },
+      password: { type: "string", default: process.env.API_PASSWORD ?? "" },
+      inputs: { type: "string", default: "10000" },
+      seed: { type: "string" },
+      concurrency: { type: "string", default: "8" },
+    },
+  });
+  const report = await runFuzz({
+    baseUrl: values.url as string,
+    password: values.password as string,
+    inputs: Number(values.inputs),
+    concurrency: Number(values.concurrency),
+    ...(values.seed !== undefined && { seed: Number(values.seed) }),
+    onProgress: (n, r) => process.stderr.write(`  ${n} inputs, ${r.violationCount} violations\n`),
+  });
+  process.stdout.write(summarize(report) + "\n");
+  for (const v of report.violations) process.stdout.write(`\n[${v.family}] ${v.outcome}: ${v.problem}\n  ${v.note}\n  ${v.request}\n`);
+  for (const p of report.invariants?.problems ?? []) process.stdout.write(`invariant: ${p}\n`);
+  process.exitCode = report.violationCount === 0 && (report.invariants?.problems.length ?? 0) === 0 ? 0 : 1;
+}

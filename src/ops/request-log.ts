@@ -1,0 +1,86 @@
+// Request ids and per-request logging: every call keeps the caller's x-request-id (or gets a fresh
+// one), echoes it in the response, and carries it into the lines logged for the call: one at debug
+// level for every call, one at error level when the server itself failed (never one at info).
+
+import { randomUUID } from "node:crypto";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { Logger } from "../server/logger.js";
+import { isUndecodableRequest } from "../transport/errors.js";
+import type { HttpRoute } from "../transport/http/fallback.js";
+import type { Metrics } from "./metrics.js";
+
+export const REQUEST_ID_HEADER = "x-request-id";
+
+/** A caller's id is kept when it is short printable ASCII (it goes into headers and logs as is). */
+const ACCEPTED_ID = /^[\x21-\x7e]{1,128}$/;
+
+/** Codes that mean the server failed, not the caller or the pool rules: worth an error line. */
+const SERVER_FAULTS: ReadonlySet<Code> = new Set([Code.Internal, Code.Unknown, Code.DataLoss]);
+
+export function requestIdOf(presented: string | null | undefined): string {
+  return presented != null && ACCEPTED_ID.test(presented) ? presented : randomUUID();
+}
+
+/** Outermost Connect interceptor: id in, id out (headers, or error metadata), a line per outcome. */
+export function requestLogInterceptor(log: Logger): Interceptor {
+  return (next) => async (req) => {
+    const requestId = requestIdOf(req.header.get(REQUEST_ID_HEADER));
+    const started = performance.now();
+    const method = `${req.service.typeName}/${req.method.name}`;
+    const ended = (code: string): void => {
+      if (log.isLevelEnabled("debug")) log.debug({ method, code, ms: Math.round(performance.now() - started), requestId }, "rpc");
+    };
+    const failed = (e: unknown): ConnectError => {
+      const error = ConnectError.from(e);
+      error.metadata.set(REQUEST_ID_HEADER, requestId);
+      // Once the call is aborted (client gone, deadline, shutdown) what fails is a consequence, not a fault.
+      if (SERVER_FAULTS.has(error.code) && !isUndecodableRequest(error) && !req.signal.aborted) log.error({ err: e, method, code: Code[error.code], requestId }, "rpc failed");
+      else ended(Code[error.code]);
+      return error;
+    };
+    try {
+      const res = await next(req);
+      res.header.set(REQUEST_ID_HEADER, requestId);
+      if (!res.stream) {
+        ended("OK");
+        return res;
+      }
+      const inner = res.message;
+      return {
+        ...res,
+        message: (async function* () {
+          try {
+            yield* inner;
+            ended("OK");
+          } catch (e) {
+            throw failed(e);
+          }
+        })(),
+      };
+    } catch (e) {
+      throw failed(e);
+    }
+  };
+}
+
+/**
+ * Wraps plain HTTP routes (legacy API, docs, health, metrics): request id header, count and latency
+ * by route and status once the response is sent, and the debug line.
+ */
+export function instrumentRoutes(routes: readonly HttpRoute[], metrics: Metrics, log: Logger): HttpRoute[] {
+  return routes.map((route) => ({
+    ...route,
+    handle: (req, res, url) => {
+      const header = req.headers[REQUEST_ID_HEADER];
+      const requestId = requestIdOf(Array.isArray(header) ? header[0] : header);
+      const started = performance.now();
+      res.setHeader(REQUEST_ID_HEADER, requestId);
+      res.once("finish", () => {
+        const seconds = (performance.now() - started) / 1000;
+        metrics.observeHttp(route.path, res.statusCode, seconds);
+        if (log.isLevelEnabled("debug")) log.debug({ route: route.path, status: res.statusCode, ms: Math.round(seconds * 1000), requestId }, "http");
+      });
+      return route.handle(req, res, url);
+    },
+  }));
+}

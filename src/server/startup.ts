@@ -1,0 +1,57 @@
+// What start-up tells the operator: the configuration with its secrets redacted, and one line saying
+// where everything is (address, protocols, docs, metrics, store). Pure functions of the config.
+
+import type { Config } from "../config/config.js";
+
+export const PROTOCOLS = ["gRPC (h2c)", "gRPC-Web", "Connect (JSON and binary, HTTP/1.1 and h2c)", "legacy HTTP API"] as const;
+
+const REDACTED = "[redacted]";
+
+/** The URL with any password in it masked; user names and hosts stay (they help, and are not secret). */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^:@/]*):[^@/]*@/i, `$1$2:${REDACTED}@`);
+}
+
+/** Every setting, secrets replaced by whether they are set. */
+export function configSummary(config: Config): Record<string, unknown> {
+  return {
+    ...config,
+    apiPassword: config.apiPassword === undefined ? "generated (printed once to stderr)" : REDACTED,
+    metricsToken: config.metricsToken === undefined ? "unset (/metrics is open)" : REDACTED,
+    redisUrl: redactUrl(config.redisUrl),
+  };
+}
+
+/** Where the store keeps state, as an operator would look for it. */
+export function storeLocation(config: Config): string {
+  switch (config.store) {
+    case "lmdb":
+      return `lmdb in ${config.dataDir}`;
+    case "redis":
+      return `redis at ${redactUrl(config.redisUrl)}`;
+    default:
+      return "memory (state is lost on exit)";
+  }
+}
+
+/** The start-up line: a message a person reads, and the same facts as fields for log tooling. */
+export function whereEverythingIs(config: Config, url: string): { readonly fields: Record<string, unknown>; readonly message: string } {
+  const docs = `${url}/docs`;
+  const metrics = `${url}/metrics`;
+  const store = storeLocation(config);
+  return {
+    fields: {
+      url,
+      protocols: PROTOCOLS,
+      docs,
+      metrics,
+      health: [`${url}/healthz`, `${url}/readyz`],
+      store: config.store,
+      ...(config.store === "lmdb" && { dataDir: config.dataDir }),
+      ...(config.store === "redis" && { redisUrl: redactUrl(config.redisUrl) }),
+    },
+    message:
+      `tokenpool listening on ${url} (${PROTOCOLS.join(", ")}); docs ${docs}; metrics ${metrics}` +
+      `${config.metricsToken ? " (bearer token)" : ""}; store ${store}`,
+  };
+}
