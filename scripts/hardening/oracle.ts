@@ -8,6 +8,7 @@ import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { createRegistry } from "@bufbuild/protobuf";
 import { ErrorInfoSchema, type ErrorInfo } from "../../gen/es/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../gen/es/google/rpc/status_pb.js";
+import { codeName } from "../../src/ops/call-outcome.js";
 import { methodsByPath, type ServedMethod } from "./services.js";
 import type { WireRequest, WireResponse, WireResult } from "./wire.js";
 
@@ -27,25 +28,7 @@ export interface OracleContext {
 }
 
 /** gRPC status codes by number, in Connect's spelling. */
-export const CODE_NAMES = [
-  "ok",
-  "canceled",
-  "unknown",
-  "invalid_argument",
-  "deadline_exceeded",
-  "not_found",
-  "already_exists",
-  "permission_denied",
-  "resource_exhausted",
-  "failed_precondition",
-  "aborted",
-  "out_of_range",
-  "unimplemented",
-  "internal",
-  "unavailable",
-  "data_loss",
-  "unauthenticated",
-] as const;
+export const CODE_NAMES: readonly string[] = Array.from({ length: 17 }, (_, code) => codeName(code));
 
 /** The Connect protocol's error code → HTTP status table. */
 const CONNECT_HTTP_STATUS: Record<string, number> = {
@@ -499,7 +482,7 @@ function grpcWebStatus(r: Extract<WireResult, { kind: "response" }>, exp: RpcExp
 function connectError(value: unknown): RpcStatus | string {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return "Connect error is not a JSON object";
   const e = value as Record<string, unknown>;
-  if (typeof e.code !== "string" || !CODE_NAMES.includes(e.code as (typeof CODE_NAMES)[number]) || e.code === "ok") return `Connect error code ${JSON.stringify(e.code)}`;
+  if (typeof e.code !== "string" || !CODE_NAMES.includes(e.code) || e.code === "ok") return `Connect error code ${JSON.stringify(e.code)}`;
   if (e.message !== undefined && typeof e.message !== "string") return "Connect error message is not a string";
   let errorInfo: ErrorInfo | undefined;
   if (e.details !== undefined) {

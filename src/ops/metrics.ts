@@ -6,26 +6,7 @@ import { ConnectError } from "@connectrpc/connect";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { PoolStats } from "../core/types.js";
 import type { StoreObserver } from "../store/store.js";
-
-const CODE_NAMES = [
-  "ok",
-  "canceled",
-  "unknown",
-  "invalid_argument",
-  "deadline_exceeded",
-  "not_found",
-  "already_exists",
-  "permission_denied",
-  "resource_exhausted",
-  "failed_precondition",
-  "aborted",
-  "out_of_range",
-  "unimplemented",
-  "internal",
-  "unavailable",
-  "data_loss",
-  "unauthenticated",
-] as const;
+import { codeName, observeCall } from "./call-outcome.js";
 
 export interface PoolStatsSource {
   /** Pools to export, in name order; called at scrape time with the label cap. */
@@ -135,29 +116,10 @@ export class Metrics {
         this.rpcTotal.inc({ method, code });
         this.rpcSeconds.observe({ method, code }, seconds);
       };
-      try {
-        const res = await next(req);
-        if (!res.stream) {
-          done("ok");
-          return res;
-        }
-        const inner = res.message;
-        return {
-          ...res,
-          message: (async function* () {
-            try {
-              yield* inner;
-              done("ok");
-            } catch (e) {
-              done(codeName(e));
-              throw e;
-            }
-          })(),
-        };
-      } catch (e) {
-        done(codeName(e));
-        throw e;
-      }
+      return observeCall(() => next(req), {
+        ok: () => done("ok"),
+        failed: (e) => (done(errorCodeName(e)), e),
+      });
     };
   }
 
@@ -185,7 +147,6 @@ export class Metrics {
   }
 }
 
-function codeName(e: unknown): string {
-  if (e instanceof ConnectError) return CODE_NAMES[e.code] ?? "unknown";
-  return "unknown";
+function errorCodeName(e: unknown): string {
+  return e instanceof ConnectError ? codeName(e.code) : "unknown";
 }

@@ -7,6 +7,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "../server/logger.js";
 import { isUndecodableRequest } from "../transport/errors.js";
 import type { HttpRoute } from "../transport/http/fallback.js";
+import { observeCall } from "./call-outcome.js";
 import type { Metrics } from "./metrics.js";
 
 export const REQUEST_ID_HEADER = "x-request-id";
@@ -38,28 +39,9 @@ export function requestLogInterceptor(log: Logger): Interceptor {
       else ended(Code[error.code]);
       return error;
     };
-    try {
-      const res = await next(req);
-      res.header.set(REQUEST_ID_HEADER, requestId);
-      if (!res.stream) {
-        ended("OK");
-        return res;
-      }
-      const inner = res.message;
-      return {
-        ...res,
-        message: (async function* () {
-          try {
-            yield* inner;
-            ended("OK");
-          } catch (e) {
-            throw failed(e);
-          }
-        })(),
-      };
-    } catch (e) {
-      throw failed(e);
-    }
+    const res = await observeCall(() => next(req), { ok: () => ended("OK"), failed });
+    res.header.set(REQUEST_ID_HEADER, requestId);
+    return res;
   };
 }
 
