@@ -1,31 +1,33 @@
 // A complexity check with generous slack: per-operation cost at 10^5 tokens stays within 4x of the
-// cost at 10^3 (an accidental O(n) would be ~100x). Interleaved trials and minimums filter out noise
-// from other tests sharing the machine; speed itself is the benchmark's job (npm run bench:core).
+// cost at 10^3 (an accidental O(n) would be ~100x). Each attempt runs in a fresh process: the JIT
+// settles differently per process (the 10^3 figure alone varies 170-300 ns here), so an in-process
+// retry would only repeat the same luck. Speed itself is the benchmark's job (npm run bench:core).
 
+import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { assignKeepAliveRelease, assignRelease, fixture, type Fixture } from "../../bench/core/workloads.js";
 
-function minPerOp(f: Fixture, op: (f: Fixture, n: number) => number, trials: number): number {
-  let best = Infinity;
-  for (let i = 0; i < trials; i++) best = Math.min(best, op(f, 5_000));
-  return best;
+type Figures = Record<string, { small: number; large: number }>;
+
+function measure(): Figures {
+  const out = execFileSync(process.execPath, ["--import", "tsx", "bench/core/flat-ratio.ts"], { encoding: "utf8", timeout: 60_000 });
+  return JSON.parse(out.trim().split("\n").at(-1)!) as Figures;
 }
 
 describe("core complexity", () => {
-  // Timing shares the machine with other test files: a retry absorbs a burst of contention.
-  it("keeps assign+release and assign+keepAlive+release flat from 10^3 to 10^5 tokens", { retry: 4 }, () => {
-    const small = fixture(1_000);
-    const large = fixture(100_000);
-    for (const op of [assignRelease, assignKeepAliveRelease]) {
-      op(small, 20_000); // warm up both, so the JIT has settled before measuring
-      op(large, 20_000);
-      let smallNs = Infinity;
-      let largeNs = Infinity;
-      for (let round = 0; round < 5; round++) {
-        smallNs = Math.min(smallNs, minPerOp(small, op, 4));
-        largeNs = Math.min(largeNs, minPerOp(large, op, 4));
-      }
-      expect(largeNs / smallNs, `${op.name}: ${largeNs.toFixed(0)} ns at 10^5 vs ${smallNs.toFixed(0)} ns at 10^3`).toBeLessThan(4);
+  it("keeps assign+release and assign+keepAlive+release flat from 10^3 to 10^5 tokens", { timeout: 240_000 }, () => {
+    const attempts: Figures[] = [];
+    const ratios = (f: Figures): number[] => Object.values(f).map((o) => o.large / o.small);
+    // Up to three fresh processes; the best one must be flat for every operation.
+    for (let i = 0; i < 3; i++) {
+      const f = measure();
+      attempts.push(f);
+      if (ratios(f).every((r) => r < 4)) break;
     }
+    const bestByOp = Object.keys(attempts[0]!).map((op) => Math.min(...attempts.map((a) => a[op]!.large / a[op]!.small)));
+    for (const [i, op] of Object.keys(attempts[0]!).entries()) {
+      expect(bestByOp[i], `${op} 10^5 vs 10^3 over ${attempts.length} processes: ${JSON.stringify(attempts.map((a) => a[op]))}`).toBeLessThan(4);
+    }
+    // Both sizes were really timed (a broken measurement printing zeros must not pass as flat).
+    for (const a of attempts) for (const o of Object.values(a)) expect(Math.min(o.small, o.large)).toBeGreaterThan(0);
   });
 });
