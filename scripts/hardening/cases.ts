@@ -759,6 +759,11 @@ const RAW_REQUESTS = [
   "PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n",
   "PRI * HTTP/1.1\r\nhost: x\r\n\r\n",
   `GET /${"a".repeat(70_000)} HTTP/1.1\r\nhost: x\r\n\r\n`,
+  // Heads Node's parser accepts but `new URL()` does not: each once crashed the server from connect-node.
+  "POST /tokenpool.v1.TokenService/GetPool HTTP/1.1\r\nhost: a b\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}",
+  "POST /tokenpool.v1.TokenService/GetPool HTTP/1.0\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}",
+  "GET //[ HTTP/1.1\r\nhost: x\r\n\r\n",
+  "GET /tokens HTTP/1.1\r\nhost: [::1\r\n\r\n",
 ];
 
 function rawFamily(ctx: CaseContext): fc.Arbitrary<FuzzCase> {
@@ -910,5 +915,14 @@ export function regressionCases(ctx: CaseContext): FuzzCase[] {
       },
       timeoutMs: 1500,
     },
+    ...[
+      ["Host: a b", `POST ${getPool} HTTP/1.1\r\nhost: a b\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}`],
+      ["HTTP/1.0 without Host", `POST ${getPool} HTTP/1.0\r\ncontent-type: application/json\r\nx-api-password: ${ctx.password}\r\ncontent-length: 18\r\n\r\n{"name":"default"}`],
+      ["request target //[", "GET //[ HTTP/1.1\r\nhost: x\r\n\r\n"],
+    ].map(([what, text]): FuzzCase => ({
+      family: "regression",
+      note: `${what}: connect-node (or the fallback) built a URL from it outside any promise and the process crashed`,
+      request: { transport: "h1", method: "POST", path: getPool, headers: [], body: new Uint8Array(0), raw: Buffer.from(text as string, "latin1") },
+    })),
   ];
 }

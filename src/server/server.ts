@@ -113,7 +113,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
       (e, res) => log.error({ err: e, requestId: res.getHeader(REQUEST_ID_HEADER) }, "http route failed"),
     ),
   });
-  const server = new OnePortServer({ handler: guardConnectHandler(handler), ...config.connections });
+  const server = new OnePortServer({ handler: guardConnectHandler(handler), ...config.connections, onError: transportErrorLog(log, clock) });
   const address = await server.listen(config.port, config.host);
   const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${shownHost}:${address.port}`;
@@ -143,6 +143,25 @@ export async function startServer(config: Config, options: StartOptions): Promis
         await store.close();
         await serverClosed;
       })()),
+  };
+}
+
+/** A failed accept repeats for every connection while descriptors are short: one line per 10 s, with the count. */
+const ACCEPT_ERROR_LOG_INTERVAL_MS = 10_000;
+
+function transportErrorLog(log: Logger, clock: Clock): (e: unknown, what: "handler" | "accept") => void {
+  let lastLogged = -Infinity;
+  let unlogged = 0;
+  return (e, what) => {
+    if (what === "handler") {
+      log.error({ err: e }, "request handler failed; answered 500");
+      return;
+    }
+    unlogged++;
+    if (clock.now() - lastLogged < ACCEPT_ERROR_LOG_INTERVAL_MS) return;
+    log.error({ err: e, failures: unlogged }, "cannot accept connections");
+    lastLogged = clock.now();
+    unlogged = 0;
   };
 }
 

@@ -29,6 +29,7 @@ const { host, port } = listenOptions();
 const server = new OnePortServer({
   handler: connectNodeAdapter({ routes, readMaxBytes: 4 * 1024 * 1024 }),
   ...defaultConnectionLimits,
+  onError: (e) => console.error(e),
 });
 announce(await server.listen(port, host));
 process.on("SIGTERM", () => void server.close(1000).then(() => process.exit(0)));

@@ -6,7 +6,9 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { ConnectionLimits } from "../limits.js";
+import { sendJson } from "./fallback.js";
 import type { HttpHandler, HttpRequest, HttpResponse } from "./handler.js";
+import { prepareRequestHead } from "./request-head.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
@@ -25,6 +27,11 @@ const MAX_EARLY_RESETS_PER_SECOND = 100;
 
 export interface OnePortOptions extends ConnectionLimits {
   readonly handler: HttpHandler;
+  /**
+   * A handler that threw or rejected (a bug: the client got a 500), or the listener failing to accept
+   * a connection (out of file descriptors, say). Either way the process keeps serving.
+   */
+  readonly onError: (e: unknown, what: "handler" | "accept") => void;
 }
 
 export class OnePortServer {
@@ -40,9 +47,34 @@ export class OnePortServer {
   /** Per HTTP/2 session: streams the client cancelled before they could be dispatched, in the current second. */
   private readonly earlyResets = new WeakMap<http2.Http2Session, { since: number; count: number }>();
   private closing = false;
+  private readonly onError: OnePortOptions["onError"];
 
   constructor(options: OnePortOptions) {
+    this.onError = options.onError;
     this.stalls = new StallGuard(options.writeStallTimeoutMs);
+    const dispatch = (req: HttpRequest, res: HttpResponse): void => {
+      const problem = prepareRequestHead(req);
+      if (problem !== undefined) {
+        sendJson(res, 400, { error: `bad request: ${problem}` }, req instanceof http2.Http2ServerRequest ? {} : { connection: "close" });
+        return;
+      }
+      // One request's bug must not end the process and every other client's calls with it.
+      try {
+        const result: unknown = options.handler(req, res);
+        if (result instanceof Promise) result.catch((e: unknown) => failed(e, res));
+      } catch (e) {
+        failed(e, res);
+      }
+    };
+    const failed = (e: unknown, res: HttpResponse): void => {
+      options.onError(e, "handler");
+      try {
+        if (!res.headersSent) sendJson(res, 500, { error: "internal error" });
+        else res.destroy();
+      } catch {
+        res.destroy(); // the response itself is broken: cutting it is all that is left
+      }
+    };
     const handler = (req: HttpRequest, res: HttpResponse): void => {
       this.stalls.track(res);
       res.once("close", () => {
@@ -54,7 +86,7 @@ export class OnePortServer {
         if (!res.writableFinished) res.emit("drain");
       });
       if (!(req instanceof http2.Http2ServerRequest)) {
-        void options.handler(req, res);
+        dispatch(req, res);
         return;
       }
       // HTTP/2 rapid reset (CVE-2023-44487): an attacker's HEADERS and RST_STREAM arrive in the same
@@ -63,7 +95,7 @@ export class OnePortServer {
       const { stream } = req;
       const session = stream.session; // a destroyed stream no longer knows its session
       setImmediate(() => {
-        if (!stream.closed && !stream.destroyed) void options.handler(req, res);
+        if (!stream.closed && !stream.destroyed) dispatch(req, res);
         else if (session) this.resetAtBirth(session);
       });
     };
@@ -123,6 +155,8 @@ export class OnePortServer {
       this.tcp.once("error", reject);
       this.tcp.listen(port, host, () => {
         this.tcp.off("error", reject);
+        // Node reports a failed accept (EMFILE, ENFILE) as a server 'error': unheard, it ends the process.
+        this.tcp.on("error", (e) => this.onError(e, "accept"));
         resolve(this.tcp.address() as net.AddressInfo);
       });
     });
