@@ -7,7 +7,7 @@
 import { writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { runSoak, type SoakReport, type StoreChoice } from "./soak/run.js";
+import { runSoak, TREND_MIN_RUN_S, type SoakReport, type StoreChoice } from "./soak/run.js";
 
 const MiB = 1024 * 1024;
 
@@ -49,7 +49,8 @@ export function describeSoak(r: SoakReport): string {
     t
       ? `${t.slopePerMinute >= 0 ? "+" : ""}${mib(t.slopePerMinute)} MiB/min (${mib(t.growthBytes)} MiB over the second half, ${t.points} post-GC samples)`
       : "inconclusive (fewer than 3 major GCs in the second half)";
-  out.push("", "server memory      start      mid      end   trend after major GCs, second half");
+  const judged = r.durationS >= TREND_MIN_RUN_S ? "" : ` (reported, judged on runs of ${TREND_MIN_RUN_S / 60} min or more)`;
+  out.push("", `server memory      start      mid      end   trend after major GCs, second half${judged}`);
   out.push(`  RSS        ${mib(m.rssStart).padStart(10)} ${mib(m.rssMid).padStart(8)} ${mib(m.rssEnd).padStart(8)}   ${trend(m.rssTrend)}`);
   out.push(`  heap used  ${mib(m.heapStart).padStart(10)} ${mib(m.heapMid).padStart(8)} ${mib(m.heapEnd).padStart(8)}   ${trend(m.heapTrend)}`);
   out.push(`  RSS peak ${mib(m.rssPeak)} MiB`);

@@ -120,7 +120,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     if (verdict.problem !== undefined) {
       report.violationCount++;
       if (report.violations.length < keep) {
-        report.violations.push({ family: c.family, note: c.note, outcome: verdict.outcome, problem: verdict.problem, request: printable(c.request) });
+        report.violations.push({ family: c.family, note: c.note, outcome: verdict.outcome, problem: verdict.problem, request: printable(c.request, options.password) });
       }
     }
     const every = options.progressEvery ?? 10_000;
@@ -128,12 +128,15 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   }
 }
 
-export function printable(r: WireRequest): string {
-  if (r.raw) return `raw ${JSON.stringify(Buffer.from(r.raw).toString("latin1").slice(0, 300))}`;
+/** The request for a report; the server's password shows as <password>, so reports can be shared (and CI logs hold no secret). */
+export function printable(r: WireRequest, password: string): string {
+  const hide = (text: string): string => (password === "" ? text : text.replaceAll(password, "<password>"));
+  if (r.raw) return `raw ${JSON.stringify(hide(Buffer.from(r.raw).toString("latin1")).slice(0, 300))}`;
   const body = Buffer.from(r.body);
-  const headers = r.headers.map(([k, v]) => `${k}: ${v.length > 80 ? `${v.slice(0, 80)}…(${v.length})` : v}`).join(" | ");
+  const shortened = (v: string): string => (v.length > 80 ? `${v.slice(0, 80)}…(${v.length})` : v);
+  const headers = r.headers.map(([k, v]) => `${k}: ${shortened(hide(v))}`).join(" | ");
   const cut = r.truncateBodyAt !== undefined ? ` (cut at ${r.truncateBodyAt})` : "";
-  return `${r.transport} ${r.method} ${r.path.slice(0, 200)} [${headers}] body ${body.length}B${cut}: ${body.subarray(0, 64).toString("hex")}`;
+  return `${r.transport} ${r.method} ${hide(r.path).slice(0, 200)} [${headers}] body ${body.length}B${cut}: ${body.subarray(0, 64).toString("hex")}`;
 }
 
 /** One line per count, largest first: for logs and the soak summary. */

@@ -455,8 +455,19 @@ function grpcWebStatus(r: Extract<WireResult, { kind: "response" }>, exp: RpcExp
   let trailer: Map<string, string>;
   const last = frames[frames.length - 1];
   if (last && last.flags & 0x80) {
+    // connect-es compresses every envelope past compressMinBytes, the trailer frame included (0x81).
+    let data = last.data;
+    if (last.flags & 0x01) {
+      const encoding = r.headers.get("grpc-encoding");
+      if (encoding !== "gzip") return `compressed trailer frame with encoding ${JSON.stringify(encoding)}`;
+      try {
+        data = gunzipSync(data);
+      } catch {
+        return "compressed trailer frame does not gunzip";
+      }
+    }
     trailer = new Map();
-    for (const line of last.data.toString("latin1").split("\r\n")) {
+    for (const line of data.toString("latin1").split("\r\n")) {
       const i = line.indexOf(":");
       if (i > 0) trailer.set(line.slice(0, i).trim().toLowerCase(), line.slice(i + 1).trim());
     }

@@ -4,6 +4,7 @@
 // that keeps disconnecting and resuming by sequence, and short-lived ones opened and dropped.
 
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { KeepAliveStatus, LeaseEventType, TokenService } from "../../gen/es/tokenpool/v1/token_service_pb.js";
@@ -129,6 +130,9 @@ export async function startLoad(options: LoadOptions): Promise<Load> {
   const tally = new Tally();
   const trafficAbort = new AbortController();
   const watchersAbort = new AbortController();
+  // Every worker's sleep listens on these at once (and removes its listener after), so more than
+  // Node's default 10 listeners is expected, not a leak.
+  setMaxListeners(0, trafficAbort.signal, watchersAbort.signal);
   const stop = trafficAbort.signal;
   const trackers = new Map<string, PoolTracker>();
   const allTrackers: PoolTracker[] = [];

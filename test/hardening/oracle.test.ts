@@ -73,6 +73,9 @@ describe("fuzz oracle", () => {
     ["DEADLINE_EXCEEDED with connect-timeout-ms \"100 \" over HTTP/1.1", connectReq([["connect-timeout-ms", "100 "]]), response(504, { "content-type": "application/json" }, JSON.stringify({ code: "deadline_exceeded" })), true],
     // Node's HTTP/2 server drops such a field instead: no deadline, so DEADLINE_EXCEEDED is wrong there.
     ["DEADLINE_EXCEEDED with grpc-timeout \" 1S\" over HTTP/2 (field dropped)", { ...grpcReq(), headers: [["content-type", "application/grpc"], ["x-api-password", PW], ["grpc-timeout", " 1S"]] }, response(200, { "content-type": "application/grpc", "grpc-status": "4" }), false],
+    // connect-es compresses the gRPC-Web trailer frame too once it passes compressMinBytes (flags 0x81).
+    ["gRPC-Web gzip trailer frame", { ...grpcReq([["grpc-encoding", "gzip"]]), headers: [["content-type", "application/grpc-web+proto"], ["x-api-password", PW], ["grpc-timeout", "2000m"], ["grpc-encoding", "gzip"]] }, response(200, { "content-type": "application/grpc-web+proto", "grpc-encoding": "gzip" }, envelope(0x81, gzipSync("grpc-status: 3\r\ngrpc-message: bad\r\n"))), true],
+    ["gRPC-Web gzip trailer frame that does not gunzip", { ...grpcReq(), headers: [["content-type", "application/grpc-web+proto"], ["x-api-password", PW], ["grpc-timeout", "2000m"], ["grpc-encoding", "gzip"]] }, response(200, { "content-type": "application/grpc-web+proto", "grpc-encoding": "gzip" }, envelope(0x81, Buffer.from("grpc-status: 3\r\n"))), false],
     ["wrong content type answered 415", { ...connectReq(), headers: [["content-type", "text/plain"]] }, response(415, {}), true],
     ["wrong content type answered 400", { ...connectReq(), headers: [["content-type", "text/plain"]] }, response(400, {}), false],
   ];

@@ -13,17 +13,42 @@ interface Summary {
   readonly badInputs: number;
 }
 
+interface Run {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Signals a Node process dies of when native code corrupts its heap. The soak client churns HTTP/2
+ * sessions far harder than any real client; Node's own http2 binding has had reentrancy bugs that
+ * corrupt memory under such churn (seen here once in ~40 runs: glibc "corrupted size vs. prev_size",
+ * SIGABRT, in the client). The server is a separate process the verdict never came from, so such a
+ * run says nothing either way and is run again, once. A server crash is in the verdict: never retried.
+ */
+const CLIENT_NATIVE_CRASH = new Set<NodeJS.Signals>(["SIGABRT", "SIGSEGV", "SIGBUS"]);
+
+function runSoak(): Promise<Run> {
+  const child = spawn(process.execPath, ["--import", "tsx", "scripts/soak.ts", "--seconds", "30"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
+  child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+  return new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal, stdout, stderr })));
+}
+
 describe("soak", () => {
   it("30 s of mixed load with bad input: no unexpected outcome, invariants hold, memory bounded, clean exit", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "scripts/soak.ts", "--seconds", "30"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    let run = await runSoak();
+    if (run.signal !== null && CLIENT_NATIVE_CRASH.has(run.signal)) {
+      console.warn(`soak client died of ${run.signal} (not the server); running again. stderr: ${run.stderr.slice(-1000)}`);
+      run = await runSoak();
+    }
+    const { code, stdout, stderr } = run;
     console.log(stdout || stderr);
     const line = stdout.trim().split("\n").pop() ?? "";
-    expect(line.startsWith('{"soak":'), `no summary line; stderr: ${stderr.slice(-2000)}`).toBe(true);
+    expect(line.startsWith('{"soak":'), `no summary line (exit ${code ?? run.signal}); stderr: ${stderr.slice(-2000)}`).toBe(true);
     const summary = (JSON.parse(line) as { soak: Summary }).soak;
     expect(summary.failures).toEqual([]);
     expect(summary.pass).toBe(true);
@@ -32,5 +57,5 @@ describe("soak", () => {
     expect(summary.callsPerSecond).toBeGreaterThan(20);
     expect(summary.watchEvents).toBeGreaterThan(500);
     expect(summary.badInputs).toBeGreaterThan(100);
-  }, 90_000);
+  }, 180_000);
 });
