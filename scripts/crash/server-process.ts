@@ -43,8 +43,8 @@ export function runServer(args: readonly string[], env: Record<string, string> =
 }
 
 /** Starts a server on an ephemeral 127.0.0.1 port and waits until it logs that it is listening. */
-export async function startServer(args: readonly string[], timeoutMs = 60_000): Promise<ServerProcess> {
-  const p = runServer(["--port", "0", "--host", "127.0.0.1", ...args]);
+export async function startServer(args: readonly string[], timeoutMs = 60_000, env: Record<string, string> = {}): Promise<ServerProcess> {
+  const p = runServer(["--port", "0", "--host", "127.0.0.1", ...args], env);
   let gone = false;
   void p.exited.then(() => (gone = true));
   const until = Date.now() + timeoutMs;

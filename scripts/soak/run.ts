@@ -126,7 +126,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     "--store", store,
     ...(dir ? ["--data-dir", dir] : []),
     ...(store === "redis" ? ["--redis-url", options.redisUrl ?? "redis://127.0.0.1:6379"] : []),
-    "--api-password", password,
     "--total-tokens", "4",
     "--legacy-lease-ttl", String(LEGACY_LEASE_S),
     "--max-request-bytes", String(MAX_REQUEST_BYTES),
@@ -142,7 +141,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   };
   process.once("exit", cleanUp);
   try {
-    server = await startServer(args);
+    // In the environment, as operators are told to: on the command line it would show in `ps`, and a
+    // generated one starting with "-" read as an option ("--api-password -x" is ambiguous).
+    server = await startServer(args, 60_000, { API_PASSWORD: password });
     const { url } = server;
     let crashed = false;
     void server.exited.then(() => (crashed = true));
