@@ -5,9 +5,12 @@
 import http2 from "node:http2";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defaultConnectionLimits } from "../../src/transport/limits.js";
+import type { HttpRequest } from "../../src/transport/http/handler.js";
 import { OnePortServer } from "../../src/transport/http/one-port.js";
+import { prepareRequestHead } from "../../src/transport/http/request-head.js";
+import { defaultConnectionLimits } from "../../src/transport/limits.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 interface RawResponse {
@@ -98,6 +101,25 @@ describe("request heads URL code cannot parse", () => {
   it("keeps serving everyone else afterwards", async () => {
     const res = await fetch(`${t.url}/healthz`);
     expect(res.status).toBe(200);
+  });
+});
+
+describe("prepareRequestHead", () => {
+  // Its fast path skips the URL parse for plain "/path" targets: it must never pass one that connect-node's
+  // `new URL(target, "http://" + authority)` would then throw on.
+  it("passes exactly the targets and authorities that new URL() accepts", () => {
+    const piece = fc.constantFrom("/", "\\", "\t", "\n", "[", "]", "a", "?", "#", "%", ":", "@", " ", ".", "..");
+    const text = fc.array(piece, { maxLength: 8 }).map((p) => p.join(""));
+    fc.assert(
+      fc.property(text, fc.oneof(fc.constant("x"), text), (target, host) => {
+        const req = { headers: { host }, url: target, socket: { localAddress: "127.0.0.1", localPort: 1 } } as unknown as HttpRequest;
+        const problem = prepareRequestHead(req);
+        const base = `http://${host === "" ? "127.0.0.1:1" : host}`;
+        const ok = URL.canParse(base) && URL.canParse(target, base);
+        expect(problem === undefined, `target ${JSON.stringify(target)} host ${JSON.stringify(host)}: ${problem}`).toBe(ok);
+      }),
+      { numRuns: 5_000 },
+    );
   });
 });
 

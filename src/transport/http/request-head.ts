@@ -5,21 +5,35 @@
 import http2 from "node:http2";
 import type { HttpRequest } from "./handler.js";
 
+/**
+ * The last authority that parsed. Clients send the same one on every request, so this spares the
+ * parse on nearly all of them (it cost ~2 % of a trivial call's CPU).
+ */
+let lastValidAuthority = "";
+
+/**
+ * A target of one slash and a path resolves against any valid base, so it skips the parse. Not "//host"
+ * or "/\host" (a backslash counts as a slash in http URLs; both name a host), nor one holding a tab
+ * or line break (the URL parser drops those first, which could make "/<tab>/host" one of them).
+ */
+const ORIGIN_FORM = /^\/(?![/\\])[^\t\n\r]*$/;
+
 /** Why the head cannot be served (the client gets 400 Bad Request), or undefined once it is usable. */
 export function prepareRequestHead(req: HttpRequest): string | undefined {
   const h2 = req instanceof http2.Http2ServerRequest;
-  const authority = h2 ? req.authority : req.headers.host;
+  let authority = h2 ? req.authority : req.headers.host;
   if (authority === undefined || authority === "") {
     // Legal without one: HTTP/1.0, HTTP/2 (`:authority` is optional) and an empty HTTP/1.1 Host. The
     // address the client reached stands in, as the authority it would have named.
-    req.headers[h2 ? ":authority" : "host"] = localAuthority(req);
-  } else if (!URL.canParse(`http://${authority}`)) {
+    authority = localAuthority(req);
+    req.headers[h2 ? ":authority" : "host"] = authority;
+  } else if (authority !== lastValidAuthority) {
     // RFC 9112 §3.2: a Host field with an invalid value gets 400.
-    return `invalid ${h2 ? ":authority" : "Host"} ${JSON.stringify(authority.slice(0, 100))}`;
+    if (!URL.canParse(`http://${authority}`)) return `invalid ${h2 ? ":authority" : "Host"} ${JSON.stringify(authority.slice(0, 100))}`;
+    lastValidAuthority = authority;
   }
   const target = req.url ?? "";
-  const base = `http://${h2 ? req.authority : req.headers.host}`;
-  if (!URL.canParse(target, base)) return `invalid request target ${JSON.stringify(target.slice(0, 100))}`;
+  if (!ORIGIN_FORM.test(target) && !URL.canParse(target, `http://${authority}`)) return `invalid request target ${JSON.stringify(target.slice(0, 100))}`;
   return undefined;
 }
 
