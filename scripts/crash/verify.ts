@@ -153,6 +153,9 @@ export async function verifyRecovered(input: VerifyInput): Promise<VerifyResult>
   const sequenceMark = Number(stats?.sequence ?? 0);
   if (generationMark < maxOldGeneration) violations.push(`pool generation ${generationMark} below acknowledged ${maxOldGeneration}`);
   if (sequenceMark < maxSeenSequence) violations.push(`pool sequence ${sequenceMark} below watched ${maxSeenSequence}`);
+  // The load may have left every token held: one fresh token makes sure at least one assign below
+  // issues a generation, so the check that none is reissued always runs.
+  await client.generateTokens({ pool, count: 1 });
   let newGenerations = 0;
   for (;;) {
     let generation: number;

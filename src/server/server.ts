@@ -23,6 +23,7 @@ import { docsRoutes } from "../transport/docs/docs-routes.js";
 import { OnePortServer } from "../transport/http/one-port.js";
 import { legacyRoutes } from "../transport/legacy/legacy-routes.js";
 import type { Logger } from "./logger.js";
+import { transportErrorLog } from "./transport-error-log.js";
 
 export interface RunningServer {
   readonly port: number;
@@ -143,25 +144,6 @@ export async function startServer(config: Config, options: StartOptions): Promis
         await store.close();
         await serverClosed;
       })()),
-  };
-}
-
-/** A failed accept repeats for every connection while descriptors are short: one line per 10 s, with the count. */
-const ACCEPT_ERROR_LOG_INTERVAL_MS = 10_000;
-
-function transportErrorLog(log: Logger, clock: Clock): (e: unknown, what: "handler" | "accept") => void {
-  let lastLogged = -Infinity;
-  let unlogged = 0;
-  return (e, what) => {
-    if (what === "handler") {
-      log.error({ err: e }, "request handler failed; answered 500");
-      return;
-    }
-    unlogged++;
-    if (clock.now() - lastLogged < ACCEPT_ERROR_LOG_INTERVAL_MS) return;
-    log.error({ err: e, failures: unlogged }, "cannot accept connections");
-    lastLogged = clock.now();
-    unlogged = 0;
   };
 }
 

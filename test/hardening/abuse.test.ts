@@ -517,7 +517,8 @@ describe("connection abuse", () => {
     const floods = abused.result;
     const ran = (await metric("tokenpool_rpc_total", 'method="GetPool"')) - getPoolsBefore;
     const sent = floods.reduce((n, f) => n + f.sent, 0);
-    console.log(`rapid reset: ${floods.length} floods, ${sent} streams sent, GetPool calls that ran: ${ran}; ${JSON.stringify(floods.slice(0, 4))}`);
+    const ends = floods.map((f) => `${f.kind}:${f.sent}:${f.goaway ?? "-"}`).join(" ");
+    console.log(`rapid reset: ${floods.length} floods, ${sent} streams sent, GetPool calls that ran: ${ran}; kind:sent:GOAWAY code ${ends}`);
     // Streams cancelled at birth are never dispatched; past 100 a second the connection is sent away
     // (one-port.ts). Without that, Node's own limit took 1,000 to 20,000 streams and seconds of CPU.
     for (const f of floods) {
@@ -526,8 +527,14 @@ describe("connection abuse", () => {
       // (CI shares two cores with other test files); the server-side bound is `ran` below.
       expect(f.sent).toBeLessThan(f.kind === "node" ? 5_000 : 15_000);
       // The raw client keeps writing until it notices: the server's close may overtake the GOAWAY.
-      if (f.kind === "node" || f.goaway !== undefined) expect(f.goaway).toBe(H2_ERROR.ENHANCE_YOUR_CALM);
+      // When the server is starved of CPU, one read can carry hundreds of streams whose objects JS has
+      // not yet freed; they count against the stream limit, and Node's own guard (100 refused streams)
+      // may end the session first (node_http2.cc: a refused stream past maxSessionRejectedStreams is a
+      // callback failure, and nghttp2 sends GOAWAY with INTERNAL_ERROR). Either way the flood is sent away.
+      if (f.kind === "node" || f.goaway !== undefined) expect([H2_ERROR.ENHANCE_YOUR_CALM, H2_ERROR.INTERNAL_ERROR]).toContain(f.goaway);
     }
+    // tokenpool's own guard is the one that acts when the server keeps up.
+    expect(floods.some((f) => f.goaway === H2_ERROR.ENHANCE_YOUR_CALM)).toBe(true);
     expect(ran).toBeLessThan(sent / 10);
     expectServedNormally("rapid reset", base, abused);
     expectRssBounded("rapid reset");

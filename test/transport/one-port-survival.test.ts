@@ -1,6 +1,6 @@
-// Request heads Node's parsers accept but URL code rejects (a Host with a space, HTTP/1.0 without Host,
-// a target like `//[`) once crashed the process from inside connect-node: each now gets a 400 or is
-// served, and a handler that throws costs its own request a 500, never the process.
+// What must not end the process: request heads Node's parsers accept but URL code rejects (a Host with
+// a space, HTTP/1.0 without Host, a target like `//[`; each once crashed it from inside connect-node),
+// a handler that throws (its request gets a 500), and a failed accept (logged, throttled).
 
 import http2 from "node:http2";
 import net from "node:net";
@@ -11,6 +11,8 @@ import type { HttpRequest } from "../../src/transport/http/handler.js";
 import { OnePortServer } from "../../src/transport/http/one-port.js";
 import { prepareRequestHead } from "../../src/transport/http/request-head.js";
 import { defaultConnectionLimits } from "../../src/transport/limits.js";
+import { createLogger } from "../../src/server/logger.js";
+import { ACCEPT_ERROR_LOG_INTERVAL_MS, transportErrorLog } from "../../src/server/transport-error-log.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 interface RawResponse {
@@ -160,5 +162,42 @@ describe("a request handler that throws", () => {
       session.close();
     }
     expect(errors).toEqual(["handler: thrown synchronously", "handler: rejected", "handler: thrown synchronously"]);
+  });
+});
+
+describe("listener errors", () => {
+  it("a failed accept is reported, not thrown: Node emits it as the server's 'error'", async () => {
+    const reported: string[] = [];
+    const server = new OnePortServer({ ...defaultConnectionLimits, handler: () => undefined, onError: (e, what) => reported.push(`${what}: ${(e as Error).message}`) });
+    await server.listen(0, "127.0.0.1");
+    try {
+      // What libuv hands Node when accept() fails for want of descriptors.
+      const listener = (server as unknown as { tcp: net.Server }).tcp;
+      expect(() => listener.emit("error", Object.assign(new Error("accept EMFILE"), { code: "EMFILE" }))).not.toThrow();
+      expect(reported).toEqual(["accept: accept EMFILE"]);
+    } finally {
+      await server.close(0);
+    }
+  });
+
+  it("logs failed accepts once per interval with the count, and every handler failure", () => {
+    const lines: { msg: string; failures?: number }[] = [];
+    const log = createLogger("error");
+    log.error = ((fields: { failures?: number }, msg: string) => void lines.push({ msg, failures: fields.failures })) as typeof log.error;
+    let now = 1_000_000;
+    const report = transportErrorLog(log, { now: () => now });
+    const emfile = new Error("accept EMFILE");
+    report(emfile, "accept");
+    for (let i = 0; i < 50; i++) report(emfile, "accept");
+    now += ACCEPT_ERROR_LOG_INTERVAL_MS;
+    report(emfile, "accept");
+    report(new Error("bug"), "handler");
+    report(new Error("bug"), "handler");
+    expect(lines).toEqual([
+      { msg: "cannot accept connections", failures: 1 },
+      { msg: "cannot accept connections", failures: 51 },
+      { msg: "request handler failed; answered 500", failures: undefined },
+      { msg: "request handler failed; answered 500", failures: undefined },
+    ]);
   });
 });
