@@ -407,7 +407,10 @@ class H2Pool {
         // Only a stream we give up on is reset: resetting finished ones too would look like a
         // rapid-reset flood, and the server rightly tears the session down (ENHANCE_YOUR_CALM).
         if ((r.kind === "open" || r.kind === "timeout") && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
-        if (req.isolate) session.destroy();
+        // Not from inside the stream's own callbacks, which Node may run while nghttp2 is still parsing
+        // the session's input: tearing it down there is the reentrancy Node's http2 binding has had
+        // memory-corruption bugs with (the soak client died of a glibc heap check twice).
+        if (req.isolate) setImmediate(() => session.destroy());
         resolve(r);
       };
       const timer = setTimeout(() => {
