@@ -30,12 +30,25 @@ interface Run {
 const CLIENT_NATIVE_CRASH = new Set<NodeJS.Signals>(["SIGABRT", "SIGSEGV", "SIGBUS"]);
 
 function runSoak(): Promise<Run> {
-  const child = spawn(process.execPath, ["--import", "tsx", "scripts/soak.ts", "--seconds", "30"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  // Its own process group: should the soak client die abruptly, the server it started is left over,
+  // and killing the group takes it too.
+  const child = spawn(process.execPath, ["--import", "tsx", "scripts/soak.ts", "--seconds", "30"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], detached: true });
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
   child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-  return new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return new Promise((resolve) =>
+    child.on("exit", (code, signal) => {
+      if (signal !== null && child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // the group is already gone
+        }
+      }
+      resolve({ code, signal, stdout, stderr });
+    }),
+  );
 }
 
 describe("soak", () => {
