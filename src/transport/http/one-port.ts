@@ -67,7 +67,7 @@ export class OnePortServer {
       }
     };
     const failed = (e: unknown, res: HttpResponse): void => {
-      options.onError(e, "handler");
+      this.onError(e, "handler");
       try {
         if (!res.headersSent) sendJson(res, 500, { error: "internal error" });
         else res.destroy();
