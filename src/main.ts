@@ -2,10 +2,10 @@
 
 import { ConfigError, helpText, loadConfig, type Config } from "./config/config.js";
 import { systemClock } from "./runtime/clock.js";
-import { createLogger } from "./server/logger.js";
+import { createLogger } from "./runtime/logger.js";
 import { startServer } from "./server/server.js";
 import { configSummary, whereEverythingIs } from "./server/startup.js";
-import { openingReason, StoreOpenError } from "./store/open-store.js";
+import { openingReason, StoreOpenError } from "./server/open-store.js";
 
 async function main(): Promise<void> {
   let config: Config;

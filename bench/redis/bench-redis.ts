@@ -5,7 +5,7 @@
 
 import { cpus } from "node:os";
 import { Redis } from "ioredis";
-import { createLogger } from "../../src/server/logger.js";
+import { createLogger } from "../../src/runtime/logger.js";
 import { poolKeys } from "../../src/store/redis/keys.js";
 import { ASSIGN, CREATE_POOL, RELEASE } from "../../src/store/redis/lua/pool-scripts.js";
 import { LuaScript } from "../../src/store/redis/lua-script.js";

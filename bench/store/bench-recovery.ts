@@ -6,7 +6,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { systemClock } from "../../src/runtime/clock.js";
-import { createLogger } from "../../src/server/logger.js";
+import { createLogger } from "../../src/runtime/logger.js";
 import type { LocalStore } from "../../src/store/local-store.js";
 import { DATA_FILE } from "../../src/store/lmdb/lmdb-env.js";
 import { openLmdbStore } from "../../src/store/lmdb/lmdb-store.js";

@@ -2,7 +2,7 @@
 // also produces --help. Invalid values are reported as one clear line.
 
 import { parseArgs } from "node:util";
-import { defaultConnectionLimits, defaultLimits, type ConnectionLimits, type Limits } from "../transport/limits.js";
+import { defaultConnectionLimits, defaultLimits, type ConnectionLimits, type Limits } from "./limits.js";
 
 export type StoreChoice = "memory" | "lmdb" | "redis";
 

@@ -4,7 +4,7 @@
 
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import type { Logger } from "../server/logger.js";
+import type { Logger } from "../runtime/logger.js";
 import { isUndecodableRequest } from "../transport/errors.js";
 import type { HttpRoute } from "../transport/http/fallback.js";
 import { observeCall } from "./call-outcome.js";

@@ -11,7 +11,7 @@ import { opsRoutes } from "../ops/ops-routes.js";
 import { instrumentRoutes, REQUEST_ID_HEADER, requestLogInterceptor } from "../ops/request-log.js";
 import type { Clock } from "../runtime/clock.js";
 import { DeferredStore } from "../store/deferred-store.js";
-import { DEFAULT_POOL, openingReason, openStore } from "../store/open-store.js";
+import { DEFAULT_POOL, openingReason, openStore } from "./open-store.js";
 import type { Store } from "../store/store.js";
 import { AuthFailureLog, authInterceptor, PasswordCheck, peerAddress } from "../transport/auth.js";
 import { guardConnectHandler } from "../transport/connect/adapter-guards.js";
@@ -22,7 +22,7 @@ import { fallbackRouter } from "../transport/http/fallback.js";
 import { docsRoutes } from "../transport/docs/docs-routes.js";
 import { OnePortServer } from "../transport/http/one-port.js";
 import { legacyRoutes } from "../transport/legacy/legacy-routes.js";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../runtime/logger.js";
 import { transportErrorLog } from "./transport-error-log.js";
 
 export interface RunningServer {

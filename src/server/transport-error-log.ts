@@ -3,7 +3,7 @@
 // short, so those get one line per interval with the count.
 
 import type { Clock } from "../runtime/clock.js";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../runtime/logger.js";
 
 export const ACCEPT_ERROR_LOG_INTERVAL_MS = 10_000;
 

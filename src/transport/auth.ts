@@ -3,6 +3,7 @@
 
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createContextKey, type Interceptor } from "@connectrpc/connect";
+import type { Logger } from "../runtime/logger.js";
 import { toConnectError } from "./errors.js";
 
 export class PasswordCheck {
@@ -71,10 +72,6 @@ export function authInterceptor(
   };
 }
 
-interface WarnLog {
-  warn(fields: object, message: string): void;
-}
-
 /**
  * Counts every rejected request and logs them without the presented secret: the first of a burst
  * in full, then one summary line per interval while failures keep coming, so a password-guessing
@@ -84,7 +81,7 @@ export class AuthFailureLog {
   private window: { suppressed: number; readonly byProtocol: Record<string, number>; readonly peers: Set<string>; readonly timer: NodeJS.Timeout } | undefined;
 
   constructor(
-    private readonly log: WarnLog,
+    private readonly log: Pick<Logger, "warn">,
     private readonly count: (protocol: AuthFailure["protocol"]) => void,
     private readonly intervalMs = 10_000,
   ) {}

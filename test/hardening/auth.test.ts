@@ -247,7 +247,7 @@ describe("AuthFailureLog", () => {
   it("counts every failure, logs the first of a burst in full and the rest as one summary per interval", () => {
     vi.useFakeTimers();
     try {
-      const warn = vi.fn<(fields: object, message: string) => void>();
+      const warn = vi.fn<(fields: object | string, message?: string) => void>();
       const counted: string[] = [];
       const failures = new AuthFailureLog({ warn }, (p) => counted.push(p), 1000);
       const f = { protocol: "rpc" as const, route: "/tokenpool.v1.TokenService/GetPool", presented: "x-api-password" as const, peer: "10.0.0.1" };

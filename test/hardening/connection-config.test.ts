@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from "vitest";
 import { ConfigError, helpText, loadConfig, type Config } from "../../src/config/config.js";
-import { defaultConnectionLimits } from "../../src/transport/limits.js";
+import { defaultConnectionLimits } from "../../src/config/limits.js";
 
 function load(argv: string[], env: NodeJS.ProcessEnv = {}): Config {
   const c = loadConfig(argv, env);

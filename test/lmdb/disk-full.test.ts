@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { systemClock } from "../../src/runtime/clock.js";
-import { createLogger } from "../../src/server/logger.js";
+import { createLogger } from "../../src/runtime/logger.js";
 import type { LocalStore } from "../../src/store/local-store.js";
 import { openLmdbStore } from "../../src/store/lmdb/lmdb-store.js";
 

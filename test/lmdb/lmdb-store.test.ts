@@ -8,7 +8,7 @@ import { open } from "lmdb";
 import { afterEach, describe, expect, it } from "vitest";
 import type { LeaseEvent, PoolConfig } from "../../src/core/types.js";
 import { systemClock, type Clock } from "../../src/runtime/clock.js";
-import { createLogger } from "../../src/server/logger.js";
+import { createLogger } from "../../src/runtime/logger.js";
 import type { LocalStore } from "../../src/store/local-store.js";
 import { DATA_FILE, LmdbOpenError } from "../../src/store/lmdb/lmdb-env.js";
 import { openLmdbStore, type LmdbStoreOptions } from "../../src/store/lmdb/lmdb-store.js";

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/es/grpc/health/v1/health_pb.js";
 import { loadConfig } from "../../src/config/config.js";
 import { systemClock } from "../../src/runtime/clock.js";
-import { createLogger } from "../../src/server/logger.js";
+import { createLogger } from "../../src/runtime/logger.js";
 import { startServer, type RunningServer } from "../../src/server/server.js";
 import { openLmdbStore } from "../../src/store/lmdb/lmdb-store.js";
 import { connectClient } from "../support/clients.js";

@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Lease, LeaseEvent, PoolConfig, Result } from "../../src/core/types.js";
 import { systemClock } from "../../src/runtime/clock.js";
-import { createLogger } from "../../src/server/logger.js";
+import { createLogger } from "../../src/runtime/logger.js";
 import { LocalStore } from "../../src/store/local-store.js";
 import { RedisStore } from "../../src/store/redis/redis-store.js";
 import type { Store, Watch } from "../../src/store/store.js";

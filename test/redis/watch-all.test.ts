@@ -6,7 +6,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LeaseEvent } from "../../src/core/types.js";
-import { createLogger } from "../../src/server/logger.js";
+import { createLogger } from "../../src/runtime/logger.js";
 import { RedisStore } from "../../src/store/redis/redis-store.js";
 import type { Watch } from "../../src/store/store.js";
 import { startRedisServer, type RedisServer } from "../support/redis-server.js";

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, type Config, type StoreChoice } from "../../src/config/config.js";
 import { systemClock } from "../../src/runtime/clock.js";
-import { createLogger } from "../../src/server/logger.js";
+import { createLogger } from "../../src/runtime/logger.js";
 import { startServer, type RunningServer } from "../../src/server/server.js";
 import { startRedisServer, type RedisServer } from "./redis-server.js";
 

@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HttpRequest } from "../../src/transport/http/handler.js";
 import { OnePortServer } from "../../src/transport/http/one-port.js";
 import { prepareRequestHead } from "../../src/transport/http/request-head.js";
-import { defaultConnectionLimits } from "../../src/transport/limits.js";
-import { createLogger } from "../../src/server/logger.js";
+import { defaultConnectionLimits } from "../../src/config/limits.js";
+import { createLogger } from "../../src/runtime/logger.js";
 import { ACCEPT_ERROR_LOG_INTERVAL_MS, transportErrorLog } from "../../src/server/transport-error-log.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 

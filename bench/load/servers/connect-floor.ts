@@ -5,7 +5,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { TokenService } from "../../../gen/es/tokenpool/v1/token_service_pb.js";
 import { OnePortServer } from "../../../src/transport/http/one-port.js";
-import { defaultConnectionLimits } from "../../../src/transport/limits.js";
+import { defaultConnectionLimits } from "../../../src/config/limits.js";
 import { announce, listenOptions } from "./listen.js";
 
 function routes(router: ConnectRouter): void {

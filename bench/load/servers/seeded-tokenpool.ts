@@ -3,7 +3,7 @@
 
 import { loadConfig } from "../../../src/config/config.js";
 import { systemClock } from "../../../src/runtime/clock.js";
-import { createLogger } from "../../../src/server/logger.js";
+import { createLogger } from "../../../src/runtime/logger.js";
 import { startServer } from "../../../src/server/server.js";
 import { announce } from "./listen.js";
 

@@ -1,7 +1,7 @@
 // Group commit of the core's state to lmdb: changes mark tokens and pools dirty, and one transaction at
 // a time writes the current state of all of them. After a failed commit, writes wait for a probe commit.
 
-import type { Logger } from "../../server/logger.js";
+import type { Logger } from "../../runtime/logger.js";
 import type { TokenPools } from "../../core/token-pools.js";
 import type { Persistence, PersistedChange } from "../local-store.js";
 import type { DataDirLock } from "./data-dir-lock.js";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { LeaseEvent } from "../../core/types.js";
 import type { Clock } from "../../runtime/clock.js";
 import type { EventHubOptions } from "../../runtime/event-hub.js";
-import type { Logger } from "../../server/logger.js";
+import type { Logger } from "../../runtime/logger.js";
 import { LocalStore, type CoreFactory } from "../local-store.js";
 import type { StoreObserver } from "../store.js";
 import { DataDirBusy, lockDataDir, type DataDirLock } from "./data-dir-lock.js";

@@ -4,7 +4,7 @@
 
 import { TokenPools } from "../../core/token-pools.js";
 import type { LeaseEvent, Millis } from "../../core/types.js";
-import type { Logger } from "../../server/logger.js";
+import type { Logger } from "../../runtime/logger.js";
 import type { LmdbData } from "./lmdb-env.js";
 import { CorruptRecord, decodePool, decodeToken, poolRange } from "./records.js";
 

@@ -2,7 +2,7 @@
 // only while someone watches all pools, listing again every rescan interval and at once when any
 // replica creates a pool (CREATE_POOL publishes a notice). Only names are read, never tokens.
 
-import type { Logger } from "../../server/logger.js";
+import type { Logger } from "../../runtime/logger.js";
 import { createSubscriberClient, type ConnectionOptions, type RedisClient } from "./connection.js";
 import { POOL_CREATED_CHANNEL } from "./keys.js";
 import type { PoolIndex } from "./pool-index.js";

@@ -6,7 +6,7 @@
 
 import type { Lease, LeaseEvent } from "../../core/types.js";
 import type { WatchEnd } from "../../runtime/event-hub.js";
-import type { Logger } from "../../server/logger.js";
+import type { Logger } from "../../runtime/logger.js";
 import { createBlockingClient, type ConnectionOptions, type RedisClient } from "./connection.js";
 import { streamEntryOf, type StreamEntry } from "./wire.js";
 

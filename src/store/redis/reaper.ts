@@ -2,7 +2,7 @@
 // local write reports an earlier one), claims due pools so replicas share the work instead of racing
 // for it, and expires each pool's timers in bounded batches through the REAP script.
 
-import type { Logger } from "../../server/logger.js";
+import type { Logger } from "../../runtime/logger.js";
 import type { PoolIndex } from "./pool-index.js";
 
 export interface ReaperOptions {

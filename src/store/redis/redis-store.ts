@@ -9,7 +9,7 @@ import { randomTokenId } from "../../core/token-ids.js";
 import type { CoreError, KeepAliveResult, Lease, PoolConfig, PoolStats, ReleaseOptions, Result, TokenInfo } from "../../core/types.js";
 import { checkIdleTtl, checkLeaseTtl, checkMaxTokens, checkOwner, checkPoolName, checkTokenId } from "../../core/validate.js";
 import { Subscription, type WatchEnd } from "../../runtime/event-hub.js";
-import type { Logger } from "../../server/logger.js";
+import type { Logger } from "../../runtime/logger.js";
 import type { Store, StoreAssignOptions, StoreError, StoreObserver, Watch } from "../store.js";
 import { AllPoolsWatch, type StreamPosition } from "./all-pools-watch.js";
 import { connectWithin, createClient, describeUrl, unavailableMessage, type ConnectionOptions, type RedisClient } from "./connection.js";

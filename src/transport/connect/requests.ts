@@ -3,7 +3,7 @@
 
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import type { CoreError } from "../../core/types.js";
-import type { Limits } from "../limits.js";
+import type { Limits } from "../../config/limits.js";
 
 export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: CoreError };
 

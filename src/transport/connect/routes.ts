@@ -9,7 +9,7 @@ import * as reflectionV1 from "../../../gen/es/grpc/reflection/v1/reflection_pb.
 import * as reflectionV1alpha from "../../../gen/es/grpc/reflection/v1alpha/reflection_pb.js";
 import { file_tokenpool_v1_token_service, TokenService } from "../../../gen/es/tokenpool/v1/token_service_pb.js";
 import type { Store } from "../../store/store.js";
-import type { Limits } from "../limits.js";
+import type { Limits } from "../../config/limits.js";
 import { healthRoutes } from "./health.js";
 import { reflectionRoutes } from "./reflection.js";
 import { tokenService, type StreamGate } from "./token-service.js";

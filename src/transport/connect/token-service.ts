@@ -6,7 +6,7 @@ import { TokenService } from "../../../gen/es/tokenpool/v1/token_service_pb.js";
 import type { Result } from "../../core/types.js";
 import type { Store } from "../../store/store.js";
 import { toConnectError, type ServiceError } from "../errors.js";
-import type { Limits } from "../limits.js";
+import type { Limits } from "../../config/limits.js";
 import { keepAliveResultMessage, leaseMessage, poolMessage, tokenMessage } from "./convert.js";
 import { countField, durationField, stringField, tokenList, type Checked } from "./requests.js";
 import { shapeWatch } from "./watch-stream.js";

@@ -5,7 +5,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
-import type { ConnectionLimits } from "../limits.js";
+import type { ConnectionLimits } from "../../config/limits.js";
 import { sendJson } from "./fallback.js";
 import type { HttpHandler, HttpRequest, HttpResponse } from "./handler.js";
 import { prepareRequestHead } from "./request-head.js";

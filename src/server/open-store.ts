@@ -2,13 +2,13 @@
 
 import type { Config } from "../config/config.js";
 import type { Clock } from "../runtime/clock.js";
-import type { Logger } from "../server/logger.js";
-import { LocalStore } from "./local-store.js";
-import { LmdbOpenError } from "./lmdb/lmdb-env.js";
-import { recoverLmdbStore } from "./lmdb/lmdb-store.js";
-import { describeUrl } from "./redis/connection.js";
-import { RedisOpenError, RedisStore } from "./redis/redis-store.js";
-import type { Store, StoreObserver } from "./store.js";
+import type { Logger } from "../runtime/logger.js";
+import { LocalStore } from "../store/local-store.js";
+import { LmdbOpenError } from "../store/lmdb/lmdb-env.js";
+import { recoverLmdbStore } from "../store/lmdb/lmdb-store.js";
+import { describeUrl } from "../store/redis/connection.js";
+import { RedisOpenError, RedisStore } from "../store/redis/redis-store.js";
+import type { Store, StoreObserver } from "../store/store.js";
 
 export const DEFAULT_POOL = "default";
 
