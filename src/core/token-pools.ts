@@ -68,6 +68,12 @@ class Pool {
   readonly requests = new Map<string, number>();
   /** owner + "\0" + requestId → waiter, only while it waits: a retry joins the same wait. */
   readonly waitingRequests = new Map<string, Waiter>();
+  /**
+   * Held slots whose lease is recyclable, oldest grant first (a Set keeps insertion order and deletes
+   * in O(1)). Recovery inserts in storage order and marks it unsorted.
+   */
+  readonly recycleQueue = new Set<number>();
+  recycleQueueSorted = true;
 
   constructor(
     readonly index: number,
@@ -191,7 +197,7 @@ export class TokenPools {
     if (!(pick >= 0 && pick < pool.freeCount)) throw new RangeError(`randomIndex(${pool.freeCount}) returned ${pick}`);
     const slot = pool.free[pick | 0]!;
     this.takeFree(pool, slot);
-    this.grant(pool, slot, owner, opts.leaseTtlMs, opts.requestId, now, undefined);
+    this.grant(pool, slot, owner, opts.leaseTtlMs, opts.requestId, opts.recyclable === true, now, undefined);
     return ok({ kind: "leased", lease: this.lease(pool, slot), available: pool.freeCount });
   }
 
@@ -251,6 +257,24 @@ export class TokenPools {
     this.endLease(pool, slot);
     this.makeAvailable(pool, slot, now);
     return ok({ available: pool.freeCount });
+  }
+
+  /**
+   * Releases the oldest lease still held on the pool's recycle queue; `released` is undefined when
+   * there is none. O(1): leases leave the queue as they end, so its head is always live.
+   */
+  releaseOldestRecyclable(poolName: string, now: Millis): Result<{ released: string | undefined; available: number }> {
+    const pool = this.pools.get(poolName);
+    if (!pool) return err({ code: "POOL_NOT_FOUND", pool: poolName });
+    if (!pool.recycleQueueSorted) this.sortRecycleQueue(pool);
+    const first = pool.recycleQueue.values().next();
+    if (first.done) return ok({ released: undefined, available: pool.freeCount });
+    const slot = first.value;
+    const token = this.slab.id(slot);
+    this.event(pool, "RELEASED", slot, now);
+    this.endLease(pool, slot);
+    this.makeAvailable(pool, slot, now);
+    return ok({ released: token, available: pool.freeCount });
   }
 
   delete(poolName: string, token: string, now: Millis): Result<void> {
@@ -322,6 +346,7 @@ export class TokenPools {
       if (s.num[slot * 4 + IDLE_EXP]! < lease.expireTime) s.num[slot * 4 + IDLE_EXP] = lease.expireTime;
       if (lease.generation > pool.generation) pool.generation = lease.generation;
       if (lease.requestId) this.rememberRequest(pool, slot, lease.owner, lease.requestId);
+      if (lease.recyclable) this.restoreRecyclable(pool, slot);
       this.wheel.schedule(slot, lease.expireTime);
     } else {
       this.pushFree(pool, slot);
@@ -331,6 +356,21 @@ export class TokenPools {
   }
 
   // ---- internals -------------------------------------------------------------------------------
+
+  /** Storage order is not grant order: the queue is sorted once, when first used. */
+  private restoreRecyclable(pool: Pool, slot: number): void {
+    pool.recycleQueue.add(slot);
+    pool.recycleQueueSorted = false;
+  }
+
+  /** Grant order is generation order: one sort after recovery, O(k log k) in the queue's length. */
+  private sortRecycleQueue(pool: Pool): void {
+    const gen = (slot: number): number => this.slab.num[slot * 4 + GEN]!;
+    const slots = [...pool.recycleQueue].sort((a, b) => gen(a) - gen(b));
+    pool.recycleQueue.clear();
+    for (const slot of slots) pool.recycleQueue.add(slot);
+    pool.recycleQueueSorted = true;
+  }
 
   private checkNewIds(pool: Pool, ids: readonly string[]): CoreError | undefined {
     const seen = new Set<string>();
@@ -410,7 +450,7 @@ export class TokenPools {
     if (waiter) {
       this.dropWaiter(waiter);
       this.slab.setFreePos(slot, HELD);
-      this.grant(pool, slot, waiter.owner, waiter.leaseTtlMs, waiter.requestId, now, waiter.id);
+      this.grant(pool, slot, waiter.owner, waiter.leaseTtlMs, waiter.requestId, waiter.recyclable, now, waiter.id);
       return;
     }
     this.pushFree(pool, slot);
@@ -439,6 +479,7 @@ export class TokenPools {
     owner: string,
     leaseTtlMs: number | undefined,
     requestId: string | undefined,
+    recyclable: boolean,
     now: Millis,
     waiterId: number | undefined,
   ): void {
@@ -450,6 +491,7 @@ export class TokenPools {
     s.num[slot * 4 + LEASE_EXP] = now + ttl;
     s.num[slot * 4 + IDLE_EXP] = this.idleDeadline(pool, now, now + ttl);
     if (requestId !== undefined && requestId !== "") this.rememberRequest(pool, slot, owner, requestId);
+    if (recyclable) pool.recycleQueue.add(slot);
     this.wheel.schedule(slot, now + ttl);
     this.event(pool, "ASSIGNED", slot, now, waiterId);
   }
@@ -470,6 +512,7 @@ export class TokenPools {
         pool.requests.delete(key);
       }
     }
+    if (pool.recycleQueue.size !== 0) pool.recycleQueue.delete(slot);
     s.setOwner(slot, "");
     s.num[slot * 4 + LEASE_EXP] = Infinity;
   }
@@ -542,6 +585,7 @@ export class TokenPools {
       owner,
       leaseTtlMs: opts.leaseTtlMs,
       requestId: opts.requestId,
+      recyclable: opts.recyclable === true,
       prev: undefined,
       next: undefined,
     };
@@ -592,6 +636,7 @@ export class TokenPools {
       expireTime: s.num[slot * 4 + LEASE_EXP]!,
       idleExpireTime: finite(s.num[slot * 4 + IDLE_EXP]!),
       requestId: this.requestKeyOf.size === 0 ? undefined : requestIdOf(this.requestKeyOf.get(slot)),
+      recyclable: pool.recycleQueue.size !== 0 && pool.recycleQueue.has(slot) ? true : undefined,
     };
   }
 

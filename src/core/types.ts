@@ -24,6 +24,8 @@ export interface Lease {
   /** Undefined when the pool's idle TTL is 0 (tokens never go idle). */
   readonly idleExpireTime: Millis | undefined;
   readonly requestId: string | undefined;
+  /** On its pool's recycle queue (assigned with `recyclable`): releaseOldestRecyclable may end it. */
+  readonly recyclable?: boolean;
 }
 
 export type TokenState = "free" | "held";
@@ -115,6 +117,11 @@ export interface AssignOptions {
   readonly requestId?: string;
   /** When set and no token is free, queue FIFO until this time instead of failing. */
   readonly waitUntil?: Millis;
+  /**
+   * Puts the lease on its pool's recycle queue, so releaseOldestRecyclable can end it without being
+   * told the token (the legacy /recycle_token, which names none).
+   */
+  readonly recyclable?: boolean;
 }
 
 export type AssignOutcome =
@@ -148,6 +155,7 @@ export interface TokenRecord {
         readonly leaseTtlMs: number;
         readonly expireTime: Millis;
         readonly requestId: string | undefined;
+        readonly recyclable?: boolean;
       }
     | undefined;
 }

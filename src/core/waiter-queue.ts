@@ -9,6 +9,7 @@ export interface Waiter {
   readonly owner: string;
   readonly leaseTtlMs: number | undefined;
   readonly requestId: string | undefined;
+  readonly recyclable: boolean;
   prev: Waiter | undefined;
   next: Waiter | undefined;
 }

@@ -58,6 +58,10 @@ export class DeferredStore implements Store {
     return this.target ? this.target.release(pool, token, options) : this.refuse();
   }
 
+  releaseOldestRecyclable(pool: string): Answer<{ released: string | undefined; available: number }> {
+    return this.target ? this.target.releaseOldestRecyclable(pool) : this.refuse();
+  }
+
   deleteToken(pool: string, token: string): Answer<void> {
     return this.target ? this.target.deleteToken(pool, token) : this.refuse();
   }

@@ -174,6 +174,7 @@ export class LocalStore implements Store {
       {
         ...(options.leaseTtlMs !== undefined && { leaseTtlMs: options.leaseTtlMs }),
         ...(options.requestId !== undefined && { requestId: options.requestId }),
+        ...(options.recyclable === true && { recyclable: true }),
         ...(waitMs > 0 && !options.signal?.aborted && { waitUntil: now + waitMs }),
       },
       now,
@@ -198,6 +199,13 @@ export class LocalStore implements Store {
     const refused = this.refuseWrite();
     if (refused) return refused;
     const released = this.current.release(pool, token, options, this.clock.now());
+    return this.commit(() => released);
+  }
+
+  async releaseOldestRecyclable(pool: string): Promise<Result<{ released: string | undefined; available: number }, StoreError>> {
+    const refused = this.refuseWrite();
+    if (refused) return refused;
+    const released = this.current.releaseOldestRecyclable(pool, this.clock.now());
     return this.commit(() => released);
   }
 

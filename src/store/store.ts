@@ -30,6 +30,8 @@ export interface StoreAssignOptions {
   readonly waitMs?: number;
   /** Aborts a waiting assign (client cancelled or deadline passed). */
   readonly signal?: AbortSignal;
+  /** Puts the lease on the pool's recycle queue (see releaseOldestRecyclable). */
+  readonly recyclable?: boolean;
 }
 
 /**
@@ -67,6 +69,11 @@ export interface Store {
   ): Promise<Result<{ lease: Lease; available: number }, StoreError>>;
   keepAlive(pool: string, tokens: readonly string[]): Promise<Result<KeepAliveResult[], StoreError>>;
   release(pool: string, token: string, options: ReleaseOptions): Promise<Result<{ available: number }, StoreError>>;
+  /**
+   * Releases the oldest lease still held on the pool's recycle queue (leases assigned with
+   * `recyclable`), whichever replica assigned it; `released` is the token, or undefined when none is.
+   */
+  releaseOldestRecyclable(pool: string): Promise<Result<{ released: string | undefined; available: number }, StoreError>>;
   deleteToken(pool: string, token: string): Promise<Result<void, StoreError>>;
   getToken(pool: string, token: string): Promise<Result<TokenInfo, StoreError>>;
   /** Replays retained events after `afterSequence` (0 = live only), then streams live ones. */

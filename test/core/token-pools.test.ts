@@ -274,3 +274,58 @@ describe("recovery", () => {
     expect(events.at(-1)).toMatchObject({ type: "LEASE_EXPIRED", token: "held", generation: 40 });
   });
 });
+
+describe("recycle queue", () => {
+  const lease = (owner: string, generation: number) => ({ owner, generation, leaseTtlMs: 1000, expireTime: T0 + 500, requestId: undefined });
+
+  it("releases the oldest recyclable lease still held, skipping ones that ended and ones not on the queue", () => {
+    const { core, events } = setup({ idleTtlMs: 0, leaseTtlMs: 100 });
+    value(core.generate("p", { ids: ["a", "b", "c", "d"] }, T0));
+    const plain = value(core.assign("p", "legacy", { leaseTtlMs: 10_000 }, T0));
+    const first = value(core.assign("p", "legacy", { recyclable: true }, T0));
+    const second = value(core.assign("p", "legacy", { recyclable: true }, T0 + 10));
+    const third = value(core.assign("p", "legacy", { recyclable: true }, T0 + 20));
+    if (plain.kind !== "leased" || first.kind !== "leased" || second.kind !== "leased" || third.kind !== "leased") throw new Error("not leased");
+    expect(first.lease.recyclable).toBe(true);
+    expect(plain.lease.recyclable).toBeUndefined();
+    // The first ends by name: it leaves the queue, so the second is the oldest now.
+    value(core.release("p", first.lease.token, {}, T0 + 30));
+    const r1 = value(core.releaseOldestRecyclable("p", T0 + 40));
+    expect(r1).toEqual({ released: second.lease.token, available: 2 });
+    expect(events.at(-1)).toMatchObject({ type: "RELEASED", token: second.lease.token, owner: "legacy", generation: second.lease.generation });
+    // The third expires (granted at +20, ttl 100): nothing recyclable is left, the plain lease stays.
+    core.advance(T0 + 121, 100);
+    expect(value(core.get("p", third.lease.token)).state).toBe("free");
+    expect(value(core.releaseOldestRecyclable("p", T0 + 130))).toEqual({ released: undefined, available: 3 });
+    expect(value(core.get("p", plain.lease.token)).state).toBe("held");
+    expect(core.releaseOldestRecyclable("nope", T0)).toMatchObject({ ok: false, error: { code: "POOL_NOT_FOUND" } });
+  });
+
+  it("keeps the flag through a waiter's grant and a token's re-assignment", () => {
+    const { core } = setup({ idleTtlMs: 0 });
+    value(core.generate("p", { ids: ["only"] }, T0));
+    const held = value(core.assign("p", "x", {}, T0));
+    const waiting = value(core.assign("p", "legacy", { recyclable: true, waitUntil: T0 + 1000 }, T0));
+    expect(waiting.kind).toBe("waiting");
+    if (held.kind !== "leased") throw new Error("not leased");
+    value(core.release("p", "only", {}, T0 + 1));
+    expect(value(core.get("p", "only")).lease).toMatchObject({ owner: "legacy", recyclable: true });
+    expect(value(core.releaseOldestRecyclable("p", T0 + 2)).released).toBe("only");
+    // Assigned again without the flag: not on the queue.
+    value(core.assign("p", "legacy", {}, T0 + 3));
+    expect(value(core.releaseOldestRecyclable("p", T0 + 4)).released).toBeUndefined();
+  });
+
+  it("restores the queue from records and serves it in grant (generation) order", () => {
+    const core = new TokenPools({ startMs: T0 });
+    value(core.restorePool("p", { leaseTtlMs: 1000, idleTtlMs: 0, maxTokens: 10 }, { generation: 9, sequence: 20 }));
+    // Storage order (by token id) is not grant order.
+    value(core.restoreToken("p", { token: "a", idleExpireTime: undefined, lease: { ...lease("legacy", 7), recyclable: true } }, T0));
+    value(core.restoreToken("p", { token: "b", idleExpireTime: undefined, lease: lease("legacy", 3) }, T0));
+    value(core.restoreToken("p", { token: "c", idleExpireTime: undefined, lease: { ...lease("legacy", 5), recyclable: true } }, T0));
+    expect(value(core.releaseOldestRecyclable("p", T0)).released).toBe("c");
+    expect(value(core.releaseOldestRecyclable("p", T0)).released).toBe("a");
+    expect(value(core.releaseOldestRecyclable("p", T0)).released).toBeUndefined();
+    expect(value(core.get("p", "b")).state).toBe("held");
+  });
+});

@@ -1,109 +1,154 @@
 // The old Python service's API, byte for byte: bodies as Flask's jsonify wrote them (sorted keys,
-// compact, non-ASCII escaped, trailing newline), the same statuses, and real leases underneath.
+// compact, non-ASCII escaped, trailing newline), the same statuses, and real leases underneath. Runs
+// on every store, and on two Redis replicas where every recycle goes to the replica that did not
+// issue the token: the recycle queue lives in the store, not in a process.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectClient } from "../support/clients.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { STORES, startTestReplicas, startTestServer, type TestServer } from "../support/server.js";
 
-let s: TestServer;
-beforeAll(async () => {
-  s = await startTestServer("memory", ["--total-tokens", "2", "--legacy-lease-ttl", "0.4", "--idle-ttl", "0"]);
-});
-afterAll(async () => {
-  await s.close();
-});
+const FLAGS = ["--total-tokens", "2", "--legacy-lease-ttl", "0.4", "--idle-ttl", "0"];
 
-async function get(path: string, password: string | null = s.password) {
-  const res = await fetch(`${s.url}${path}`, { headers: password === null ? {} : { "x-api-password": password } });
-  return { status: res.status, type: res.headers.get("content-type"), body: await res.text() };
+interface Deployment {
+  /** Serves /issue_token, /tokens and the gRPC calls. */
+  readonly issuer: TestServer;
+  /** Serves /recycle_token: another process than the issuer when there are replicas. */
+  readonly recycler: TestServer;
+  close(): Promise<void>;
 }
 
-describe("legacy HTTP API", () => {
-  it("issues, counts and recycles tokens with the original bodies and statuses", async () => {
-    expect(await get("/tokens")).toEqual({ status: 200, type: "application/json", body: '{"available_tokens":2}\n' });
-    expect(await get("/issue_token?info=example")).toEqual({
-      status: 200,
-      type: "application/json",
-      body: '{"available_tokens":1,"info":"example","message":"Token issued successfully."}\n',
-    });
-    expect((await get("/issue_token")).body).toBe('{"available_tokens":0,"info":"No info provided","message":"Token issued successfully."}\n');
-    expect(await get("/issue_token?info=x")).toEqual({
-      status: 429,
-      type: "application/json",
-      body: '{"available_tokens":0,"info":"x","message":"No tokens available."}\n',
-    });
-    expect(await get("/recycle_token?info=r")).toEqual({
-      status: 200,
-      type: "application/json",
-      body: '{"available_tokens":1,"info":"r","message":"Token recycled successfully."}\n',
-    });
-    expect((await get("/recycle_token")).body).toBe('{"available_tokens":2,"info":"No info provided","message":"Token recycled successfully."}\n');
-    expect(await get("/recycle_token")).toEqual({
-      status: 400,
-      type: "application/json",
-      body: '{"available_tokens":2,"info":"No info provided","message":"All tokens are already available."}\n',
-    });
-  });
+const DEPLOYMENTS: readonly { readonly name: string; readonly start: () => Promise<Deployment> }[] = [
+  ...STORES.map((store) => ({
+    name: store,
+    start: async (): Promise<Deployment> => {
+      const s = await startTestServer(store, FLAGS);
+      return { issuer: s, recycler: s, close: () => s.close() };
+    },
+  })),
+  {
+    name: "redis, two replicas",
+    start: async (): Promise<Deployment> => {
+      const r = await startTestReplicas(2, FLAGS);
+      return { issuer: r.replicas[0]!, recycler: r.replicas[1]!, close: () => r.close() };
+    },
+  },
+];
 
-  it("escapes non-ASCII info the way Python's json did", async () => {
-    const r = await get(`/issue_token?info=${encodeURIComponent('ü"€')}`);
-    expect(r.body).toBe('{"available_tokens":1,"info":"\\u00fc\\"\\u20ac","message":"Token issued successfully."}\n');
-    expect((await get("/recycle_token")).status).toBe(200);
-  });
+for (const deployment of DEPLOYMENTS) {
+  describe(`legacy HTTP API (${deployment.name})`, () => {
+    let d: Deployment;
+    let s: TestServer;
+    beforeAll(async () => {
+      d = await deployment.start();
+      s = d.issuer;
+    });
+    afterAll(async () => {
+      await d.close();
+    });
 
-  it("rejects a missing or wrong X-API-PASSWORD on every route", async () => {
-    for (const path of ["/issue_token", "/recycle_token", "/tokens"]) {
-      for (const pw of [null, "wrong", ""]) {
-        expect(await get(path, pw)).toEqual({ status: 401, type: "application/json", body: '{"error":"Unauthorized"}\n' });
-      }
+    async function get(path: string, password: string | null = s.password) {
+      const at = path.startsWith("/recycle_token") ? d.recycler : d.issuer;
+      const res = await fetch(`${at.url}${path}`, { headers: password === null ? {} : { "x-api-password": password } });
+      return { status: res.status, type: res.headers.get("content-type"), body: await res.text() };
     }
-    expect((await get("/tokens")).body).toBe('{"available_tokens":2}\n'); // nothing was issued by the rejected calls
-  });
 
-  it("gives a dead client's token back when its lease expires", async () => {
-    expect((await get("/issue_token")).status).toBe(200);
-    expect((await get("/tokens")).body).toBe('{"available_tokens":1}\n');
-    await new Promise((r) => setTimeout(r, 600));
-    expect((await get("/tokens")).body).toBe('{"available_tokens":2}\n');
-    // The expired lease is skipped: nothing is left to recycle.
-    expect((await get("/recycle_token")).status).toBe(400);
-  });
+    /** Polls /tokens until it reads `body` (expiry runs on its own schedule, per store). */
+    async function tokensEventually(body: string, withinMs: number): Promise<string> {
+      const until = Date.now() + withinMs;
+      let last = "";
+      while (Date.now() < until) {
+        last = (await get("/tokens")).body;
+        if (last === body) return last;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return last;
+    }
 
-  it("shares the default pool with gRPC clients in both directions", async () => {
-    const c = connectClient(s.url, s.password, "grpc-h2");
-    const lease = (await c.unary("assignToken", { pool: "default", owner: "grpc" })).lease as { token: string };
-    expect((await get("/tokens")).body).toBe('{"available_tokens":1}\n');
-    expect((await get("/issue_token")).status).toBe(200);
-    expect((await get("/issue_token")).status).toBe(429);
-    const pool = (await c.unary("getPool", { name: "default" })).pool as { held: number };
-    expect(pool.held).toBe(2);
-    // A legacy recycle never releases the gRPC client's lease.
-    expect((await get("/recycle_token")).status).toBe(200);
-    expect((await get("/recycle_token")).status).toBe(400);
-    expect((await c.unary("getToken", { pool: "default", token: lease.token })).state).toBe("TOKEN_STATE_HELD");
-    await c.unary("releaseToken", { pool: "default", token: lease.token });
-    expect((await get("/tokens")).body).toBe('{"available_tokens":2}\n');
-  });
+    it("issues, counts and recycles tokens with the original bodies and statuses", async () => {
+      expect(await get("/tokens")).toEqual({ status: 200, type: "application/json", body: '{"available_tokens":2}\n' });
+      expect(await get("/issue_token?info=example")).toEqual({
+        status: 200,
+        type: "application/json",
+        body: '{"available_tokens":1,"info":"example","message":"Token issued successfully."}\n',
+      });
+      expect((await get("/issue_token")).body).toBe('{"available_tokens":0,"info":"No info provided","message":"Token issued successfully."}\n');
+      expect(await get("/issue_token?info=x")).toEqual({
+        status: 429,
+        type: "application/json",
+        body: '{"available_tokens":0,"info":"x","message":"No tokens available."}\n',
+      });
+      expect(await get("/recycle_token?info=r")).toEqual({
+        status: 200,
+        type: "application/json",
+        body: '{"available_tokens":1,"info":"r","message":"Token recycled successfully."}\n',
+      });
+      expect((await get("/recycle_token")).body).toBe('{"available_tokens":2,"info":"No info provided","message":"Token recycled successfully."}\n');
+      expect(await get("/recycle_token")).toEqual({
+        status: 400,
+        type: "application/json",
+        body: '{"available_tokens":2,"info":"No info provided","message":"All tokens are already available."}\n',
+      });
+    });
 
-  it("recycles a named token only when a legacy client holds it", async () => {
-    const c = connectClient(s.url, s.password, "grpc-h2");
-    const lease = (await c.unary("assignToken", { pool: "default", owner: "grpc" })).lease as { token: string };
-    expect((await get(`/recycle_token?token=${lease.token}`)).status).toBe(400);
-    expect((await c.unary("getToken", { pool: "default", token: lease.token })).state).toBe("TOKEN_STATE_HELD");
-    await c.unary("releaseToken", { pool: "default", token: lease.token });
+    it("escapes non-ASCII info the way Python's json did", async () => {
+      const r = await get(`/issue_token?info=${encodeURIComponent('ü"€')}`);
+      expect(r.body).toBe('{"available_tokens":1,"info":"\\u00fc\\"\\u20ac","message":"Token issued successfully."}\n');
+      expect((await get("/recycle_token")).status).toBe(200);
+    });
 
-    // Learn which token the legacy client got from the lease events, then recycle it by name.
-    const abort = new AbortController();
-    const events = c.watch({ pool: "default" }, { signal: abort.signal })[Symbol.asyncIterator]();
-    const first = events.next();
-    await new Promise((r) => setTimeout(r, 100));
-    expect((await get("/issue_token")).status).toBe(200);
-    const assigned = (await first).value as { event: { token: string; owner: string } };
-    abort.abort();
-    expect(assigned.event.owner).toBe("legacy");
-    expect((await get(`/recycle_token?token=${assigned.event.token}&info=named`)).body).toBe(
-      '{"available_tokens":2,"info":"named","message":"Token recycled successfully."}\n',
-    );
-    expect((await get("/recycle_token")).status).toBe(400); // the FIFO entry went stale and is skipped
+    it("rejects a missing or wrong X-API-PASSWORD on every route", async () => {
+      for (const path of ["/issue_token", "/recycle_token", "/tokens"]) {
+        for (const pw of [null, "wrong", ""]) {
+          expect(await get(path, pw)).toEqual({ status: 401, type: "application/json", body: '{"error":"Unauthorized"}\n' });
+        }
+      }
+      expect((await get("/tokens")).body).toBe('{"available_tokens":2}\n'); // nothing was issued by the rejected calls
+    });
+
+    it("gives a dead client's token back when its lease expires", async () => {
+      expect((await get("/issue_token")).status).toBe(200);
+      expect((await get("/tokens")).body).toBe('{"available_tokens":1}\n');
+      expect(await tokensEventually('{"available_tokens":2}\n', 3000)).toBe('{"available_tokens":2}\n');
+      // The expired lease is skipped: nothing is left to recycle.
+      expect((await get("/recycle_token")).status).toBe(400);
+    });
+
+    it("shares the default pool with gRPC clients in both directions", async () => {
+      const c = connectClient(s.url, s.password, "grpc-h2");
+      const lease = (await c.unary("assignToken", { pool: "default", owner: "grpc" })).lease as { token: string };
+      expect((await get("/tokens")).body).toBe('{"available_tokens":1}\n');
+      expect((await get("/issue_token")).status).toBe(200);
+      expect((await get("/issue_token")).status).toBe(429);
+      const pool = (await c.unary("getPool", { name: "default" })).pool as { held: number };
+      expect(pool.held).toBe(2);
+      // A legacy recycle never releases the gRPC client's lease.
+      expect((await get("/recycle_token")).status).toBe(200);
+      expect((await get("/recycle_token")).status).toBe(400);
+      expect((await c.unary("getToken", { pool: "default", token: lease.token })).state).toBe("TOKEN_STATE_HELD");
+      await c.unary("releaseToken", { pool: "default", token: lease.token });
+      expect((await get("/tokens")).body).toBe('{"available_tokens":2}\n');
+    });
+
+    it("recycles a named token only when a legacy client holds it", async () => {
+      const c = connectClient(s.url, s.password, "grpc-h2");
+      const lease = (await c.unary("assignToken", { pool: "default", owner: "grpc" })).lease as { token: string };
+      expect((await get(`/recycle_token?token=${lease.token}`)).status).toBe(400);
+      expect((await c.unary("getToken", { pool: "default", token: lease.token })).state).toBe("TOKEN_STATE_HELD");
+      await c.unary("releaseToken", { pool: "default", token: lease.token });
+
+      // Learn which token the legacy client got from the lease events, then recycle it by name.
+      const abort = new AbortController();
+      const events = c.watch({ pool: "default" }, { signal: abort.signal })[Symbol.asyncIterator]();
+      const first = events.next();
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await get("/issue_token")).status).toBe(200);
+      const assigned = (await first).value as { event: { token: string; owner: string } };
+      abort.abort();
+      expect(assigned.event.owner).toBe("legacy");
+      expect((await get(`/recycle_token?token=${assigned.event.token}&info=named`)).body).toBe(
+        '{"available_tokens":2,"info":"named","message":"Token recycled successfully."}\n',
+      );
+      expect((await get("/recycle_token")).status).toBe(400); // the FIFO entry went stale and is skipped
+    });
   });
-});
+}

@@ -106,6 +106,28 @@ describe("lmdb store", () => {
     expect(value(await store.getPool("a")).sequence).toBeGreaterThan(poolA.sequence);
   });
 
+  it("recovers the recycle queue in grant order", async () => {
+    const dir = tempDir();
+    let store = openStore(dir);
+    // One free token at a time, granted z, y, x: storage (id) order is the reverse of grant order.
+    value(await store.createPool("q", cfg({ idleTtlMs: 0 }), 0));
+    const granted: string[] = [];
+    for (const id of ["z", "y", "x"]) {
+      value(await store.generate("q", { ids: [id] }));
+      granted.push(value(await store.assign("q", "legacy", { recyclable: true })).lease.token);
+    }
+    expect(granted).toEqual(["z", "y", "x"]);
+    value(await store.generate("q", { ids: ["w"] }));
+    const plain = value(await store.assign("q", "legacy", {})).lease.token;
+
+    store = await reopen(store, dir);
+    expect(value(await store.getToken("q", granted[0]!)).lease?.recyclable).toBe(true);
+    const recycled: (string | undefined)[] = [];
+    for (let i = 0; i < 4; i++) recycled.push(value(await store.releaseOldestRecyclable("q")).released);
+    expect(recycled).toEqual([...granted, undefined]);
+    expect(value(await store.getToken("q", plain)).state).toBe("held");
+  });
+
   it("gives every recovered deadline at least the restart grace", async () => {
     const dir = tempDir();
     let now = Date.now();

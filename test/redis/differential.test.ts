@@ -100,7 +100,8 @@ function errorShape(r: Result<unknown, { code: string }>, token: (t: string) => 
 type Op =
   | { kind: "generateIds"; fresh: number; dup: number | undefined; bad: boolean }
   | { kind: "generateCount"; count: number }
-  | { kind: "assign"; owner: string; requestId: string | undefined; leaseTtlMs: number | undefined }
+  | { kind: "assign"; owner: string; requestId: string | undefined; leaseTtlMs: number | undefined; recyclable: boolean }
+  | { kind: "recycle" }
   | { kind: "release"; ref: number; generation: "right" | "wrong" | "none"; owner: "right" | "wrong" | "none" }
   | { kind: "keepAlive"; refs: number[] }
   | { kind: "delete"; ref: number }
@@ -116,7 +117,9 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     owner: fc.constantFrom("alice", "bob", "x".repeat(300)),
     requestId: fc.option(fc.constantFrom("r1", "r2"), { nil: undefined }),
     leaseTtlMs: fc.option(fc.constantFrom(30_000, -1), { nil: undefined }),
+    recyclable: fc.boolean(),
   }),
+  fc.record({ kind: fc.constant("recycle" as const) }),
   fc.record({
     kind: fc.constant("release" as const),
     ref,
@@ -202,6 +205,7 @@ describe("redis store ≡ in-process core", () => {
               const options = {
                 ...(o.requestId !== undefined && { requestId: o.requestId }),
                 ...(o.leaseTtlMs !== undefined && { leaseTtlMs: o.leaseTtlMs }),
+                ...(o.recyclable && { recyclable: true }),
               };
               const a = await memory.assign(pool, o.owner, options);
               const b = await redis.assign(pool, o.owner, options);
@@ -225,6 +229,16 @@ describe("redis store ≡ in-process core", () => {
               const b = await redis.release(pool, m(token), options);
               expect(errorShape(b, (t) => t)).toEqual(errorShape(a, m));
               if (a.ok && b.ok) expect(b.value.available).toBe(a.value.available);
+              break;
+            }
+            case "recycle": {
+              const a = await memory.releaseOldestRecyclable(pool);
+              const b = await redis.releaseOldestRecyclable(pool);
+              expect(errorShape(b, (t) => t)).toEqual(errorShape(a, m));
+              if (a.ok && b.ok) {
+                expect(b.value.available).toBe(a.value.available);
+                expect(b.value.released).toBe(a.value.released === undefined ? undefined : m(a.value.released));
+              }
               break;
             }
             case "keepAlive": {

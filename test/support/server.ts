@@ -24,10 +24,19 @@ export interface TestServer {
 /** Stores the conformance suite runs against; later backends add themselves here. */
 export const STORES: readonly StoreChoice[] = ["memory", "lmdb", "redis"];
 
-export async function startTestServer(store: StoreChoice = "memory", flags: readonly string[] = []): Promise<TestServer> {
+/**
+ * `sharedRedis`: run on this redis-server (a replica among others) instead of one of its own; the
+ * caller stops it.
+ */
+export async function startTestServer(
+  store: StoreChoice = "memory",
+  flags: readonly string[] = [],
+  sharedRedis?: RedisServer,
+): Promise<TestServer> {
   const dataDir = store === "lmdb" ? mkdtempSync(join(tmpdir(), "tokenpool-test-")) : undefined;
   // Each server gets its own redis-server, so parallel test files never see each other's pools.
-  const redis: RedisServer | undefined = store === "redis" ? await startRedisServer() : undefined;
+  const ownRedis: RedisServer | undefined = store === "redis" && !sharedRedis ? await startRedisServer() : undefined;
+  const redis = sharedRedis ?? ownRedis;
   const loaded = loadConfig(
     [
       "--port", "0",
@@ -48,7 +57,7 @@ export async function startTestServer(store: StoreChoice = "memory", flags: read
     log: createLogger("silent"),
     announcePassword: () => undefined,
   }).catch(async (e: unknown) => {
-    await redis?.stop();
+    await ownRedis?.stop();
     throw e;
   });
   return {
@@ -59,8 +68,30 @@ export async function startTestServer(store: StoreChoice = "memory", flags: read
     config: loaded,
     async close() {
       await server.close();
-      await redis?.stop();
+      await ownRedis?.stop();
       if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+export interface TestReplicas {
+  readonly replicas: readonly TestServer[];
+  close(): Promise<void>;
+}
+
+/** `count` in-process servers on one shared redis-server: stateless replicas, as deployed. */
+export async function startTestReplicas(count: number, flags: readonly string[] = []): Promise<TestReplicas> {
+  const redis = await startRedisServer();
+  const replicas: TestServer[] = [];
+  const close = async (): Promise<void> => {
+    for (const r of replicas) await r.close();
+    await redis.stop();
+  };
+  try {
+    for (let i = 0; i < count; i++) replicas.push(await startTestServer("redis", flags, redis));
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return { replicas, close };
 }

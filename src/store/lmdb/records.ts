@@ -31,14 +31,23 @@ export const tokenKey = (pool: string, token: string): TokenKey => [pool, token]
 // Every token id is printable ASCII, so it sorts below "\uffff".
 export const poolRange = (pool: string): { start: TokenKey; end: TokenKey } => ({ start: [pool], end: [pool, "\uffff"] });
 
-/** Tokens are many, so their values are positional: [idle] when free, [idle, owner, generation, ttl, expire, requestId] when held. */
-export type TokenValue = [number | null] | [number | null, string, number, number, number, string | null];
+/**
+ * Tokens are many, so their values are positional: [idle] when free, [idle, owner, generation, ttl,
+ * expire, requestId] when held, plus a trailing 1 when the lease is on the recycle queue (an optional
+ * seventh field, so records written before it existed still read).
+ */
+export type TokenValue =
+  | [number | null]
+  | [number | null, string, number, number, number, string | null]
+  | [number | null, string, number, number, number, string | null, 1];
 
 export function encodeToken(info: TokenInfo): TokenValue {
   const idle = info.idleExpireTime ?? null;
   const lease = info.lease;
   if (!lease) return [idle];
-  return [idle, lease.owner, lease.generation, lease.leaseTtlMs, lease.expireTime, lease.requestId ?? null];
+  const requestId = lease.requestId ?? null;
+  if (lease.recyclable) return [idle, lease.owner, lease.generation, lease.leaseTtlMs, lease.expireTime, requestId, 1];
+  return [idle, lease.owner, lease.generation, lease.leaseTtlMs, lease.expireTime, requestId];
 }
 
 export class CorruptRecord extends Error {}
@@ -48,7 +57,7 @@ export function decodeToken(pool: string, key: TokenKey, value: unknown, floor =
   // Called once per token at recovery: no closures or intermediate objects on the good path.
   const token = key[1];
   if (key.length !== 2 || key[0] !== pool || typeof token !== "string") throw badToken(key, `not a key of pool "${pool}"`);
-  if (!Array.isArray(value) || (value.length !== 1 && value.length !== 6)) throw badToken(key, "not a token record");
+  if (!Array.isArray(value) || (value.length !== 1 && value.length !== 6 && value.length !== 7)) throw badToken(key, "not a token record");
   const idle: unknown = value[0];
   if (idle !== null && !isTime(idle)) throw badToken(key, "bad idle deadline");
   const idleExpireTime = idle === null ? undefined : Math.max(idle, floor);
@@ -63,11 +72,10 @@ export function decodeToken(pool: string, key: TokenKey, value: unknown, floor =
   if (typeof leaseTtlMs !== "number" || !(leaseTtlMs > 0)) throw badToken(key, "bad lease ttl");
   if (!isTime(expireTime)) throw badToken(key, "bad lease deadline");
   if (requestId !== null && typeof requestId !== "string") throw badToken(key, "bad request id");
-  return {
-    token,
-    idleExpireTime,
-    lease: { owner, generation, leaseTtlMs, expireTime: Math.max(expireTime, floor), requestId: requestId ?? undefined },
-  };
+  if (value.length === 7 && value[6] !== 1) throw badToken(key, "bad recycle flag");
+  const expire = Math.max(expireTime, floor);
+  const lease = { owner, generation, leaseTtlMs, expireTime: expire, requestId: requestId ?? undefined };
+  return { token, idleExpireTime, lease: value.length === 7 ? { ...lease, recyclable: true } : lease };
 }
 
 function badToken(key: TokenKey, why: string): CorruptRecord {

@@ -1,11 +1,11 @@
 // Redis key layout. Every key of one pool carries the hash tag {pool} so a pool lives in one Redis
 // Cluster slot and each pool script is single-slot; the two global indexes share the tag {tokenpool}.
 
-// Built once per pool name: every call passes all ten keys. Bounded, as pool names come from callers.
+// Built once per pool name: every call passes all eleven keys. Bounded, as pool names come from callers.
 const cache = new Map<string, readonly string[]>();
 const CACHE_LIMIT = 10_000;
 
-/** Keys of one pool, in the order every pool script receives them as KEYS[1..10]. */
+/** Keys of one pool, in the order every pool script receives them as KEYS[1..11]. */
 export function poolKeys(pool: string): readonly string[] {
   let keys = cache.get(pool);
   if (keys) return keys;
@@ -28,10 +28,11 @@ function buildKeys(pool: string): readonly string[] {
     `${p}wait`, // hash: waiter id -> JSON waiter
     `${p}grant`, // hash: waiter id -> JSON lease granted while it waited
     `${p}ev`, // stream: lease events, entry id = "<sequence>-0"
+    `${p}recycle`, // zset: token -> generation, for each held lease on the recycle queue (oldest first)
   ];
 }
 
-export const POOL_KEY_COUNT = 10;
+export const POOL_KEY_COUNT = 11;
 
 /** Index of the event stream key in poolKeys(). */
 export const EVENTS_KEY = 9;

@@ -49,6 +49,7 @@ const scripts = {
   assign: new LuaScript("assign", lua.ASSIGN),
   keepAlive: new LuaScript("keep_alive", lua.KEEP_ALIVE),
   release: new LuaScript("release", lua.RELEASE),
+  releaseOldestRecyclable: new LuaScript("releaseOldestRecyclable", lua.RELEASE_OLDEST_RECYCLABLE),
   deleteToken: new LuaScript("delete_token", lua.DELETE_TOKEN),
   settleWaiter: new LuaScript("settle_waiter", lua.SETTLE_WAITER),
   reap: new LuaScript("reap", lua.REAP),
@@ -235,6 +236,7 @@ export class RedisStore implements Store {
         options.requestId ?? "",
         waitMs,
         invalid ? "1" : "0",
+        options.recyclable === true ? "1" : "0",
       ]);
       if (reply.err === "INVALID_ARGUMENT" && invalid) return fail(invalid);
       if (reply.err !== undefined) return fail(this.coreError(reply, pool));
@@ -269,6 +271,15 @@ export class RedisStore implements Store {
       }
       if (reply.err !== undefined) return fail(this.coreError(reply, pool, token));
       return { ok: true, value: { available: Number(reply.available) } };
+    });
+  }
+
+  async releaseOldestRecyclable(pool: string): Promise<Result<{ released: string | undefined; available: number }, StoreError>> {
+    return this.guard(async () => {
+      const reply = await this.exec(scripts.releaseOldestRecyclable, pool, []);
+      if (reply.err !== undefined) return fail(this.coreError(reply, pool));
+      const released = reply.released === undefined ? undefined : String(reply.released);
+      return { ok: true, value: { released, available: Number(reply.available) } };
     });
   }
 

@@ -23,6 +23,7 @@ export function leaseOf(pool: string, v: unknown): Lease {
     expireTime: num(l.x),
     idleExpireTime: optNum(l.ix),
     requestId: requestId === "" ? undefined : requestId,
+    ...(l.rc === 1 && { recyclable: true }),
   };
 }
 

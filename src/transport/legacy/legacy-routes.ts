@@ -1,12 +1,12 @@
 // The old Python token service's HTTP API (/issue_token, /recycle_token, /tokens), byte for byte,
 // served on the default pool. Issued tokens are real leases with the legacy TTL, so a client that
-// dies without recycling gets its token back when the lease expires.
+// dies without recycling gets its token back when the lease expires. They go on the pool's recycle
+// queue in the store, so a recycle on any replica frees the oldest one, whichever replica issued it.
 
 import type { Store } from "../../store/store.js";
 import { presentedCredential, type AuthFailure, type PasswordCheck } from "../auth.js";
 import type { HttpRoute } from "../http/fallback.js";
 import type { HttpRequest, HttpResponse } from "../http/handler.js";
-import { IssuedLeases } from "./issued-leases.js";
 import { pythonJson } from "./python-json.js";
 
 export const LEGACY_OWNER = "legacy";
@@ -24,7 +24,6 @@ export interface LegacyOptions {
 
 export function legacyRoutes(options: LegacyOptions): HttpRoute[] {
   const { store, pool, check } = options;
-  const issued = new IssuedLeases();
 
   const send = (route: string, res: HttpResponse, status: number, body: Record<string, string | number>): void => {
     const text = pythonJson(body);
@@ -61,9 +60,8 @@ export function legacyRoutes(options: LegacyOptions): HttpRoute[] {
       handle: async (req, res, url) => {
         if (!authorized("/issue_token", req, res)) return;
         const info = url.searchParams.get("info") ?? NO_INFO;
-        const r = await store.assign(pool, LEGACY_OWNER, { leaseTtlMs: options.leaseTtlMs });
+        const r = await store.assign(pool, LEGACY_OWNER, { leaseTtlMs: options.leaseTtlMs, recyclable: true });
         if (r.ok) {
-          issued.push(r.value.lease.token, r.value.lease.generation);
           send("/issue_token", res, 200, { message: "Token issued successfully.", available_tokens: r.value.available, info });
         } else if (r.error.code === "POOL_EXHAUSTED") {
           send("/issue_token", res, 429, { message: "No tokens available.", available_tokens: 0, info });
@@ -79,7 +77,7 @@ export function legacyRoutes(options: LegacyOptions): HttpRoute[] {
         if (!authorized("/recycle_token", req, res)) return;
         const info = url.searchParams.get("info") ?? NO_INFO;
         const named = url.searchParams.get("token");
-        const recycled = named !== null ? await releaseNamed(store, pool, named) : await issued.releaseOldest(store, pool);
+        const recycled = named !== null ? await releaseNamed(store, pool, named) : await releaseOldest(store, pool);
         const count = await available();
         if (recycled === "error" || count === undefined) unavailable("/recycle_token", res, info);
         else if (recycled) send("/recycle_token", res, 200, { message: "Token recycled successfully.", available_tokens: count, info });
@@ -97,6 +95,13 @@ export function legacyRoutes(options: LegacyOptions): HttpRoute[] {
       },
     },
   ];
+}
+
+/** Releases the oldest lease issued through /issue_token that is still held. */
+async function releaseOldest(store: Store, pool: string): Promise<boolean | "error"> {
+  const r = await store.releaseOldestRecyclable(pool);
+  if (r.ok) return r.value.released !== undefined;
+  return r.error.code === "UNAVAILABLE" ? "error" : false;
 }
 
 /** Releases the named token only if a legacy client holds it. */

@@ -18,7 +18,7 @@ local existing = redis.call('HGET', META, 'inc')
 if existing then return cjson.encode({ err = 'POOL_EXISTS', inc = existing }) end
 if tonumber(ARGV[6]) > tonumber(ARGV[4]) then return cjson.encode({ err = 'POOL_FULL', maxTokens = tonumber(ARGV[4]) }) end
 -- Whatever is left of an earlier pool of this name (its event stream lingers for late readers).
-redis.call('UNLINK', TOK, LEASE, FREE, DUE, REQ, WQ, WAIT, GRANT, EV)
+redis.call('UNLINK', TOK, LEASE, FREE, DUE, REQ, WQ, WAIT, GRANT, EV, RECYCLE)
 redis.call('HSET', META, 'leaseTtl', ARGV[2], 'idleTtl', ARGV[3], 'maxTokens', ARGV[4], 'inc', ARGV[5],
   'created', NOW_US, 'gen', 0, 'seq', 0, 'wid', 0, 'dueVer', 0)
 load_pool()
@@ -38,7 +38,7 @@ for _, wid in ipairs(redis.call('ZRANGE', WQ, 0, -1)) do
 end
 emit({ t = 'POOL_DELETED' })
 -- UNLINK frees big hashes and sets in a background thread instead of inside the script.
-redis.call('UNLINK', META, TOK, LEASE, FREE, DUE, REQ, WQ, WAIT, GRANT)
+redis.call('UNLINK', META, TOK, LEASE, FREE, DUE, REQ, WQ, WAIT, GRANT, RECYCLE)
 -- Readers blocked on the stream still get the tombstone; a new pool of this name replaces it.
 redis.call('PEXPIRE', EV, 60000)
 return cjson.encode({ created = pool.created, inc = inc })
@@ -72,13 +72,14 @@ return finish({ available = available() })
 
 /**
  * ARGV: ring, owner, leaseTtl (0 = pool's), requestId ('' = none), waitMs (0 = fail when exhausted),
- * invalid ('1' when owner or lease TTL broke a rule: the core reports that only for an existing pool).
+ * invalid ('1' when owner or lease TTL broke a rule: the core reports that only for an existing pool),
+ * recyclable ('1' = onto the recycle queue).
  */
 export const ASSIGN = script(`
 ${NOT_FOUND}
 if ARGV[6] == '1' then return cjson.encode({ err = 'INVALID_ARGUMENT' }) end
 expire_due(INLINE_EXPIRY)
-local owner, ttl, rid, wait = ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local owner, ttl, rid, wait, rc = ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]), ARGV[7] == '1'
 if rid ~= '' then
   local token = redis.call('HGET', REQ, req_key(owner, rid))
   local lease = token and lease_of(token)
@@ -87,14 +88,14 @@ end
 local token = redis.call('SPOP', FREE)
 if token then
   if ttl == 0 then ttl = pool.leaseTtl end
-  local lease = grant(token, owner, ttl, rid, nil)
+  local lease = grant(token, owner, ttl, rid, nil, rc)
   return finish({ lease = lease_reply(token, lease), available = available() })
 end
 if wait <= 0 then return finish({ err = 'POOL_EXHAUSTED' }) end
 -- Global FIFO: waiter ids grow per pool, so the queue ordered by id is arrival order across replicas.
 local wid = redis.call('HINCRBY', META, 'wid', 1)
 redis.call('ZADD', WQ, wid, wid)
-redis.call('HSET', WAIT, wid, cjson.encode({ o = owner, lt = tonumber(ARGV[3]), r = rid }))
+redis.call('HSET', WAIT, wid, cjson.encode({ o = owner, lt = tonumber(ARGV[3]), r = rid, rc = rc and 1 or nil }))
 schedule('W|' .. int(wid), NOW + wait)
 return finish({ waiting = wid, sequence = tonumber(redis.call('HGET', META, 'seq')), created = pool.created })
 `);
@@ -141,6 +142,19 @@ emit(token_event('RELEASED', token, lease, NOW))
 end_lease(token, lease)
 make_available(token)
 return finish({ available = available() })
+`);
+
+/** ARGV: ring. Releases the head of the recycle queue: the oldest held lease assigned with recyclable. */
+export const RELEASE_OLDEST_RECYCLABLE = script(`
+${NOT_FOUND}
+expire_due(INLINE_EXPIRY)
+local token = redis.call('ZRANGE', RECYCLE, 0, 0)[1]
+if not token then return finish({ available = available() }) end
+local lease = lease_of(token)
+emit(token_event('RELEASED', token, lease, NOW))
+end_lease(token, lease)
+make_available(token)
+return finish({ released = token, available = available() })
 `);
 
 /** ARGV: ring, token. */

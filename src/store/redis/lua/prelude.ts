@@ -7,8 +7,8 @@
 // below 1e14 (milliseconds), well inside cjson's 14 significant digits.
 
 export const PRELUDE = `
-local META, TOK, LEASE, FREE, DUE, REQ, WQ, WAIT, GRANT, EV =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local META, TOK, LEASE, FREE, DUE, REQ, WQ, WAIT, GRANT, EV, RECYCLE =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 local RING = ARGV[1]
 
 local function int(n) return string.format('%d', n) end
@@ -127,7 +127,7 @@ local function req_key(owner, rid) return int(#owner) .. ':' .. owner .. rid end
 
 -- The lease as replied to callers and recorded for granted waiters.
 local function lease_reply(token, lease)
-  return { k = token, o = lease.o, g = lease.g, lt = lease.lt, x = lease.x, ix = idle_of(token), r = lease.r }
+  return { k = token, o = lease.o, g = lease.g, lt = lease.lt, x = lease.x, ix = idle_of(token), r = lease.r, rc = lease.rc }
 end
 
 -- An event about a token: owner, generation and lease deadline only while it is held.
@@ -137,9 +137,14 @@ local function token_event(kind, token, lease, time, wid)
   return ev
 end
 
-local function grant(token, owner, ttl, rid, wid)
+-- rc: put the lease on the recycle queue, which holds exactly the held leases assigned with it.
+local function grant(token, owner, ttl, rid, wid, rc)
   local gen = redis.call('HINCRBY', META, 'gen', 1)
   local lease = { o = owner, g = gen, lt = ttl, x = NOW + ttl, r = rid }
+  if rc then
+    lease.rc = 1
+    redis.call('ZADD', RECYCLE, gen, token)
+  end
   redis.call('HSET', LEASE, token, cjson.encode(lease))
   set_idle(token, idle_deadline(lease.x))
   if rid ~= '' then redis.call('HSET', REQ, req_key(owner, rid), token) end
@@ -154,6 +159,7 @@ end
 -- Clears a held token's lease (the caller decides where the token goes next).
 local function end_lease(token, lease)
   redis.call('HDEL', LEASE, token)
+  if lease.rc then redis.call('ZREM', RECYCLE, token) end
   if lease.r ~= '' then
     local key = req_key(lease.o, lease.r)
     if redis.call('HGET', REQ, key) == token then redis.call('HDEL', REQ, key) end
@@ -169,7 +175,7 @@ local function make_available(token)
     redis.call('HDEL', WAIT, head)
     local ttl = w.lt
     if ttl == 0 then ttl = pool.leaseTtl end
-    local lease = grant(token, w.o, ttl, w.r, tonumber(head))
+    local lease = grant(token, w.o, ttl, w.r, tonumber(head), w.rc == 1)
     -- Kept until the waiter's replica collects it or the waiter's deadline passes (W| timer).
     local reply = lease_reply(token, lease)
     reply.av = available()
