@@ -1,6 +1,6 @@
 // Generates docs/openapi.json (OpenAPI 3.1) for the Connect JSON endpoints from the protobuf
 // descriptors, comments included (buf build keeps source info), plus the legacy HTTP routes.
-// `npm run openapi` rewrites the file; CI regenerates it and fails on any difference.
+// `npm run docs:generate` rewrites it (with the Postman collection); CI regenerates it and fails on any difference.
 
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";

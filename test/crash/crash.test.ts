@@ -1,5 +1,5 @@
 // kill -9 under concurrent load, restart on the same data dir, and hold the server to everything it
-// acknowledged (see scripts/crash-test.ts; `npm run test:crash -- --rounds 50` runs more rounds).
+// acknowledged (see scripts/crash-test.ts; `npm run crash-test -- --rounds 50` runs more rounds).
 
 import { describe, expect, it } from "vitest";
 import { crashRound, describeRound } from "../../scripts/crash-test.js";
