@@ -2,25 +2,18 @@
 // one), echoes it in the response, and carries it into the lines logged for the call: one at debug
 // level for every call, one at error level when the server itself failed (never one at info).
 
-import { randomUUID } from "node:crypto";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "../runtime/logger.js";
 import { isUndecodableRequest } from "../transport/errors.js";
 import type { HttpRoute } from "../transport/http/fallback.js";
+import { REQUEST_ID_HEADER, requestIdOf } from "../service/request-id.js";
 import { observeCall } from "./call-outcome.js";
 import type { Metrics } from "./metrics.js";
 
-export const REQUEST_ID_HEADER = "x-request-id";
-
-/** A caller's id is kept when it is short printable ASCII (it goes into headers and logs as is). */
-const ACCEPTED_ID = /^[\x21-\x7e]{1,128}$/;
+export { REQUEST_ID_HEADER };
 
 /** Codes that mean the server failed, not the caller or the pool rules: worth an error line. */
 const SERVER_FAULTS: ReadonlySet<Code> = new Set([Code.Internal, Code.Unknown, Code.DataLoss]);
-
-export function requestIdOf(presented: string | null | undefined): string {
-  return presented != null && ACCEPTED_ID.test(presented) ? presented : randomUUID();
-}
 
 /** Outermost Connect interceptor: id in, id out (headers, or error metadata), a line per outcome. */
 export function requestLogInterceptor(log: Logger): Interceptor {

@@ -13,11 +13,13 @@ import type { Clock } from "../runtime/clock.js";
 import { DeferredStore } from "../store/deferred-store.js";
 import { DEFAULT_POOL, openingReason, openStore } from "./open-store.js";
 import type { Store } from "../store/store.js";
-import { AuthFailureLog, authInterceptor, PasswordCheck, peerAddress } from "../transport/auth.js";
+import { createStreamGate } from "../service/stream-gate.js";
+import { createTokenService } from "../service/token-service.js";
+import { AuthFailureLog, PasswordCheck, peerAddress } from "../transport/auth.js";
 import { guardConnectHandler } from "../transport/connect/adapter-guards.js";
 import { checkGetRequest } from "../transport/connect/get-requests.js";
 import { requestJsonOptions } from "../transport/connect/json-text.js";
-import { PROTECTED_SERVICES, routes, streamGate } from "../transport/connect/routes.js";
+import { routes } from "../transport/connect/routes.js";
 import { fallbackRouter } from "../transport/http/fallback.js";
 import { docsRoutes } from "../transport/docs/docs-routes.js";
 import { OnePortServer } from "../transport/http/one-port.js";
@@ -52,7 +54,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
   const check = new PasswordCheck(password);
   // Calls get UNAVAILABLE (and /readyz says why) until the real store is attached.
   const store = new DeferredStore(config.store, openingReason(config));
-  const streams = streamGate(config.limits.maxStreams);
+  const streams = createStreamGate(config.limits.maxStreams);
   let shuttingDown = false;
 
   const metrics = new Metrics(
@@ -74,20 +76,21 @@ export async function startServer(config: Config, options: StartOptions): Promis
     },
   };
 
+  // The one TokenService every transport adapts: auth, validation and limits live in it.
+  const tokenService = createTokenService({
+    store,
+    limits: config.limits,
+    streams,
+    check,
+    onAuthFailure: (f) => authFailures.record({ protocol: "rpc", ...f }),
+    onWatchDropped: () => metrics.watchDropped(),
+    now: () => clock.now(),
+  });
+
   const handler = connectNodeAdapter({
-    routes: routes({
-      store,
-      limits: config.limits,
-      streams,
-      notReadyReason: readiness.notReadyReason,
-      onWatchDropped: () => metrics.watchDropped(),
-    }),
+    routes: routes({ service: tokenService, notReadyReason: readiness.notReadyReason }),
     // Outermost first: the request id wraps everything, so even an auth failure carries it.
-    interceptors: [
-      requestLogInterceptor(log),
-      metrics.interceptor(),
-      authInterceptor(check, PROTECTED_SERVICES, (f) => authFailures.record({ protocol: "rpc", ...f })),
-    ],
+    interceptors: [requestLogInterceptor(log), metrics.interceptor()],
     readMaxBytes: config.limits.maxRequestBytes,
     // The client address, for the auth failure log.
     contextValues: (req) => createContextValues().set(peerAddress, req.socket?.remoteAddress),

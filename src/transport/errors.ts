@@ -3,15 +3,9 @@
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
-import type { WatchEnd } from "../runtime/event-hub.js";
-import type { StoreError } from "../store/store.js";
+import type { ServiceError } from "../service/service-error.js";
 
-/** Errors that only the transport can produce (limits, auth). */
-export type TransportError =
-  | { readonly code: "TOO_MANY_STREAMS"; readonly limit: number }
-  | { readonly code: "UNAUTHENTICATED" };
-
-export type ServiceError = StoreError | WatchEnd | TransportError;
+export type { ServiceError };
 
 export const ERROR_DOMAIN = "tokenpool.dev";
 

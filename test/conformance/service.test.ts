@@ -335,6 +335,26 @@ for (const store of STORES) {
         expect(e5.metadata.field).toBe("tokens");
       });
 
+      it("refuses a non-zero duration under 1 ms instead of turning it into the default", async () => {
+        // 0.0005s truncated to 0 ms, which means "unset": the pool default (30 s) or no wait at all.
+        const name = uniquePool();
+        for (const field of ["leaseTtl", "idleTtl"] as const) {
+          const e = await expectRpcError(c.unary("createPool", { name, [field]: "0.0005s" }), "invalid_argument", "INVALID_ARGUMENT");
+          expect(e.metadata.field).toBe(field === "leaseTtl" ? "lease_ttl" : "idle_ttl");
+        }
+        await expectRpcError(c.unary("getPool", { name }), "not_found", "POOL_NOT_FOUND");
+        const p = await pool({ initialTokens: 1 });
+        for (const [field, wire] of [["leaseTtl", "lease_ttl"], ["waitTimeout", "wait_timeout"]] as const) {
+          const e = await expectRpcError(c.unary("assignToken", { pool: p, owner: "sub-ms", [field]: "0.000999999s" }), "invalid_argument", "INVALID_ARGUMENT");
+          expect(e.metadata.field).toBe(wire);
+          expect(e.message).toContain("1ms");
+        }
+        expect((await c.unary("getPool", { name: p })).pool).toMatchObject({ available: 1 }); // nothing assigned
+        // Whole milliseconds and zero (unset) are still fine.
+        const lease = (await c.unary("assignToken", { pool: p, owner: "ms", leaseTtl: "0.001s" })).lease as JsonObject;
+        expect(lease.leaseTtl).toBe("0.001s");
+      });
+
       it("rejects missing and wrong credentials", async () => {
         await expectRpcError(c.unary("getPool", { name: "default" }, { password: null }), "unauthenticated", "UNAUTHENTICATED");
         await expectRpcError(c.unary("getPool", { name: "default" }, { password: "wrong" }), "unauthenticated", "UNAUTHENTICATED");

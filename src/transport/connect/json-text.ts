@@ -1,17 +1,25 @@
-// Decodes JSON request bodies for connect-es (its `jsonOptions.textDecoder` hook) so that no lone
-// UTF-16 surrogate can reach an error message: gRPC percent-encodes grpc-message with
+// Decodes JSON request bodies for connect-es (its `jsonOptions.textDecoder` hook): the text must be
+// valid Unicode. Invalid UTF-8 is refused rather than replaced by U+FFFD, which was stored as if the
+// client had sent it (an owner "a\uFFFD\uFFFD"); protobuf-es refuses it in binary strings already.
+// And no lone UTF-16 surrogate can reach an error message: gRPC percent-encodes grpc-message with
 // encodeURIComponent, which throws on one, and the call was then never answered (a stack logged).
 // Two ways in, both closed here: a "\ud800" escape quoted back in a "cannot decode field" message,
 // and the JSON parser's error excerpt cutting a surrogate pair of the raw text in half.
 
-const utf8 = new TextDecoder(); // not fatal: invalid UTF-8 still becomes U+FFFD, as before
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** A surrogate escape, with its partner when one follows; and, so "\\\\" pairs are skipped, any other escape. */
 const ESCAPE = /\\u([dD][89abAB][0-9a-fA-F]{2})(\\u[dD][c-fC-F][0-9a-fA-F]{2})?|\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\[^]/g;
 
 export const jsonRequestDecoder = {
   decode(input?: Uint8Array): string {
-    const text = utf8.decode(input);
+    let text: string;
+    try {
+      text = utf8.decode(input);
+    } catch {
+      // connect-es turns this throw into INVALID_ARGUMENT with this message.
+      throw new Error("invalid JSON: the request body is not valid UTF-8; strings must be valid Unicode");
+    }
     // Plain ASCII without \u escapes (nearly every request) cannot produce a surrogate.
     if (!/[^\x00-\x7f]/.test(text) && !text.includes("\\u")) return text;
     // Non-ASCII becomes \u escapes: the same JSON value, but an all-ASCII text, so a parser error

@@ -8,11 +8,10 @@ import { file_grpc_health_v1_health, Health } from "../../../gen/es/grpc/health/
 import * as reflectionV1 from "../../../gen/es/grpc/reflection/v1/reflection_pb.js";
 import * as reflectionV1alpha from "../../../gen/es/grpc/reflection/v1alpha/reflection_pb.js";
 import { file_tokenpool_v1_token_service, TokenService } from "../../../gen/es/tokenpool/v1/token_service_pb.js";
-import type { Store } from "../../store/store.js";
-import type { Limits } from "../../config/limits.js";
+import type { TokenServiceApi } from "../../service/token-service.js";
 import { healthRoutes } from "./health.js";
 import { reflectionRoutes } from "./reflection.js";
-import { tokenService, type StreamGate } from "./token-service.js";
+import { tokenService } from "./token-service.js";
 
 /** Services that require the API password; health and reflection stay open, like /readyz. */
 export const PROTECTED_SERVICES: ReadonlySet<string> = new Set([TokenService.typeName]);
@@ -25,13 +24,10 @@ const SERVED = [
 ];
 
 export interface RouteDeps {
-  readonly store: Store;
-  readonly limits: Limits;
-  readonly streams: StreamGate;
+  /** The transport-neutral TokenService the Connect handlers adapt. */
+  readonly service: TokenServiceApi;
   /** Undefined when ready; why not otherwise (drives the health service). */
   readonly notReadyReason: () => string | undefined;
-  /** Called when a WatchLeases stream is cut off for falling behind (metrics). */
-  readonly onWatchDropped?: () => void;
 }
 
 export function routes(deps: RouteDeps) {
@@ -50,18 +46,8 @@ export function routes(deps: RouteDeps) {
     SERVED,
   );
   return (router: ConnectRouter): void => {
-    router.service(TokenService, tokenService(deps.store, deps.limits, deps.streams, deps.onWatchDropped));
+    router.service(TokenService, tokenService(deps.service));
     health(router);
     reflection(router);
-  };
-}
-
-/** Counts open streams against a fixed limit. */
-export function streamGate(limit: number): StreamGate & { readonly open: () => number } {
-  let open = 0;
-  return {
-    tryAcquire: () => (open < limit ? (open++, true) : false),
-    release: () => void (open = Math.max(0, open - 1)),
-    open: () => open,
   };
 }

@@ -1,189 +1,56 @@
-// TokenService handlers: decode and check the request, call the store, encode the answer or throw
-// the mapped error. No pool rules live here.
+// TokenService over Connect (and gRPC, gRPC-Web through connect-node): a thin adapter that hands each
+// decoded request to the transport-neutral service (src/service) and throws its error values as
+// Connect errors from the one table. No rule, check or limit lives here.
 
-import { ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { TokenService } from "../../../gen/es/tokenpool/v1/token_service_pb.js";
+import { ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { TokenService } from "../../../gen/es/tokenpool/v1/token_service_pb.js";
 import type { Result } from "../../core/types.js";
-import type { Store } from "../../store/store.js";
-import { toConnectError, type ServiceError } from "../errors.js";
-import type { Limits } from "../../config/limits.js";
-import { keepAliveResultMessage, leaseMessage, poolMessage, tokenMessage } from "./convert.js";
-import { countField, durationField, stringField, tokenList, type Checked } from "./requests.js";
-import { shapeWatch } from "./watch-stream.js";
+import type { CallContext } from "../../service/call.js";
+import type { ServiceError } from "../../service/service-error.js";
+import type { TokenServiceApi } from "../../service/token-service.js";
+import { peerAddress } from "../auth.js";
+import { toConnectError } from "../errors.js";
 
-/** Returns the value or throws the wire error: handlers read top to bottom. */
-function unwrap<T>(r: Result<T, ServiceError> | Checked<T>): T {
-  if (!r.ok) throw toConnectError(r.error);
-  return r.value;
+/** The service's view of a Connect call. */
+function callOf(ctx: HandlerContext): CallContext {
+  const headers = ctx.requestHeader;
+  return { signal: ctx.signal, header: (name) => headers.get(name), peer: ctx.values.get(peerAddress) };
 }
 
-const DEFAULT_PAGE_SIZE = 100;
-/** Quiet streams get a Progress message this often, so proxies and clients can tell quiet from dead. */
-const DEFAULT_HEARTBEAT_MS = 15_000;
-const MAX_PAGE_SIZE = 1000;
-
-export interface StreamGate {
-  /** Takes a stream slot, or says no when the limit is reached. */
-  tryAcquire(): boolean;
-  release(): void;
+/**
+ * The value, or the error to throw. Once the call itself was ended by connect-es (deadline, client
+ * gone, shutdown), its own reason is the answer: a wait cut short by the deadline reports
+ * DEADLINE_EXCEEDED, not the plain cancel the store saw.
+ */
+function unwrap<T>(r: Result<T, ServiceError>, ctx: HandlerContext): T {
+  if (r.ok) return r.value;
+  if (r.error.code === "CANCELLED" && ctx.signal.reason instanceof ConnectError) throw ctx.signal.reason;
+  throw toConnectError(r.error);
 }
 
-export function tokenService(
-  store: Store,
-  limits: Limits,
-  streams: StreamGate,
-  onWatchDropped?: () => void,
-): ServiceImpl<typeof TokenService> {
+export function tokenService(service: TokenServiceApi): ServiceImpl<typeof TokenService> {
   return {
-    async createPool(req) {
-      const name = unwrap(stringField("name", req.name, limits, true));
-      const leaseTtlMs = unwrap(durationField("lease_ttl", req.leaseTtl, limits.maxLeaseTtlMs));
-      const idleTtlMs = unwrap(durationField("idle_ttl", req.idleTtl, limits.maxIdleTtlMs));
-      const initial = unwrap(countField("initial_tokens", req.initialTokens, limits.maxGenerateCount));
-      const pool = unwrap(
-        await store.createPool(
-          name,
-          {
-            ...(leaseTtlMs !== undefined && { leaseTtlMs }),
-            ...(idleTtlMs !== undefined && { idleTtlMs }),
-            ...(req.maxTokens > 0 && { maxTokens: req.maxTokens }),
-          },
-          initial,
-        ),
-      );
-      return { pool: poolMessage(pool) };
-    },
-
-    async getPool(req) {
-      const name = unwrap(stringField("name", req.name, limits, true));
-      return { pool: poolMessage(unwrap(await store.getPool(name))) };
-    },
-
-    async listPools(req) {
-      const size = Math.min(req.pageSize || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
-      const after = req.pageToken ? decodePageToken(req.pageToken) : undefined;
-      // One extra tells whether another page exists without a second query.
-      const pools = unwrap(await store.listPools(after, size + 1));
-      const page = pools.slice(0, size);
-      const last = page[page.length - 1];
-      return {
-        pools: page.map(poolMessage),
-        nextPageToken: pools.length > size && last ? encodePageToken(last.name) : "",
-      };
-    },
-
-    async deletePool(req) {
-      const name = unwrap(stringField("name", req.name, limits, true));
-      unwrap(await store.deletePool(name));
-      return {};
-    },
-
-    async generateTokens(req) {
-      const pool = unwrap(stringField("pool", req.pool, limits, true));
-      if (req.count > 0 && req.tokens.length > 0) {
-        throw toConnectError({ code: "INVALID_ARGUMENT", field: "count", message: "set either count or tokens, not both" });
-      }
-      const spec =
-        req.tokens.length > 0
-          ? { ids: unwrap(tokenList("tokens", req.tokens, limits, true)) }
-          : { count: unwrap(countField("count", req.count, limits.maxGenerateCount)) };
-      if ("count" in spec && spec.count === 0) {
-        throw toConnectError({ code: "INVALID_ARGUMENT", field: "count", message: "set count > 0 or list tokens" });
-      }
-      const { tokens, available } = unwrap(await store.generate(pool, spec));
-      return { tokens, available };
-    },
-
-    async assignToken(req, ctx) {
-      const pool = unwrap(stringField("pool", req.pool, limits, true));
-      const owner = unwrap(stringField("owner", req.owner, limits, false));
-      const requestId = unwrap(stringField("request_id", req.requestId, limits, false));
-      const leaseTtlMs = unwrap(durationField("lease_ttl", req.leaseTtl, limits.maxLeaseTtlMs));
-      const waitMs = unwrap(durationField("wait_timeout", req.waitTimeout, limits.maxWaitMs));
-      const assigned = await store.assign(pool, owner, {
-        ...(leaseTtlMs !== undefined && leaseTtlMs > 0 && { leaseTtlMs }),
-        ...(requestId !== "" && { requestId }),
-        ...(waitMs !== undefined && waitMs > 0 && { waitMs, signal: ctx.signal }),
-      });
-      // A wait cut short by the call's deadline reports DEADLINE_EXCEEDED, not a plain cancel.
-      if (!assigned.ok && assigned.error.code === "CANCELLED" && ctx.signal.reason instanceof ConnectError) throw ctx.signal.reason;
-      const { lease, available } = unwrap(assigned);
-      return { lease: leaseMessage(lease), available };
-    },
-
-    async keepAlive(req) {
-      const pool = unwrap(stringField("pool", req.pool, limits, true));
-      const tokens = unwrap(tokenList("tokens", req.tokens, limits, true));
-      return { results: unwrap(await store.keepAlive(pool, tokens)).map(keepAliveResultMessage) };
-    },
-
-    async releaseToken(req) {
-      const pool = unwrap(stringField("pool", req.pool, limits, true));
-      const token = unwrap(stringField("token", req.token, limits, true));
-      const owner = unwrap(stringField("owner", req.owner, limits, false));
-      const released = unwrap(
-        await store.release(pool, token, {
-          ...(req.generation > 0n && { generation: Number(req.generation) }),
-          ...(owner !== "" && { owner }),
-        }),
-      );
-      return { available: released.available };
-    },
-
-    async deleteToken(req) {
-      const pool = unwrap(stringField("pool", req.pool, limits, true));
-      const token = unwrap(stringField("token", req.token, limits, true));
-      unwrap(await store.deleteToken(pool, token));
-      return {};
-    },
-
-    async getToken(req) {
-      const pool = unwrap(stringField("pool", req.pool, limits, true));
-      const token = unwrap(stringField("token", req.token, limits, true));
-      return tokenMessage(unwrap(await store.getToken(pool, token)));
-    },
+    createPool: async (req, ctx) => unwrap(await service.createPool(req, callOf(ctx)), ctx),
+    getPool: async (req, ctx) => unwrap(await service.getPool(req, callOf(ctx)), ctx),
+    listPools: async (req, ctx) => unwrap(await service.listPools(req, callOf(ctx)), ctx),
+    deletePool: async (req, ctx) => unwrap(await service.deletePool(req, callOf(ctx)), ctx),
+    generateTokens: async (req, ctx) => unwrap(await service.generateTokens(req, callOf(ctx)), ctx),
+    assignToken: async (req, ctx) => unwrap(await service.assignToken(req, callOf(ctx)), ctx),
+    keepAlive: async (req, ctx) => unwrap(await service.keepAlive(req, callOf(ctx)), ctx),
+    releaseToken: async (req, ctx) => unwrap(await service.releaseToken(req, callOf(ctx)), ctx),
+    deleteToken: async (req, ctx) => unwrap(await service.deleteToken(req, callOf(ctx)), ctx),
+    getToken: async (req, ctx) => unwrap(await service.getToken(req, callOf(ctx)), ctx),
 
     async *watchLeases(req, ctx) {
-      if (req.allPools && req.afterSequence > 0n) {
-        throw toConnectError({ code: "INVALID_ARGUMENT", field: "after_sequence", message: "cannot resume an all_pools watch: sequences are per pool" });
-      }
-      const pool = req.allPools ? "" : unwrap(stringField("pool", req.pool, limits, true));
-      const owner = unwrap(stringField("owner", req.owner, limits, false));
-      const heartbeatMs = unwrap(durationField("heartbeat_interval", req.heartbeatInterval, 3600_000)) || DEFAULT_HEARTBEAT_MS;
-      if (heartbeatMs < 1000) throw toConnectError({ code: "INVALID_ARGUMENT", field: "heartbeat_interval", message: "must be at least 1s" });
-      if (!(req.expiringFraction >= 0 && req.expiringFraction < 1)) {
-        throw toConnectError({ code: "INVALID_ARGUMENT", field: "expiring_fraction", message: "must be in [0, 1)" });
-      }
-      if (req.expiringFraction > 0 && owner === "") {
-        throw toConnectError({ code: "INVALID_ARGUMENT", field: "expiring_fraction", message: "needs owner: warnings are for one holder's leases" });
-      }
-      if (!streams.tryAcquire()) throw toConnectError({ code: "TOO_MANY_STREAMS", limit: limits.maxStreams });
+      const watch = unwrap(await service.watchLeases(req, callOf(ctx)), ctx);
       try {
-        const watch = unwrap(req.allPools ? await store.watchAll() : await store.watch(pool, Number(req.afterSequence)));
-        const stop = (): void => watch.end();
-        ctx.signal.addEventListener("abort", stop, { once: true });
-        try {
-          yield* shapeWatch(watch, { types: new Set(req.types), owner, heartbeatMs, expiringFraction: req.expiringFraction }, ctx.signal, Date.now);
-        } finally {
-          ctx.signal.removeEventListener("abort", stop);
-          watch.end();
-        }
-        if (watch.endReason?.code === "SLOW_CONSUMER") onWatchDropped?.();
-        if (watch.endReason && !ctx.signal.aborted) throw toConnectError(watch.endReason);
-        // A stream ended by the call's deadline must say so, not end with OK.
-        if (ctx.signal.aborted && ctx.signal.reason instanceof ConnectError) throw ctx.signal.reason;
+        yield* watch;
       } finally {
-        streams.release();
+        watch.close();
       }
+      if (watch.endError !== undefined) throw toConnectError(watch.endError);
+      // A stream ended by the call's deadline must say so, not end with OK.
+      if (ctx.signal.aborted && ctx.signal.reason instanceof ConnectError) throw ctx.signal.reason;
     },
   };
-}
-
-// Page tokens are opaque to clients so the cursor format can change without breaking them.
-function encodePageToken(lastName: string): string {
-  return Buffer.from(lastName, "utf8").toString("base64url");
-}
-
-function decodePageToken(token: string): string {
-  return Buffer.from(token, "base64url").toString("utf8");
 }

@@ -2,7 +2,7 @@
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs, durationMs, timestampFromMs, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
-import type { KeepAliveResult, Lease, LeaseEvent, LeaseEventType, PoolStats, TokenInfo } from "../../core/types.js";
+import type { KeepAliveResult, Lease, LeaseEvent, LeaseEventType, PoolStats, TokenInfo } from "../core/types.js";
 import {
   KeepAliveStatus,
   LeaseEventType as ProtoEventType,
@@ -12,7 +12,7 @@ import {
   type LeaseEventSchema,
   type LeaseSchema,
   type PoolSchema,
-} from "../../../gen/es/tokenpool/v1/token_service_pb.js";
+} from "../../gen/es/tokenpool/v1/token_service_pb.js";
 
 const optionalTimestamp = (ms: number | undefined): Timestamp | undefined =>
   ms === undefined ? undefined : timestampFromMs(ms);

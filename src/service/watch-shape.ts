@@ -2,19 +2,19 @@
 // stream is quiet, and LEASE_EXPIRING warnings for the watched owner's leases. Per-stream state only;
 // the store's watch supplies the events.
 
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   LeaseEventSchema,
   LeaseEventType as ProtoType,
+  WatchLeasesResponseSchema,
   type LeaseEvent as LeaseEventMessage,
-  type WatchLeasesResponseSchema,
-} from "../../../gen/es/tokenpool/v1/token_service_pb.js";
-import type { LeaseEvent } from "../../core/types.js";
-import type { Watch } from "../../store/store.js";
-import { eventMessage, protoEventType } from "./convert.js";
+  type WatchLeasesResponse,
+} from "../../gen/es/tokenpool/v1/token_service_pb.js";
+import type { LeaseEvent } from "../core/types.js";
+import type { Watch } from "../store/store.js";
+import { eventMessage, protoEventType } from "./messages.js";
 
-export type WatchMessage = MessageInitShape<typeof WatchLeasesResponseSchema>;
 
 export interface WatchShape {
   /** Proto event types to pass (all when empty). */
@@ -34,7 +34,7 @@ interface Tracked {
 
 const key = (e: LeaseEvent): string => `${e.pool}\u0000${e.token}`;
 
-export async function* shapeWatch(watch: Watch, shape: WatchShape, signal: AbortSignal, now: () => number): AsyncGenerator<WatchMessage> {
+export async function* shapeWatch(watch: Watch, shape: WatchShape, signal: AbortSignal, now: () => number): AsyncGenerator<WatchLeasesResponse> {
   const events = watch[Symbol.asyncIterator]();
   const tracked = new Map<string, Tracked>();
   let lastSequence = 0;
@@ -71,7 +71,7 @@ export async function* shapeWatch(watch: Watch, shape: WatchShape, signal: Abort
         if (shape.expiringFraction > 0 && e.owner === shape.owner) track(tracked, e, shape.expiringFraction);
         if (!passes(e, shape)) continue;
         lastSent = now();
-        yield { kind: { case: "event", value: messageOf(e) } };
+        yield create(WatchLeasesResponseSchema, { kind: { case: "event", value: messageOf(e) } });
         continue;
       }
       const t = now();
@@ -79,11 +79,13 @@ export async function* shapeWatch(watch: Watch, shape: WatchShape, signal: Abort
         if (lease.warnAt > t) continue;
         tracked.delete(k); // one warning per lease term; a renewal re-arms it
         lastSent = t;
-        yield { kind: { case: "event", value: { ...eventMessage(lease.event), type: ProtoType.LEASE_EXPIRING, time: timestampFromMs(t) } } };
+        yield create(WatchLeasesResponseSchema, {
+          kind: { case: "event", value: { ...eventMessage(lease.event), type: ProtoType.LEASE_EXPIRING, time: timestampFromMs(t) } },
+        });
       }
       if (t - lastSent >= shape.heartbeatMs) {
         lastSent = t;
-        yield { kind: { case: "progress", value: { sequence: BigInt(lastSequence), time: timestampFromMs(t) } } };
+        yield create(WatchLeasesResponseSchema, { kind: { case: "progress", value: { sequence: BigInt(lastSequence), time: timestampFromMs(t) } } });
       }
     }
   } finally {
