@@ -111,6 +111,11 @@ export class OnePortServer {
       },
       handler as http.RequestListener,
     );
+    // A client may half-close (TCP FIN) once its request is sent and still wait for the answer: the
+    // parser then marks the pending response as the connection's last instead of abandoning the call
+    // (Node's default for sockets it did not accept itself aborts the request and ends the socket, so
+    // a call applied meanwhile went unanswered). Needs half-open sockets from the sniffer, below.
+    (this.h1 as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     // http.Server starts its timeout sweep when *it* starts listening, which it never does here (the
     // sockets come from the sniffer): without this, a slowloris head would never time out.
     this.h1.emit("listening");
@@ -141,7 +146,8 @@ export class OnePortServer {
       });
       session.once("close", () => this.sessions.delete(session));
     });
-    this.tcp = net.createServer((socket) => {
+    // Half-open, so an HTTP/1.1 client's FIN leaves the socket writable for its answer (see h1 above).
+    this.tcp = net.createServer({ allowHalfOpen: true }, (socket) => {
       this.sockets.add(socket);
       socket.once("close", () => this.sockets.delete(socket));
       this.sniff(socket, options.headersTimeoutMs);
@@ -201,9 +207,12 @@ export class OnePortServer {
       clearTimeout(timer);
       socket.off("data", onData);
       socket.off("error", onError);
+      socket.off("end", onEnd);
       socket.pause();
       socket.unshift(seen);
       if (isH2Prefix) {
+        // HTTP/2 ends its streams in frames; a peer's FIN ends the session as before.
+        socket.allowHalfOpen = false;
         this.h2.emit("connection", socket);
       } else {
         this.h1Sockets.set(socket, 0);
@@ -217,8 +226,11 @@ export class OnePortServer {
       clearTimeout(timer);
       socket.destroy();
     };
+    // A FIN before the protocol is known (nothing, or part of the HTTP/2 preface): nothing to answer.
+    const onEnd = (): void => onError();
     socket.on("data", onData);
     socket.on("error", onError);
+    socket.once("end", onEnd);
   }
 }
 
