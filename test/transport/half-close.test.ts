@@ -48,11 +48,15 @@ const rpc = (password: string, method: string, body: object): string => {
   );
 };
 
-/** The JSON bodies of the HTTP/1.1 responses in a stream of bytes (each with a content-length). */
+/**
+ * The final HTTP/1.1 responses in a stream of bytes (each with a content-length), with their JSON
+ * bodies; interim `100 Continue` responses are skipped, as every client must.
+ */
 function responses(text: string): { status: number; body: Record<string, unknown> }[] {
   const out: { status: number; body: Record<string, unknown> }[] = [];
   let rest = text;
   for (;;) {
+    while (rest.startsWith("HTTP/1.1 100 Continue\r\n\r\n")) rest = rest.slice("HTTP/1.1 100 Continue\r\n\r\n".length);
     const m = /^HTTP\/1\.1 (\d{3})[^\r]*\r\n([\s\S]*?)\r\n\r\n/.exec(rest);
     if (!m) return out;
     const length = Number(/content-length: (\d+)/i.exec(m[2]!)?.[1] ?? "0");
@@ -74,6 +78,7 @@ describe.each(STORES)("HTTP/1.1 half-close, %s store", (store) => {
     client?.close();
     await s?.close();
   });
+  const waiters = async (pool: string): Promise<number> => ((await client.unary("getPool", { name: pool })) as { pool: { waiters?: number } }).pool.waiters ?? 0;
 
   it("answers an AssignToken sent before the FIN, with the lease it applied", async () => {
     const { text, ended } = await sendThenHalfClose(s.server.port, rpc(s.password, "AssignToken", { pool: "default", owner: "fin-1" }));
@@ -93,12 +98,31 @@ describe.each(STORES)("HTTP/1.1 half-close, %s store", (store) => {
   it("answers an assign that waits for a token after the FIN arrived", async () => {
     const first = (await client.unary("assignToken", { pool: "one", owner: "holder" })) as { lease: { token: string } };
     const waiting = sendThenHalfClose(s.server.port, rpc(s.password, "AssignToken", { pool: "one", owner: "fin-2", waitTimeout: "10s" }));
-    // The waiter is queued (and the FIN long received) before the token comes back.
-    await expect.poll(async () => ((await client.unary("getPool", { name: "one" })) as { pool: { waiters?: number } }).pool.waiters ?? 0).toBe(1);
+    // The waiter is queued (and the FIN long received) before the token comes back; it outlives the
+    // server's probes for a client gone for good (the last at 1 s).
+    await expect.poll(() => waiters("one")).toBe(1);
+    await new Promise((r) => setTimeout(r, 1_300));
+    expect(await waiters("one")).toBe(1);
     await client.unary("releaseToken", { pool: "one", token: first.lease.token });
-    const [answer] = responses((await waiting).text);
+    const { text } = await waiting;
+    expect(text).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\n/); // the probe, which the client skips
+    const [answer] = responses(text);
     expect(answer?.status).toBe(200);
     expect(answer!.body.lease).toMatchObject({ pool: "one", owner: "fin-2", token: first.lease.token });
+    await client.unary("releaseToken", { pool: "one", token: first.lease.token });
+  });
+
+  it("stops the wait of a client that closed its socket for good, so it takes no token", async () => {
+    const first = (await client.unary("assignToken", { pool: "one", owner: "holder" })) as { lease: { token: string } };
+    const socket = net.connect(s.server.port, "127.0.0.1", () => {
+      socket.write(rpc(s.password, "AssignToken", { pool: "one", owner: "gone", waitTimeout: "10s" }), "latin1");
+    });
+    socket.on("error", () => undefined);
+    await expect.poll(() => waiters("one")).toBe(1);
+    socket.destroy(); // close(): a FIN, like the half-close, but nobody reads any more
+    await expect.poll(() => waiters("one"), { timeout: 5_000 }).toBe(0);
+    await client.unary("releaseToken", { pool: "one", token: first.lease.token });
+    expect((await client.unary("getPool", { name: "one" })).pool).toMatchObject({ available: 1 });
   });
 
   it("answers every pipelined request sent before the FIN, in order", async () => {

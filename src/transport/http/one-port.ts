@@ -7,6 +7,7 @@ import http2 from "node:http2";
 import net from "node:net";
 import type { ConnectionLimits } from "../../config/limits.js";
 import { sendJson } from "./fallback.js";
+import { probeOnHalfClose } from "./half-close.js";
 import type { HttpHandler, HttpRequest, HttpResponse } from "./handler.js";
 import { prepareRequestHead } from "./request-head.js";
 
@@ -39,8 +40,8 @@ export class OnePortServer {
   private readonly h1: http.Server;
   private readonly h2: http2.Http2Server;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
-  /** HTTP/1.1 sockets and their in-flight request counts: http.Server only tracks connections it accepted itself. */
-  private readonly h1Sockets = new Map<net.Socket, number>();
+  /** HTTP/1.1 sockets and their in-flight responses, oldest first: http.Server only tracks connections it accepted itself. */
+  private readonly h1Sockets = new Map<net.Socket, http.ServerResponse[]>();
   /** Every accepted socket, so the grace deadline can cut even ones still being sniffed. */
   private readonly sockets = new Set<net.Socket>();
   private readonly stalls: StallGuard;
@@ -113,19 +114,21 @@ export class OnePortServer {
     );
     // A client may half-close (TCP FIN) once its request is sent and still wait for the answer: the
     // parser then marks the pending response as the connection's last instead of abandoning the call
-    // (Node's default for sockets it did not accept itself aborts the request and ends the socket, so
-    // a call applied meanwhile went unanswered). Needs half-open sockets from the sniffer, below.
+    // (Node's default aborts the request and ends the socket, so a call applied meanwhile went
+    // unanswered). Needs half-open sockets from the sniffer, below; half-close.ts tells a client that
+    // closed for good from one that half-closed.
     (this.h1 as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     // http.Server starts its timeout sweep when *it* starts listening, which it never does here (the
     // sockets come from the sniffer): without this, a slowloris head would never time out.
     this.h1.emit("listening");
     this.h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
       const socket = req.socket;
-      this.h1Sockets.set(socket, (this.h1Sockets.get(socket) ?? 0) + 1);
+      const open = this.h1Sockets.get(socket);
+      open?.push(res);
       res.once("close", () => {
-        const left = (this.h1Sockets.get(socket) ?? 1) - 1;
-        if (this.h1Sockets.has(socket)) this.h1Sockets.set(socket, left);
-        if (this.closing && left === 0) socket.destroy();
+        const at = open?.indexOf(res) ?? -1;
+        if (at >= 0) open?.splice(at, 1);
+        if (this.closing && (open?.length ?? 0) === 0) socket.destroy();
       });
     });
     this.h2 = http2.createServer(
@@ -173,7 +176,7 @@ export class OnePortServer {
     this.closing = true;
     const closed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
     for (const session of this.sessions) session.close();
-    for (const [socket, active] of this.h1Sockets) if (active === 0) socket.destroy();
+    for (const [socket, open] of this.h1Sockets) if (open.length === 0) socket.destroy();
     this.stalls.stop();
     const timer = setTimeout(() => {
       for (const session of this.sessions) session.destroy();
@@ -215,8 +218,10 @@ export class OnePortServer {
         socket.allowHalfOpen = false;
         this.h2.emit("connection", socket);
       } else {
-        this.h1Sockets.set(socket, 0);
+        const open: http.ServerResponse[] = [];
+        this.h1Sockets.set(socket, open);
         socket.once("close", () => this.h1Sockets.delete(socket));
+        probeOnHalfClose(socket, () => open[0]);
         this.h1.emit("connection", socket);
         // The HTTP/1 parser only starts reading once the socket flows again.
         socket.resume();
