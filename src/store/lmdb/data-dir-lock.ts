@@ -1,5 +1,6 @@
 // One process per data dir: an exclusive lock file holding the owner's pid. LMDB itself lets several
 // processes share an environment, but two tokenpool servers would each trust their own in-memory state.
+// The owner counts as gone once its pid is dead, a zombie, or a different process (start time).
 
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -80,25 +81,40 @@ function readOwner(path: string): LockOwner | undefined {
 function isAlive(owner: LockOwner): boolean {
   // Our own pid in a lock we do not hold is a previous life (a restarted container is pid 1 again).
   if (owner.pid === process.pid) return false;
-  try {
-    process.kill(owner.pid, 0);
-  } catch (e) {
-    // EPERM: the process exists but belongs to someone else.
-    if (!isCode(e, "EPERM")) return false;
+  const stat = processStat(owner.pid);
+  if (stat === undefined) {
+    // No /proc (off Linux): kill(pid, 0) is all there is. EPERM: it exists but belongs to someone else.
+    try {
+      process.kill(owner.pid, 0);
+      return true;
+    } catch (e) {
+      return isCode(e, "EPERM");
+    }
   }
-  const start = processStart(owner.pid);
-  return owner.start === undefined || start === undefined || start === owner.start;
+  // A zombie (killed, not yet reaped by a parent that may never reap it: `sh -c` as PID 1) still
+  // answers kill(pid, 0), but it has closed its files and lmdb environment: it holds nothing.
+  if (stat.state === "Z" || stat.state === "X" || stat.state === "x") return false;
+  return owner.start === undefined || stat.start === owner.start;
 }
 
-/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot); undefined off Linux. */
 function processStart(pid: number): string | undefined {
+  return processStat(pid)?.start;
+}
+
+/**
+ * Fields 3 (state: R, S, D, Z for a zombie, X for dead...) and 22 (start time in clock ticks since
+ * boot) of /proc/<pid>/stat; undefined when the process does not exist or off Linux.
+ */
+function processStat(pid: number): { readonly state: string; readonly start: string | undefined } | undefined {
+  let stat: string;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may contain spaces and parentheses: count fields after its last ")".
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   } catch {
     return undefined;
   }
+  // The command name (field 2) may contain spaces and parentheses: count fields after its last ")".
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { state: fields[0] ?? "", start: fields[19] };
 }
 
 function isCode(e: unknown, code: string): boolean {
