@@ -7,7 +7,7 @@ import { grpcjsAndBare, legacyAgainstFlask } from "./baselines.js";
 import { writeBodies } from "./bodies.js";
 import { build } from "./build.js";
 import { fanout, type FanoutResult } from "./fanout.js";
-import { expiryLateness, type LatenessResult } from "./lateness.js";
+import { describeMemory, expiryLateness, type LatenessResult } from "./lateness.js";
 import { Measurer, type Row } from "./measure.js";
 import { cleanupNow, installCleanup, tempDir } from "./processes.js";
 import { log } from "./progress.js";
@@ -17,7 +17,10 @@ import { PoolSetup } from "./setup.js";
 import { ensureSystemTools } from "./system-tools.js";
 import { throughputRounds, type Contender } from "./throughput.js";
 
-/** --seconds 4 --warmup 1 --rounds 2 --connections 8 --streams 16 --no-redis --no-lateness --skip-build */
+/**
+ * --seconds 4 --warmup 1 --rounds 2 --connections 8 --streams 16 --no-redis --no-lateness --skip-build;
+ * --lateness-only runs the expiry-lateness scenario alone (--lateness-store memory|lmdb for its server).
+ */
 const { values } = parseArgs({
   options: {
     seconds: { type: "string", default: "4" },
@@ -28,6 +31,8 @@ const { values } = parseArgs({
     "no-redis": { type: "boolean", default: false },
     "no-lateness": { type: "boolean", default: false },
     "skip-build": { type: "boolean", default: false },
+    "lateness-only": { type: "boolean", default: false },
+    "lateness-store": { type: "string", default: "memory" },
   },
 });
 
@@ -56,6 +61,7 @@ async function main(): Promise<void> {
     build();
   }
   const tmp = tempDir("tokenpool-load-");
+  if (values["lateness-only"]) return latenessOnly(settings, tmp, loadBefore);
   const m = new Measurer(settings, writeBodies(tmp));
   const rows: Row[] = [];
   const servers: Running[] = [];
@@ -121,6 +127,24 @@ async function main(): Promise<void> {
   });
   process.stdout.write(`${text}\n`);
   process.stdout.write(`${JSON.stringify(json)}\n`);
+}
+
+/** The lateness scenario alone, with the machine's load around it (the machine is shared). */
+async function latenessOnly(settings: { password: string; connections: number; streams: number }, tmp: string, loadBefore: number[]): Promise<void> {
+  const store = values["lateness-store"] === "lmdb" ? "lmdb" : "memory";
+  const late = await expiryLateness({ ...settings, leases: 1_000_000, ratePerSec: 10_000, phaseSeconds: 12, tmp, store });
+  const loadAfter = loadavg();
+  const f = (x: number | undefined): string => (x === undefined ? "–" : x.toFixed(1));
+  const lines = [
+    `expiry lateness, ${late.leases} live leases due at ${late.ratePerSec}/s, ${store} store (server histogram, bucket-interpolated)`,
+    `machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, node ${process.version}; load average before ${loadBefore.map((x) => x.toFixed(2)).join(" ")}, after ${loadAfter.map((x) => x.toFixed(2)).join(" ")}`,
+    ...(late.memory ? [describeMemory(late.leases, late.memory)] : []),
+    ...[late.moderate, late.withSubscriber, late.saturated].map((p) => `${p.name.padEnd(32)} p50 ${f(p.p50Ms).padStart(7)} ms  p99 ${f(p.p99Ms).padStart(7)} ms  (${p.expiries} expiries, ${Math.round(p.loadRps)} KeepAlive(100)/s)`),
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ bench: "lateness", store, leases: late.leases, memory: late.memory, moderate: late.moderate, withSubscriber: late.withSubscriber, subscriber: late.subscriber, saturated: late.saturated, loadBefore, loadAfter })}\n`,
+  );
 }
 
 main().then(

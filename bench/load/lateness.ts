@@ -5,7 +5,7 @@ import { rpcPath, writeBodies } from "./bodies.js";
 import { h2load, type LoadResult } from "./h2load.js";
 import { bucketDelta, histogramQuantile, scrape, type Scrape } from "./metrics-scrape.js";
 import { log } from "./progress.js";
-import { startSeededTokenpool } from "./servers.js";
+import { startSeededTokenpool, type SeedMemory } from "./servers.js";
 import { PoolSetup } from "./setup.js";
 import { quantile } from "./stats.js";
 import { watch } from "./watchers.js";
@@ -23,6 +23,8 @@ export interface LatenessOptions {
   readonly connections: number;
   readonly streams: number;
   readonly tmp: string;
+  /** Store of the seeded server (default memory). */
+  readonly store?: "memory" | "lmdb";
 }
 
 export interface PhaseResult {
@@ -48,6 +50,8 @@ export interface SubscriberResult {
 
 export interface LatenessResult {
   readonly leases: number;
+  /** The seeded server's whole-process memory per live lease (heap after GC). */
+  readonly memory: SeedMemory | undefined;
   readonly ratePerSec: number;
   readonly seededMs: number;
   readonly moderate: PhaseResult;
@@ -80,6 +84,14 @@ function phase(name: string, before: Scrape, after: Scrape, load: LoadResult): P
   };
 }
 
+export function describeMemory(leases: number, m: SeedMemory): string {
+  const mb = (b: number): string => (b / 1e6).toFixed(1);
+  return (
+    `memory (${m.store} store) with ${leases} live leases, heap after GC + array buffers: ${mb(m.heapBytes)} MB = ${m.bytesPerLease} B/lease ` +
+    `for the whole process (${mb(m.heapBytesBefore)} MB before seeding: +${m.addedBytesPerLease} B/lease); RSS ${mb(m.rssBytes)} MB`
+  );
+}
+
 function describe(p: PhaseResult): string {
   const f = (x: number | undefined): string => (x === undefined ? "–" : x.toFixed(1));
   return `${p.name}: ${p.expiries} expiries, lateness p50 ${f(p.p50Ms)} ms, p99 ${f(p.p99Ms)} ms (≤ ${f(p.maxBucketMs)} ms), load ${Math.round(p.loadRps)} KeepAlive(100)/s`;
@@ -88,11 +100,13 @@ function describe(p: PhaseResult): string {
 export async function expiryLateness(o: LatenessOptions): Promise<LatenessResult> {
   // Seeding must finish before the first deadline; 10^6 leases take 10-15 s here.
   const budgetMs = 30_000;
-  log(`expiry lateness: seeding ${o.leases} leases due at ${o.ratePerSec}/s (compiled tokenpool, memory store)`);
-  const server = await startSeededTokenpool(o.password, o.leases, o.ratePerSec, budgetMs);
+  const store = o.store ?? "memory";
+  log(`expiry lateness: seeding ${o.leases} leases due at ${o.ratePerSec}/s (compiled tokenpool, ${store} store)`);
+  const server = await startSeededTokenpool(o.password, o.leases, o.ratePerSec, budgetMs, store);
   try {
     const { seed } = server;
     log(`  seeded in ${(seed.seededMs / 1000).toFixed(1)} s; first deadline in ${((seed.firstDeadline - Date.now()) / 1000).toFixed(1)} s`);
+    if (seed.memory) log(`  ${describeMemory(seed.seeded, seed.memory)}`);
     if (seed.firstDeadline - Date.now() < 2000) throw new Error("seeding overran its budget: the first deadlines passed before the load could start");
     await new PoolSetup(server.url, o.password, 1).prepare();
     const bodies = writeBodies(o.tmp);
@@ -152,7 +166,7 @@ export async function expiryLateness(o: LatenessOptions): Promise<LatenessResult
 
     await sleepUntil(t0 + 2 * w);
     const saturated = await measure("saturated (KeepAlive flat out)", undefined);
-    return { leases: seed.seeded, ratePerSec: seed.ratePerSec, seededMs: seed.seededMs, moderate, withSubscriber, subscriber, saturated };
+    return { leases: seed.seeded, memory: seed.memory, ratePerSec: seed.ratePerSec, seededMs: seed.seededMs, moderate, withSubscriber, subscriber, saturated };
   } finally {
     await server.stop();
   }

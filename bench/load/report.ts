@@ -2,7 +2,7 @@
 // the target checks, and the final one-line JSON with every figure.
 
 import type { FanoutResult } from "./fanout.js";
-import type { LatenessResult } from "./lateness.js";
+import { describeMemory, type LatenessResult } from "./lateness.js";
 import type { Protocol, Row, RowRpc } from "./measure.js";
 import { median, round } from "./stats.js";
 
@@ -195,6 +195,7 @@ export function renderReport(res: Results, fan: FanoutResult | undefined, late: 
     );
     line(`  with one LEASE_EXPIRED subscriber: server p99 ${f(late.withSubscriber.p99Ms)} ms; the subscriber got ${late.subscriber.received}/${late.subscriber.expected}, p99 ${f(late.subscriber.p99Ms)} ms${late.subscriber.endedWith ? ` (cut off: ${late.subscriber.endedWith})` : ""}`);
     line(`  saturated (${Math.round(late.saturated.loadRps)} KeepAlive(100)/s, flat out): server p99 ${f(late.saturated.p99Ms)} ms (p50 ${f(late.saturated.p50Ms)})`);
+    if (late.memory) line(`- ${describeMemory(late.leases, late.memory)} (target ≤ 150 B/lease) — ${verdict(late.memory.bytesPerLease <= 150)}`);
   }
   if (fan) {
     line(
@@ -236,6 +237,7 @@ export function renderReport(res: Results, fan: FanoutResult | undefined, late: 
     grpc_over_grpcjs: r2(res.rps("tokenpool-memory", "grpc", "assign") / res.rps("grpcjs-floor", "grpc", "assign")),
     connect_proto_over_bare_http2: r2(res.rps("tokenpool-memory", "connect-proto", "assign") / res.rps("bare-http2", "connect-proto", "assign")),
     legacy_over_flask: r2(legacyIssue / flask),
+    lease_bytes: late?.memory ? late.memory.bytesPerLease : null,
     lateness_p50_ms: late ? r2(late.moderate.p50Ms) : null,
     lateness_p99_ms: late ? r2(late.moderate.p99Ms) : null,
     lateness_expiries: late ? late.moderate.expiries : null,

@@ -69,10 +69,17 @@ export async function startBaseline(kind: Baseline): Promise<Running> {
 }
 
 /** The seeded tokenpool of the lateness scenario; resolves once its leases exist. */
-export async function startSeededTokenpool(password: string, leases: number, ratePerSec: number, budgetMs: number): Promise<Running & { seed: SeedInfo }> {
+export async function startSeededTokenpool(
+  password: string,
+  leases: number,
+  ratePerSec: number,
+  budgetMs: number,
+  store: "memory" | "lmdb" = "memory",
+): Promise<Running & { seed: SeedInfo }> {
+  const storeArgs = store === "lmdb" ? ["--store", "lmdb", "--data-dir", join(tempDir("tokenpool-load-seeded-"), "data")] : ["--store", "memory"];
   const child = startChild(
     process.execPath,
-    ["--expose-gc", "dist/bench/load/servers/seeded-tokenpool.js", "--host", "127.0.0.1", "--port", "0", "--store", "memory", "--api-password", password, "--idle-ttl", "0", "--log-level", "warn"],
+    ["--expose-gc", "dist/bench/load/servers/seeded-tokenpool.js", "--host", "127.0.0.1", "--port", "0", ...storeArgs, "--api-password", password, "--idle-ttl", "0", "--log-level", "warn"],
     {
       cwd: ROOT,
       env: { ...ENV, BENCH_LEASES: String(leases), BENCH_EXPIRY_RATE: String(ratePerSec), BENCH_SEED_BUDGET_MS: String(budgetMs) },
@@ -89,6 +96,17 @@ export interface SeedInfo {
   readonly firstDeadline: number;
   readonly ratePerSec: number;
   readonly seededMs: number;
+  /** The whole process's heap after GC (plus array buffers) with every lease live; absent without --expose-gc. */
+  readonly memory?: SeedMemory;
+}
+
+export interface SeedMemory {
+  readonly store: string;
+  readonly heapBytesBefore: number;
+  readonly heapBytes: number;
+  readonly rssBytes: number;
+  readonly bytesPerLease: number;
+  readonly addedBytesPerLease: number;
 }
 
 /** The original service reproduced in Flask, started the way its image did: `flask run`. */

@@ -668,8 +668,9 @@ function finite(ms: number): number | undefined {
   return ms === Infinity ? undefined : ms;
 }
 
+/** Joined, not concatenated: the key lives as long as its lease, and a concatenation is a rope. */
 function requestKey(owner: string, requestId: string): string {
-  return `${owner}\u0000${requestId}`;
+  return [owner, requestId].join("\u0000");
 }
 
 function requestIdOf(key: string | undefined): string | undefined {
