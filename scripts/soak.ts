@@ -7,7 +7,7 @@
 import { writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { runSoak, TREND_MIN_RUN_S, type SoakReport, type StoreChoice } from "./soak/run.js";
+import { runSoak, TREND_MIN_RUN_S, type SoakReport, type StoreChoice } from "../test/soak/run.js";
 
 const MiB = 1024 * 1024;
 

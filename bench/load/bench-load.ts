@@ -9,7 +9,7 @@ import { build } from "./build.js";
 import { fanout, type FanoutResult } from "./fanout.js";
 import { describeMemory, expiryLateness, type LatenessResult } from "./lateness.js";
 import { Measurer, type Row } from "./measure.js";
-import { cleanupNow, installCleanup, tempDir } from "./processes.js";
+import { cleanupNow, installCleanup, tempDir } from "../../test/harness/processes.js";
 import { log } from "./progress.js";
 import { renderReport, Results } from "./report.js";
 import { startBaseline, startRedis, startTokenpool, type Running } from "./servers.js";

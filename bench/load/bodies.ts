@@ -5,6 +5,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { create, toBinary, toJsonString, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { AssignTokenRequestSchema, KeepAliveRequestSchema } from "../../gen/es/tokenpool/v1/token_service_pb.js";
+import { envelope } from "../../test/harness/envelope.js";
 
 export const SERVICE_PATH = "/tokenpool.v1.TokenService";
 /** A pool big enough that every AssignToken of a run succeeds. */
@@ -28,18 +29,10 @@ export const rpcPath: Record<Rpc, string> = {
   ka100: `${SERVICE_PATH}/KeepAlive`,
 };
 
-/** The 5-byte gRPC length prefix (uncompressed) in front of a message. */
-export function grpcFrame(message: Uint8Array): Buffer {
-  const frame = Buffer.alloc(5 + message.length);
-  frame.writeUInt32BE(message.length, 1);
-  frame.set(message, 5);
-  return frame;
-}
-
 function encodings<D extends DescMessage>(schema: D, init: MessageInitShape<D>): Record<Encoding, Buffer> {
   const message = create(schema, init);
   const binary = toBinary(schema, message);
-  return { grpc: grpcFrame(binary), proto: Buffer.from(binary), json: Buffer.from(toJsonString(schema, message)) };
+  return { grpc: envelope(0, binary), proto: Buffer.from(binary), json: Buffer.from(toJsonString(schema, message)) };
 }
 
 export function writeBodies(dir: string): BodyFiles {

@@ -7,6 +7,7 @@ import { log, logRow } from "./progress.js";
 import type { Running } from "./servers.js";
 import type { PoolSetup } from "./setup.js";
 import { watch, type WatcherResult } from "./watchers.js";
+import { sleep } from "../../test/harness/sleep.js";
 
 export interface FanoutResult {
   readonly subscribers: number;
@@ -29,14 +30,14 @@ export async function fanout(m: Measurer, server: Running, setup: PoolSetup, pas
   const start = await setup.sequence(ASSIGN_POOL);
   const watchers = Array.from({ length: subscribers }, () => watch({ url: server.url, password, pool: ASSIGN_POOL, afterSequence: start }));
   // Let every stream be established before the load starts.
-  await new Promise((r) => setTimeout(r, 1000));
+  await sleep(1000);
   const load = logRow(await m.rpc(server, "grpc", "assign", 0, true));
   const end = await setup.sequence(ASSIGN_POOL);
   const events = end - start;
   // Delivery trails the load: wait (bounded) until every subscriber has caught up.
   const until = Date.now() + 20_000;
   const caughtUp = (r: WatcherResult): boolean => r.endedWith !== undefined || (r.lastSequence ?? start) >= end;
-  while (Date.now() < until && !watchers.every((w) => caughtUp(w.result()))) await new Promise((r) => setTimeout(r, 100));
+  while (Date.now() < until && !watchers.every((w) => caughtUp(w.result()))) await sleep(100);
   const results = watchers.map((w) => w.result());
   for (const w of watchers) w.close();
   const lost = results.reduce((n, r) => n + (events - r.received), 0);

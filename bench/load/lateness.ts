@@ -7,7 +7,8 @@ import { bucketDelta, histogramQuantile, scrape, type Scrape } from "./metrics-s
 import { log } from "./progress.js";
 import { startSeededTokenpool, type SeedMemory } from "./servers.js";
 import { PoolSetup } from "./setup.js";
-import { quantile } from "./stats.js";
+import { quantile } from "../../test/harness/stats.js";
+import { sleep } from "../../test/harness/sleep.js";
 import { watch } from "./watchers.js";
 
 const LEASE_EXPIRED = 5;
@@ -60,7 +61,7 @@ export interface LatenessResult {
   readonly saturated: PhaseResult;
 }
 
-const sleepUntil = (t: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, t - Date.now())));
+const sleepUntil = (t: number): Promise<void> => sleep(Math.max(0, t - Date.now()));
 
 function phase(name: string, before: Scrape, after: Scrape, load: LoadResult): PhaseResult {
   const delta = bucketDelta(before.latenessBuckets, after.latenessBuckets);

@@ -3,6 +3,7 @@
 
 import http from "node:http";
 import http2 from "node:http2";
+import { envelope } from "../../test/harness/envelope.js";
 import { rpcPath, SERVICE_PATH } from "./bodies.js";
 import { encodeFields, forEachField, text } from "./wire.js";
 
@@ -87,15 +88,8 @@ function h2Call(session: http2.ClientHttp2Session, grpc: boolean, password: stri
         // gRPC: strip the 5-byte frame header; the message follows.
         resolve({ ok, body: grpc ? data.subarray(5) : data, detail: `HTTP ${status} grpc-status ${grpcStatus ?? "-"} ${data.toString("utf8").slice(0, 200)}` });
       });
-      stream.end(grpc ? frame(body) : body);
+      stream.end(grpc ? envelope(0, body) : body);
     });
-}
-
-function frame(message: Buffer): Buffer {
-  const out = Buffer.alloc(5 + message.length);
-  out.writeUInt32BE(message.length, 1);
-  message.copy(out, 5);
-  return out;
 }
 
 function h1JsonCall(url: URL, agent: http.Agent, password: string): Call {

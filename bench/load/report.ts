@@ -4,7 +4,7 @@
 import type { FanoutResult } from "./fanout.js";
 import { describeMemory, type LatenessResult } from "./lateness.js";
 import type { Protocol, Row, RowRpc } from "./measure.js";
-import { median, round } from "./stats.js";
+import { median, round } from "../../test/harness/stats.js";
 
 export interface Cell {
   /** Median calls/s over the rounds. */

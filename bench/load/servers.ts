@@ -1,10 +1,11 @@
 // Starts every server the bench measures, each on 127.0.0.1 and its own port: tokenpool as production
 // runs it (`node dist/src/main.js`, compiled, no TypeScript loader), the baselines, Flask, redis-server.
 
-import { createServer } from "node:net";
 import { join } from "node:path";
+import { freePort } from "../../test/harness/ports.js";
+import { startChild, tempDir, waitForLine, type Child } from "../../test/harness/processes.js";
+import { sleep } from "../../test/harness/sleep.js";
 import { ROOT } from "./build.js";
-import { startChild, tempDir, waitForLine, type Child } from "./processes.js";
 import { PYTHON } from "./system-tools.js";
 
 export interface Running {
@@ -21,18 +22,6 @@ export type StoreName = "memory" | "lmdb" | "redis";
 const LISTENING = /listening on (http:\/\/[\d.:]+)/;
 /** Only what a server needs from the environment: no NODE_OPTIONS or loader leaking in from npm. */
 const ENV = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp" };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface TokenpoolOptions {
   readonly store: StoreName;
@@ -135,7 +124,7 @@ export async function startFlask(password: string, totalTokens: number): Promise
       await child.stop(0);
       throw new Error(`flask did not start: ${child.stderr().slice(-2000)}`);
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   return { name: "flask", url, pid: child.pid, child, stop: () => child.stop() };
 }

@@ -1,7 +1,7 @@
 // Prepares a tokenpool server for measurement through its own API: a large pool for AssignToken and
 // pairs, and 100 known, held tokens for KeepAlive. Uses the connect-es gRPC client the crash test uses.
 
-import { duration, tokenClient, type TokenClient } from "../../scripts/crash/client.js";
+import { duration, tokenClient, type TokenClient } from "../../test/harness/token-client.js";
 import { ASSIGN_POOL, KEEPALIVE_IDS, KEEPALIVE_POOL, OWNER } from "./bodies.js";
 
 /** Leases outlive the bench; tokens never go idle (an idle expiry would delete them mid-run). */

@@ -2,7 +2,8 @@
 // each event's sequence (to prove nothing was lost) and its time (the deadline, for expiries).
 
 import http2 from "node:http2";
-import { SERVICE_PATH, grpcFrame } from "./bodies.js";
+import { envelope, forEachEnvelope } from "../../test/harness/envelope.js";
+import { SERVICE_PATH } from "./bodies.js";
 import { encodeFields, forEachField } from "./wire.js";
 
 export interface WatchEvent {
@@ -57,7 +58,7 @@ export function watch(o: WatchOptions): Watcher {
     te: "trailers",
     "x-api-password": o.password,
   });
-  stream.end(grpcFrame(encodeFields(fields)));
+  stream.end(envelope(0, encodeFields(fields)));
 
   let received = 0;
   let first: number | undefined;
@@ -88,14 +89,7 @@ export function watch(o: WatchOptions): Watcher {
   stream.on("data", (chunk: Buffer) => {
     const now = Date.now();
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    let pos = 0;
-    while (pending.length - pos >= 5) {
-      const len = pending.readUInt32BE(pos + 1);
-      if (pending.length - pos < 5 + len) break;
-      onMessage(pending.subarray(pos + 5, pos + 5 + len), now);
-      pos += 5 + len;
-    }
-    pending = pending.subarray(pos);
+    pending = forEachEnvelope(pending, (_flags, message) => onMessage(message, now));
   });
   const ended = (status: string): void => {
     if (!closing) endedWith ??= status;

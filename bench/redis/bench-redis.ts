@@ -10,8 +10,8 @@ import { poolKeys } from "../../src/store/redis/keys.js";
 import { ASSIGN, CREATE_POOL, RELEASE } from "../../src/store/redis/lua/pool-scripts.js";
 import { LuaScript } from "../../src/store/redis/lua-script.js";
 import { RedisStore } from "../../src/store/redis/redis-store.js";
-import { startRedisServer, type RedisServer } from "../../test/support/redis-server.js";
-import { startReplica, tokenClient, type Replica, type TokenClient } from "../../test/support/replica-process.js";
+import { startRedisServer, type RedisServer } from "../../test/harness/redis-server.js";
+import { startReplica, replicaClient, type Replica, type TokenClient } from "../../test/harness/replica-process.js";
 
 const CONCURRENCY = 64;
 const WARMUP_MS = 4000; // three fresh replicas each see a third of the calls: give their JIT time
@@ -81,7 +81,7 @@ async function storeDirect(redis: RedisServer): Promise<number> {
 }
 
 async function throughReplicas(replicas: readonly Replica[], pool: string): Promise<number> {
-  const clients: TokenClient[] = replicas.flatMap((r) => Array.from({ length: SESSIONS_PER_REPLICA }, () => tokenClient(r.url)));
+  const clients: TokenClient[] = replicas.flatMap((r) => Array.from({ length: SESSIONS_PER_REPLICA }, () => replicaClient(r.url)));
   await clients[0]!.createPool({ name: pool, leaseTtl: { seconds: 60n }, maxTokens: TOKENS, initialTokens: TOKENS });
   return measure(async (w) => {
     const client = clients[w % clients.length]!;

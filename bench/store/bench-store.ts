@@ -11,8 +11,9 @@ import {
   ReleaseTokenRequestSchema,
   ReleaseTokenResponseSchema,
 } from "../../gen/es/tokenpool/v1/token_service_pb.js";
-import { duration, tokenClient } from "../../scripts/crash/client.js";
-import { startServer } from "../../scripts/crash/server-process.js";
+import { duration, tokenClient } from "../../test/harness/token-client.js";
+import { startServer } from "../../test/harness/server-process.js";
+import { quantile } from "../../test/harness/stats.js";
 import { H2ConnectClient } from "./h2-connect-client.js";
 
 const { values } = parseArgs({
@@ -87,11 +88,6 @@ async function measure(store: StoreName): Promise<Phase> {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-
-const quantile = (xs: number[], q: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
-};
 
 const results: Record<StoreName, Phase[]> = { memory: [], lmdb: [] };
 for (let round = 0; round < ROUNDS; round++) {

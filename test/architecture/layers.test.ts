@@ -1,11 +1,12 @@
 // Holds src/ to its layering: every import points to the same layer or a lower one, so the core and
 // config know nothing of storage, storage nothing of transport, and so on up to main.ts.
 
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { importsOf, REPO, sourceFiles } from "./imports.js";
 
-const SRC = path.resolve(import.meta.dirname, "../../src");
+const SRC = path.join(REPO, "src");
 
 /** Lowest first. A folder not listed here fails the test until it is given a place. */
 const LAYERS: Readonly<Record<string, number>> = {
@@ -19,21 +20,6 @@ const LAYERS: Readonly<Record<string, number>> = {
   server: 6,
   "main.ts": 7,
 };
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const full = path.join(dir, e.name);
-    return e.isDirectory() ? sourceFiles(full) : e.name.endsWith(".ts") ? [full] : [];
-  });
-}
-
-/** Relative module specifiers of static imports and re-exports (type-only ones count too). */
-function importsOf(text: string): string[] {
-  const specs: string[] = [];
-  for (const m of text.matchAll(/^\s*(?:import|export)\b[^;]*?\bfrom\s+"(\.[^"]+)"/gms)) specs.push(m[1] as string);
-  for (const m of text.matchAll(/\bimport\(\s*"(\.[^"]+)"\s*\)/g)) specs.push(m[1] as string);
-  return specs;
-}
 
 function layerOf(file: string): string {
   return path.relative(SRC, file).split(path.sep)[0] as string;

@@ -6,8 +6,8 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectClient } from "../support/clients.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { connectClient } from "../harness/clients.js";
+import { startTestServer, type TestServer } from "../harness/server.js";
 
 const run = promisify(execFile);
 const BUF = fileURLToPath(new URL("../../node_modules/.bin/buf", import.meta.url));

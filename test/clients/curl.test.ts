@@ -9,8 +9,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectClient, type TestClient } from "../support/clients.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { connectClient, type TestClient } from "../harness/clients.js";
+import { startTestServer, type TestServer } from "../harness/server.js";
+import { sleep } from "../harness/sleep.js";
+import { splitEnvelopes } from "../harness/envelope.js";
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -89,17 +91,13 @@ describe("curl with the README's commands", () => {
       while (!raw.includes("LEASE_EVENT_TYPE_RELEASED") && Date.now() < deadline) {
         const { lease } = (await client.unary("assignToken", { pool, owner: "readme" })) as { lease: { token: string } };
         await client.unary("releaseToken", { pool, token: lease.token });
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
     } finally {
       process.kill(-curl.pid!, "SIGTERM");
     }
-    const frames: Array<{ flags: number; json: { event?: { type: string; pool: string; owner: string } } }> = [];
-    for (let at = 0; at + 5 <= raw.length; ) {
-      const length = raw.readUInt32BE(at + 1);
-      frames.push({ flags: raw[at]!, json: JSON.parse(raw.subarray(at + 5, at + 5 + length).toString("utf8")) });
-      at += 5 + length;
-    }
+    type Message = { event?: { type: string; pool: string; owner: string } };
+    const frames = splitEnvelopes(raw).frames.map((f) => ({ flags: f.flags, json: JSON.parse(f.data.toString("utf8")) as Message }));
     const events = frames.map((f) => f.json.event).filter((e) => e !== undefined);
     expect(frames.every((f) => f.flags === 0)).toBe(true);
     expect(events.map((e) => e.type)).toContain("LEASE_EVENT_TYPE_RELEASED");

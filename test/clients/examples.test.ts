@@ -9,8 +9,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectClient, type TestClient } from "../support/clients.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { connectClient, type TestClient } from "../harness/clients.js";
+import { startTestServer, type TestServer } from "../harness/server.js";
+import { sleep } from "../harness/sleep.js";
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -101,7 +102,7 @@ describe("examples/grpc-js/hold-lease.ts", () => {
     await p.waitFor(/renewed until/);
     // A stall longer than the TTL (think GC pause or a frozen VM): no keep-alive gets out.
     p.child.kill("SIGSTOP");
-    await new Promise((r) => setTimeout(r, 2500));
+    await sleep(2500);
     p.child.kill("SIGCONT");
     expect(await p.exited).toBe(3);
     expect(p.output()).toMatch(/lost the lease: (it expired|keep-alive found no lease of ours)/);

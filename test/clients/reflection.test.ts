@@ -9,7 +9,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as v1 from "../../gen/es/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "../../gen/es/grpc/reflection/v1alpha/reflection_pb.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { startTestServer, type TestServer } from "../harness/server.js";
 
 type RequestInit = MessageInitShape<typeof v1.ServerReflectionRequestSchema>;
 type Response = v1.ServerReflectionResponse | v1alpha.ServerReflectionResponse;

@@ -3,9 +3,10 @@
 
 import type { JsonObject } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLIENTS } from "../support/client-matrix.js";
-import { RpcError, type TestClient } from "../support/clients.js";
-import { STORES, startTestServer, type TestServer } from "../support/server.js";
+import { CLIENTS } from "../harness/client-matrix.js";
+import { RpcError, type TestClient } from "../harness/clients.js";
+import { STORES, startTestServer, type TestServer } from "../harness/server.js";
+import { sleep } from "../harness/sleep.js";
 
 let poolCounter = 0;
 const uniquePool = (): string => `p${++poolCounter}-${Math.random().toString(36).slice(2, 8)}`;
@@ -27,7 +28,7 @@ async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 50
     const v = await probe();
     if (v !== undefined) return v;
     if (Date.now() > until) throw new Error("condition not reached in time");
-    await new Promise((r) => setTimeout(r, 25));
+    await sleep(25);
   }
 }
 
@@ -153,7 +154,7 @@ for (const store of STORES) {
       it("keeps leases alive and reports unknown tokens per token", async () => {
         const p = await pool({ initialTokens: 2, leaseTtl: "2s" });
         const lease = (await c.unary("assignToken", { pool: p, owner: "k" })).lease as JsonObject;
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
         const res = await c.unary("keepAlive", { pool: p, tokens: [lease.token as string, "ghost"] });
         const [held, ghost] = res.results as JsonObject[];
         expect(held).toMatchObject({ token: lease.token, status: "KEEP_ALIVE_STATUS_OK" });
@@ -253,7 +254,7 @@ for (const store of STORES) {
         const iter = c.watch({ pool: p }, { signal: abort.signal })[Symbol.asyncIterator]();
         // The stream is live once the server has subscribed; a first event proves it.
         const pending = takeEvents(iter, 4);
-        await new Promise((r) => setTimeout(r, 150));
+        await sleep(150);
         const lease = (await c.unary("assignToken", { pool: p, owner: "w" })).lease as JsonObject;
         await c.unary("releaseToken", { pool: p, token: lease.token as string });
         await c.unary("assignToken", { pool: p, owner: "w2" });
@@ -289,7 +290,7 @@ for (const store of STORES) {
         const abort = new AbortController();
         const iter = c.watch({ allPools: true, types: ["LEASE_EVENT_TYPE_ASSIGNED"] }, { signal: abort.signal })[Symbol.asyncIterator]();
         const pending = takeEvents(iter, 3);
-        await new Promise((r) => setTimeout(r, 150));
+        await sleep(150);
         await c.unary("assignToken", { pool: doomed, owner: "a" });
         await c.unary("deletePool", { name: doomed }); // its events stop; the watch goes on
         await c.unary("assignToken", { pool: before, owner: "b" });

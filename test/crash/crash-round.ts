@@ -1,15 +1,15 @@
-// Crash-recovery driver: kill -9s an lmdb server under concurrent clients, restarts it on the same data
-// dir and checks it against every acknowledged operation. Also a CLI (`--rounds 5 --workers 12`).
+// One crash-recovery round: kill -9s an lmdb server under concurrent clients, restarts it on the same
+// data dir and checks it against every acknowledged operation (test/crash/crash.test.ts runs 5 in CI,
+// scripts/crash-test.ts as many as asked).
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
-import { duration, tokenClient } from "./crash/client.js";
-import { startServer } from "./crash/server-process.js";
-import { verifyRecovered } from "./crash/verify.js";
-import { emptyLog, startWorkload } from "./crash/workload.js";
+import { duration, tokenClient } from "../harness/token-client.js";
+import { startServer } from "../harness/server-process.js";
+import { verifyRecovered } from "./verify.js";
+import { emptyLog, startWorkload } from "./workload.js";
+import { sleep } from "../harness/sleep.js";
 
 export interface RoundOptions {
   readonly workers?: number;
@@ -64,7 +64,7 @@ export async function crashRound(round: number, options: RoundOptions = {}): Pro
         log,
       );
       killedAfterMs = Math.round(minKill + Math.random() * (maxKill - minKill));
-      await new Promise((r) => setTimeout(r, killedAfterMs));
+      await sleep(killedAfterMs);
       exitTime = await first.kill9();
       await load.stop();
     } catch (e) {
@@ -111,23 +111,3 @@ export function describeRound(r: RoundResult): string {
     (r.violations.length === 0 ? "OK" : `${r.violations.length} VIOLATIONS`)
   );
 }
-
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rounds: { type: "string", default: "5" }, workers: { type: "string", default: "12" } } });
-  const rounds = Number(values.rounds);
-  let failedRounds = 0;
-  let acked = 0;
-  let held = 0;
-  for (let i = 1; i <= rounds; i++) {
-    const r = await crashRound(i, { workers: Number(values.workers) });
-    acked += r.acked;
-    held += r.heldChecked;
-    console.log(describeRound(r));
-    for (const v of r.violations) console.log(`  ${v}`);
-    if (r.violations.length > 0) failedRounds++;
-  }
-  console.log(`${rounds} rounds, ${acked} acknowledged operations, ${held} surviving leases checked: ${failedRounds === 0 ? "all OK" : `${failedRounds} rounds FAILED`}`);
-  process.exitCode = failedRounds === 0 ? 0 : 1;
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -1,8 +1,8 @@
 // kill -9 under concurrent load, restart on the same data dir, and hold the server to everything it
-// acknowledged (see scripts/crash-test.ts; `npm run crash-test -- --rounds 50` runs more rounds).
+// acknowledged (see crash-round.ts; `npm run crash-test -- --rounds 50` runs more rounds).
 
 import { describe, expect, it } from "vitest";
-import { crashRound, describeRound } from "../../scripts/crash-test.js";
+import { crashRound, describeRound } from "./crash-round.js";
 
 const ROUNDS = 5;
 

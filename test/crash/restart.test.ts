@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { duration, tokenClient, type TokenClient } from "../../scripts/crash/client.js";
-import { startServer, type ServerProcess } from "../../scripts/crash/server-process.js";
+import { duration, tokenClient, type TokenClient } from "../harness/token-client.js";
+import { startServer, type ServerProcess } from "../harness/server-process.js";
 
 const PASSWORD = "restart-test-password";
 const dirs: string[] = [];

@@ -3,7 +3,7 @@
 
 import { Code } from "@connectrpc/connect";
 import { LeaseEventType, TokenState } from "../../gen/es/tokenpool/v1/token_service_pb.js";
-import { codeOf, plainLease, type TokenClient } from "./client.js";
+import { codeOf, plainLease, type TokenClient } from "../harness/token-client.js";
 import type { AckLog } from "./workload.js";
 
 export interface VerifyInput {

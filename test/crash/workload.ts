@@ -3,7 +3,8 @@
 
 import { Code } from "@connectrpc/connect";
 import { LeaseEventType } from "../../gen/es/tokenpool/v1/token_service_pb.js";
-import { codeOf, duration, ms, plainLease, tokenClient, type PlainLease, type TokenClient } from "./client.js";
+import { codeOf, duration, ms, plainLease, tokenClient, type PlainLease, type TokenClient } from "../harness/token-client.js";
+import { sleep } from "../harness/sleep.js";
 
 /** A lease event seen by a watcher: the server publishes only committed events, so each is a durable fact. */
 export interface SeenEvent {
@@ -69,7 +70,6 @@ export interface RunningWorkload {
 }
 
 const LEASE_TTLS = [400, 1500, 30_000];
-const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
 
 export function startWorkload(options: WorkloadOptions, log: AckLog): RunningWorkload {

@@ -4,7 +4,7 @@
 import { mkdirSync } from "node:fs";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { startTestServer, type TestServer } from "../harness/server.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 // Without the background-networking flags Chromium keeps dialling out, which this closed network refuses.

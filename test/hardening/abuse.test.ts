@@ -10,9 +10,12 @@ import { readFileSync } from "node:fs";
 import http2 from "node:http2";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tokenClient, type TokenClient } from "../../scripts/crash/client.js";
-import { ROOT, startServer, type ServerProcess } from "../../scripts/crash/server-process.js";
+import { tokenClient, type TokenClient } from "../harness/token-client.js";
+import { ROOT, startServer, type ServerProcess } from "../harness/server-process.js";
 import { errorCodeOf, frame, FRAME, H2_ERROR, RawH2 } from "./h2-wire.js";
+import { sleep } from "../harness/sleep.js";
+import { quantile } from "../harness/stats.js";
+import { jsonEnvelope } from "../harness/envelope.js";
 
 const PASSWORD = "abuse-test-password";
 /** Small limits so each scenario trips them within seconds; the defaults are the same code paths. */
@@ -31,7 +34,6 @@ const SLACK_MS = 1_500;
 const RSS_GROWTH_LIMIT = 100 * 1024 * 1024;
 const SERVICE = "/tokenpool.v1.TokenService";
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 let server: ServerProcess;
 let port: number;
@@ -140,11 +142,6 @@ async function underAbuse<T>(abuse: () => Promise<T>): Promise<UnderAbuse<T>> {
   return { result, during, errors: good.errors.slice(errorsBefore) };
 }
 
-const quantile = (xs: readonly number[], q: number): number => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-};
-
 function expectServedNormally(scenario: string, base: readonly number[], { during, errors }: UnderAbuse<unknown>): void {
   const b = quantile(base, 0.5);
   const d = quantile(during, 0.5);
@@ -218,15 +215,6 @@ const connectJson = (method: string, contentType = "application/connect+json"): 
   ["content-type", contentType],
   ["x-api-password", PASSWORD],
 ];
-
-/** A Connect streaming request body: flag byte, big-endian length, JSON. */
-function envelope(message: object): Buffer {
-  const json = Buffer.from(JSON.stringify(message));
-  const out = Buffer.alloc(5 + json.length);
-  out.writeUInt32BE(json.length, 1);
-  json.copy(out, 5);
-  return out;
-}
 
 interface Flood {
   readonly kind: "node" | "raw";
@@ -406,7 +394,7 @@ describe("connection abuse", () => {
       // node:http2 honours the limit itself: 120 WatchLeases on one session, at most 50 open at once.
       const session = http2.connect(server.url);
       session.on("error", () => undefined);
-      const body = envelope({ pool: "quiet" });
+      const body = jsonEnvelope({ pool: "quiet" });
       const requests = Array.from({ length: 120 }, () => {
         const req = session.request({ ":method": "POST", ":path": `${SERVICE}/WatchLeases`, "content-type": "application/connect+json", "x-api-password": PASSWORD });
         req.on("error", () => undefined);
@@ -580,7 +568,7 @@ describe("connection abuse", () => {
     for (let i = 0; i < ids.length; i++) await setup.assignToken({ pool: "firehose", owner: `holder-${"o".repeat(240)}` });
     const base = await baseline();
     const streamsBefore = await metric("tokenpool_watch_streams");
-    const body = envelope({ pool: "firehose" });
+    const body = jsonEnvelope({ pool: "firehose" });
 
     const session = http2.connect(server.url);
     session.on("error", () => undefined);

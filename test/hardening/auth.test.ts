@@ -10,9 +10,9 @@ import { fromBinary, fromJson, toBinary, type DescMethod, type JsonValue } from 
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../gen/es/google/rpc/status_pb.js";
-import { startServer, type ServerProcess } from "../../scripts/crash/server-process.js";
-import { envelope } from "../../scripts/hardening/cases.js";
-import { API_FILES, OPEN_FILES, servedMethods } from "../../scripts/hardening/services.js";
+import { startServer, type ServerProcess } from "../harness/server-process.js";
+import { END_STREAM, envelope, splitEnvelopes } from "../harness/envelope.js";
+import { API_FILES, OPEN_FILES, servedMethods } from "./services.js";
 import type { Store } from "../../src/store/store.js";
 import { AuthFailureLog, PasswordCheck } from "../../src/transport/auth.js";
 import { PROTECTED_SERVICES } from "../../src/transport/connect/routes.js";
@@ -118,15 +118,9 @@ async function connectJsonCall(method: DescMethod, json: JsonValue, headers: Rec
   let error: { code?: string; details?: { type: string; value: string }[] } | undefined;
   if (streaming && res.status === 200) {
     // The end-of-stream frame is the last one; messages before it would mean the call went through.
-    let i = 0;
-    let last: Buffer | undefined;
-    let messages = 0;
-    while (i + 5 <= raw.length) {
-      const len = raw.readUInt32BE(i + 1);
-      if (((raw[i] as number) & 0x02) === 0) messages++;
-      last = raw.subarray(i + 5, i + 5 + len);
-      i += 5 + len;
-    }
+    const { frames } = splitEnvelopes(raw);
+    const last = frames.at(-1)?.data;
+    const messages = frames.filter((f) => (f.flags & END_STREAM) === 0).length;
     const end = last ? (JSON.parse(last.toString("utf8")) as { error?: typeof error }) : {};
     error = messages > 0 ? { code: "ok" } : (end.error ?? { code: "ok" });
   } else {

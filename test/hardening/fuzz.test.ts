@@ -1,15 +1,15 @@
 // Protocol fuzzing against a live tokenpool child process: a few thousand generated hostile requests
-// (scripts/hardening/fuzz.ts) must each get a well-formed answer, the process must survive without a
+// (test/hardening/fuzz.ts) must each get a well-formed answer, the process must survive without a
 // stack trace or warning in its output, and the pools must still be consistent afterwards.
 // FUZZ_INPUTS and FUZZ_SEED override the size and the seed (the seed is printed to replay a failure).
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT, startServer, type ServerProcess } from "../../scripts/crash/server-process.js";
-import { envelope } from "../../scripts/hardening/cases.js";
-import { runFuzz, summarize, type FuzzReport } from "../../scripts/hardening/fuzz.js";
-import { createSender } from "../../scripts/hardening/wire.js";
+import { ROOT, startServer, type ServerProcess } from "../harness/server-process.js";
+import { envelope } from "../harness/envelope.js";
+import { runFuzz, summarize, type FuzzReport } from "./fuzz.js";
+import { createSender } from "./raw-sender.js";
 
 const PASSWORD = "fuzz-test-password-8e1d";
 const INPUTS = Number(process.env.FUZZ_INPUTS ?? 3000);

@@ -1,14 +1,13 @@
-// The protocol fuzzer's entry point: runFuzz() sends N generated hostile requests to a live server
-// (HTTP/1.1 raw sockets and HTTP/2), judges every response, then checks the pool invariants. Used by
-// test/hardening/fuzz.test.ts (a few thousand inputs) and the soak script (≥ 10^5). Also runnable:
-//   node --import tsx scripts/hardening/fuzz.ts --url http://127.0.0.1:8080 --password PW --inputs 100000
+// The protocol fuzzer: runFuzz() sends N generated hostile requests to a live server (HTTP/1.1 raw
+// sockets and HTTP/2), judges every response, then checks the pool invariants. Used by
+// test/hardening/fuzz.test.ts (a few thousand inputs), the soak (≥ 10^5) and scripts/fuzz.ts.
 
-import { parseArgs } from "node:util";
 import fc from "fast-check";
-import { DEFAULT_LIMITS, fuzzCases, regressionCases, type FuzzCase, type FuzzLimits } from "./cases.js";
+import { defaultLimits } from "../../src/config/limits.js";
+import { fuzzCases, regressionCases, type FuzzCase, type FuzzLimits } from "./cases/index.js";
 import { checkPoolInvariants, startEventRecorder, type InvariantReport } from "./invariants.js";
 import { judge } from "./oracle.js";
-import { createSender, type WireRequest } from "./wire.js";
+import { createSender, type WireRequest } from "./raw-sender.js";
 
 export interface FuzzOptions {
   readonly baseUrl: string;
@@ -68,7 +67,7 @@ const BATCH = 256;
 
 export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const seed = options.seed ?? (Math.random() * 2 ** 31) | 0;
-  const limits: FuzzLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const limits: FuzzLimits = { ...defaultLimits, ...options.limits };
   const timeoutMs = options.timeoutMs ?? 5000;
   const concurrency = options.concurrency ?? 8;
   const keep = options.keepViolations ?? 50;
@@ -157,29 +156,4 @@ export function summarize(report: FuzzReport): string {
       ? `invariants: ${inv.pools} pools, ${inv.tokensChecked} tokens checked against ${inv.eventsReplayed} replayed events (${inv.completeHistories} complete histories), ${inv.problems.length} problems`
       : "invariants: not checked",
   ].join("\n");
-}
-
-// CLI: a quick run against an already running server.
-if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  const { values } = parseArgs({
-    options: {
-      url: { type: "string", default: "http://127.0.0.1:8080" },
-      password: { type: "string", default: process.env.API_PASSWORD ?? "" },
-      inputs: { type: "string", default: "10000" },
-      seed: { type: "string" },
-      concurrency: { type: "string", default: "8" },
-    },
-  });
-  const report = await runFuzz({
-    baseUrl: values.url as string,
-    password: values.password as string,
-    inputs: Number(values.inputs),
-    concurrency: Number(values.concurrency),
-    ...(values.seed !== undefined && { seed: Number(values.seed) }),
-    onProgress: (n, r) => process.stderr.write(`  ${n} inputs, ${r.violationCount} violations\n`),
-  });
-  process.stdout.write(summarize(report) + "\n");
-  for (const v of report.violations) process.stdout.write(`\n[${v.family}] ${v.outcome}: ${v.problem}\n  ${v.note}\n  ${v.request}\n`);
-  for (const p of report.invariants?.problems ?? []) process.stdout.write(`invariant: ${p}\n`);
-  process.exitCode = report.violationCount === 0 && (report.invariants?.problems.length ?? 0) === 0 ? 0 : 1;
 }

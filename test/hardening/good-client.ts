@@ -3,7 +3,8 @@
 // one line per round on stdout ("<start ms> <end ms> <latency ms>", or "ERR <message>").
 // Usage: node --import tsx test/hardening/good-client.ts <base url> <password> <pool>
 
-import { tokenClient } from "../../scripts/crash/client.js";
+import { tokenClient } from "../harness/token-client.js";
+import { sleep } from "../harness/sleep.js";
 
 const [url, password, pool] = process.argv.slice(2);
 if (!url || !password || !pool) throw new Error("usage: good-client.ts <base url> <password> <pool>");
@@ -24,5 +25,5 @@ for (;;) {
   } catch (e) {
     process.stdout.write(`ERR ${start} ${String(e).replace(/\s+/g, " ")}\n`);
   }
-  await new Promise((r) => setTimeout(r, 5));
+  await sleep(5);
 }

@@ -6,6 +6,7 @@
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { LeaseEventType, TokenService, TokenState, type LeaseEvent, type Pool } from "../../gen/es/tokenpool/v1/token_service_pb.js";
+import { sleep } from "../harness/sleep.js";
 
 /** A token's state after the last event seen for it, and that event (for problem reports). */
 type TokenReplay = ({ readonly state: "free" } | { readonly state: "held"; readonly owner: string; readonly generation: bigint } | { readonly state: "gone" }) & {
@@ -124,7 +125,7 @@ export async function startEventRecorder(baseUrl: string, password: string): Pro
     }
   })();
   // The first heartbeat proves the watch is registered before any traffic it must see.
-  await Promise.race([started, new Promise((r) => setTimeout(r, 3000))]);
+  await Promise.race([started, sleep(3000)]);
   return {
     get available() {
       return available;
@@ -150,7 +151,6 @@ async function listPools(c: Client<typeof TokenService>, headers: Record<string,
   return out;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Checks every pool; call after the traffic has stopped (expiries may still be running). */
 export async function checkPoolInvariants(options: {

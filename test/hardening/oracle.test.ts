@@ -7,9 +7,9 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
 import { GetPoolResponseSchema } from "../../gen/es/tokenpool/v1/token_service_pb.js";
-import { envelope } from "../../scripts/hardening/cases.js";
-import { flaskJson, judge } from "../../scripts/hardening/oracle.js";
-import { createSender, type WireRequest, type WireResult } from "../../scripts/hardening/wire.js";
+import { envelope } from "../harness/envelope.js";
+import { flaskJson, judge } from "./oracle.js";
+import { createSender, type WireRequest, type WireResult } from "./raw-sender.js";
 
 const PW = "pw";
 const ctx = { password: PW, clientTimeoutMs: 5000, maxHeaderBytes: 16 * 1024 };

@@ -10,7 +10,8 @@ import { ErrorInfoSchema, type ErrorInfo } from "../../gen/es/google/rpc/error_d
 import { StatusSchema } from "../../gen/es/google/rpc/status_pb.js";
 import { codeName } from "../../src/ops/call-outcome.js";
 import { methodsByPath, type ServedMethod } from "./services.js";
-import type { WireRequest, WireResponse, WireResult } from "./wire.js";
+import type { WireRequest, WireResponse, WireResult } from "./raw-sender.js";
+import { END_STREAM, splitEnvelopes, TRAILERS, type Envelope } from "../harness/envelope.js";
 
 export interface Verdict {
   /** A short label for the counts, e.g. "grpc:invalid_argument", "legacy:429", "http:415". */
@@ -374,27 +375,16 @@ function errorInfoFromStatusBin(b64: string | undefined): ErrorInfo | undefined 
   return undefined;
 }
 
-interface Frame {
-  readonly flags: number;
-  readonly data: Buffer;
-}
-
-function splitEnvelopes(body: Buffer): Frame[] | string {
-  const frames: Frame[] = [];
-  let i = 0;
-  while (i < body.length) {
-    if (body.length - i < 5) return `truncated envelope header (${body.length - i} bytes)`;
-    const flags = body[i] as number;
-    const len = body.readUInt32BE(i + 1);
-    if (body.length - i - 5 < len) return `envelope declares ${len} bytes, ${body.length - i - 5} present`;
-    frames.push({ flags, data: body.subarray(i + 5, i + 5 + len) });
-    i += 5 + len;
-  }
-  return frames;
+/** The body's envelopes, or what is wrong with its framing. */
+function framesOf(body: Buffer): Envelope[] | string {
+  const { frames, rest } = splitEnvelopes(body);
+  if (rest.length === 0) return frames;
+  if (rest.length < 5) return `truncated envelope header (${rest.length} bytes)`;
+  return `envelope declares ${rest.readUInt32BE(1)} bytes, ${rest.length - 5} present`;
 }
 
 /** Response messages must decode as the method's output type (gunzipped when the response says gzip). */
-function checkMessages(frames: readonly Frame[], method: DescMethod, json: boolean, unaryOk: boolean, encoding: string | undefined): string | undefined {
+function checkMessages(frames: readonly Envelope[], method: DescMethod, json: boolean, unaryOk: boolean, encoding: string | undefined): string | undefined {
   if (unaryOk && frames.length !== 1) return `unary success with ${frames.length} messages`;
   for (const f of frames) {
     let data = f.data;
@@ -439,7 +429,7 @@ function grpcStatus(r: Extract<WireResult, { kind: "response" }>, exp: RpcExpect
   if (code === undefined) return `grpc-status ${JSON.stringify(source.get("grpc-status"))} missing or invalid`;
   const message = decodeGrpcMessage(source.get("grpc-message"));
   if (message === undefined) return "grpc-message is not percent-encoded";
-  const frames = splitEnvelopes(r.body);
+  const frames = framesOf(r.body);
   if (typeof frames === "string") return frames;
   if (exp.m && code === "ok") {
     const bad = checkMessages(frames, exp.m.method, exp.json, exp.m.method.methodKind === "unary", r.headers.get("grpc-encoding"));
@@ -450,11 +440,11 @@ function grpcStatus(r: Extract<WireResult, { kind: "response" }>, exp: RpcExpect
 
 function grpcWebStatus(r: Extract<WireResult, { kind: "response" }>, exp: RpcExpectation): RpcStatus | string {
   if (r.status !== 200) return `gRPC-Web answered HTTP ${r.status}`;
-  const frames = splitEnvelopes(r.body);
+  const frames = framesOf(r.body);
   if (typeof frames === "string") return frames;
   let trailer: Map<string, string>;
   const last = frames[frames.length - 1];
-  if (last && last.flags & 0x80) {
+  if (last && last.flags & TRAILERS) {
     // connect-es compresses every envelope past compressMinBytes, the trailer frame included (0x81).
     let data = last.data;
     if (last.flags & 0x01) {
@@ -480,8 +470,8 @@ function grpcWebStatus(r: Extract<WireResult, { kind: "response" }>, exp: RpcExp
   if (code === undefined) return `grpc-status ${JSON.stringify(trailer.get("grpc-status"))} missing or invalid`;
   const message = decodeGrpcMessage(trailer.get("grpc-message"));
   if (message === undefined) return "grpc-message is not percent-encoded";
-  const messages = frames.filter((f) => !(f.flags & 0x80));
-  if (frames.slice(0, -1).some((f) => f.flags & 0x80)) return "trailer frame before the last frame";
+  const messages = frames.filter((f) => !(f.flags & TRAILERS));
+  if (frames.slice(0, -1).some((f) => f.flags & TRAILERS)) return "trailer frame before the last frame";
   if (exp.m && code === "ok") {
     const bad = checkMessages(messages, exp.m.method, exp.json, exp.m.method.methodKind === "unary", r.headers.get("grpc-encoding"));
     if (bad) return bad;
@@ -532,11 +522,11 @@ function connectUnaryStatus(r: Extract<WireResult, { kind: "response" }>, exp: R
 
 function connectStreamStatus(r: Extract<WireResult, { kind: "response" }>, exp: RpcExpectation): RpcStatus | string {
   if (r.status !== 200) return `Connect stream answered HTTP ${r.status}`;
-  const frames = splitEnvelopes(r.body);
+  const frames = framesOf(r.body);
   if (typeof frames === "string") return frames;
   const last = frames[frames.length - 1];
-  if (!last || !(last.flags & 0x02)) return "Connect stream without an end-stream frame";
-  if (frames.slice(0, -1).some((f) => f.flags & 0x02)) return "end-stream frame before the last frame";
+  if (!last || !(last.flags & END_STREAM)) return "Connect stream without an end-stream frame";
+  if (frames.slice(0, -1).some((f) => f.flags & END_STREAM)) return "end-stream frame before the last frame";
   let endData = last.data;
   if (last.flags & 0x01) {
     if (r.headers.get("connect-content-encoding") !== "gzip") return `compressed end-stream frame with encoding ${JSON.stringify(r.headers.get("connect-content-encoding"))}`;

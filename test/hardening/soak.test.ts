@@ -3,7 +3,7 @@
 
 import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { ROOT } from "../../scripts/crash/server-process.js";
+import { ROOT } from "../harness/server-process.js";
 
 interface Summary {
   readonly pass: boolean;

@@ -12,6 +12,7 @@ import { ErrorInfoSchema, type ErrorInfo } from "../../gen/es/google/rpc/error_d
 import { StatusSchema } from "../../gen/es/google/rpc/status_pb.js";
 import { TokenService } from "../../gen/es/tokenpool/v1/token_service_pb.js";
 import * as tsProto from "../../gen/ts-proto/tokenpool/v1/token_service.js";
+import { END_STREAM, jsonEnvelope, splitEnvelopes } from "./envelope.js";
 
 export type MethodName = keyof typeof TokenService.method;
 export type UnaryMethod = Exclude<MethodName, "watchLeases">;
@@ -110,26 +111,20 @@ export function connectJsonFetchClient(baseUrl: string, password: string): TestC
       throw connectJsonError(body, res.status);
     },
     async *watch(request, o) {
-      const frame = Buffer.from(JSON.stringify(request));
-      const envelope = Buffer.alloc(5 + frame.length);
-      envelope.writeUInt32BE(frame.length, 1);
-      frame.copy(envelope, 5);
       const res = await fetch(`${baseUrl}/${TokenService.typeName}/WatchLeases`, {
         method: "POST",
         headers: { ...headers(o), "content-type": "application/connect+json" },
-        body: envelope,
+        body: jsonEnvelope(request),
         ...(o?.signal && { signal: o.signal }),
       });
       if (!res.ok || !res.body) throw connectJsonError((await res.json()) as JsonObject, res.status);
-      let buf = Buffer.alloc(0);
+      let buf: Buffer = Buffer.alloc(0);
       for await (const chunk of res.body) {
-        buf = Buffer.concat([buf, chunk as Uint8Array]);
-        while (buf.length >= 5 && buf.length >= 5 + buf.readUInt32BE(1)) {
-          const flags = buf[0]!;
-          const len = buf.readUInt32BE(1);
-          const payload = JSON.parse(buf.subarray(5, 5 + len).toString("utf8")) as JsonObject;
-          buf = buf.subarray(5 + len);
-          if (flags & 0x02) {
+        const split = splitEnvelopes(Buffer.concat([buf, chunk as Uint8Array]));
+        buf = split.rest;
+        for (const { flags, data } of split.frames) {
+          const payload = JSON.parse(data.toString("utf8")) as JsonObject;
+          if (flags & END_STREAM) {
             // End-of-stream frame: an error, or a clean end.
             if (payload.error) throw connectJsonError(payload.error as JsonObject, res.status);
             return;

@@ -1,10 +1,11 @@
-// Child processes and temp dirs the bench creates, tracked so that every exit path (normal end, error,
-// Ctrl-C, SIGTERM) stops them by pid and removes the dirs: the bench must never leave anything behind.
+// Child processes and temp dirs that tests, benches and scripts create, tracked so that every exit path
+// (normal end, error, Ctrl-C, SIGTERM) stops them by pid and removes the dirs: nothing is left behind.
 
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sleep } from "./sleep.js";
 
 const children = new Set<ChildProcess>();
 const dirs = new Set<string>();
@@ -20,14 +21,18 @@ export interface Child {
   stop(graceMs?: number): Promise<void>;
 }
 
-export function startChild(command: string, args: readonly string[], options: SpawnOptions & { keepOutput?: boolean } = {}): Child {
+export interface ChildOptions extends SpawnOptions {
+  /** Output kept per stream, in characters (64 000 by default: a chatty server must not grow a bench's heap). */
+  readonly keepOutputChars?: number;
+}
+
+export function startChild(command: string, args: readonly string[], { keepOutputChars = 64_000, ...options }: ChildOptions = {}): Child {
   const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], ...options });
   if (child.pid === undefined) throw new Error(`cannot start ${command}`);
   children.add(child);
   let out = "";
   let err = "";
-  // Output is kept only up to a bound: a chatty server must not grow the bench's heap.
-  const keep = (acc: string, chunk: string): string => (acc.length > 64_000 ? acc : acc + chunk);
+  const keep = (acc: string, chunk: string): string => (acc.length > keepOutputChars ? acc : acc + chunk);
   child.stdout?.setEncoding("utf8").on("data", (c: string) => (out = keep(out, c)));
   child.stderr?.setEncoding("utf8").on("data", (c: string) => (err = keep(err, c)));
   const exited = new Promise<number | null>((resolve) =>
@@ -62,7 +67,7 @@ export async function waitForLine(child: Child, pattern: RegExp, timeoutMs: numb
       await child.stop(0);
       throw new Error(`${what} did not start: ${(child.stderr() || child.stdout()).trim().slice(-2000)}`);
     }
-    await new Promise((r) => setTimeout(r, 25));
+    await sleep(25);
   }
 }
 
@@ -81,7 +86,7 @@ export function cleanupNow(): void {
 }
 
 let installed = false;
-/** Cleans up on every way out of the bench process. */
+/** Cleans up on every way out of a bench process. */
 export function installCleanup(): void {
   if (installed) return;
   installed = true;

@@ -3,9 +3,9 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "./ports.js";
 
 export interface RedisServerOptions {
   /** AOF with appendfsync always: every acknowledged write survives a crash. */
@@ -23,19 +23,6 @@ export interface RedisServer {
 }
 
 const REDIS_BIN = process.env.REDIS_SERVER ?? "/usr/bin/redis-server";
-
-/** A port nobody listens on right now (redis-server has no "--port 0"). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function launch(port: number, dir: string, durable: boolean): Promise<ChildProcess> {
   const args = [
@@ -84,7 +71,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   let child: ChildProcess | undefined;
   // Another process may grab the probed port before redis binds it: probe again.
   for (let attempt = 0; !child; attempt++) {
-    port = await freePort();
+    port = await freePort(); // redis-server has no "--port 0"
     try {
       child = await launch(port, dir, durable);
     } catch (e) {

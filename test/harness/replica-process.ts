@@ -1,14 +1,12 @@
 // tokenpool replicas as operators run them: child processes on a shared Redis, each on its own
 // ephemeral port, plus a typed Connect client (HTTP/2, binary) for driving them from tests and benches.
 
-import { spawn, type ChildProcess } from "node:child_process";
-import { fileURLToPath } from "node:url";
-import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import type { ChildProcess } from "node:child_process";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
-import { TokenService } from "../../gen/es/tokenpool/v1/token_service_pb.js";
+import { startServer } from "./server-process.js";
+import { tokenClient, type TokenClient } from "./token-client.js";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const REPLICA_PASSWORD = "replica-test-password";
 
 export interface Replica {
@@ -24,65 +22,29 @@ export interface Replica {
 }
 
 export async function startReplica(redisUrl: string, extra: readonly string[] = []): Promise<Replica> {
-  const child = spawn(
-    process.execPath,
-    [
-      "--import", "tsx", "src/main.ts",
-      "--store", "redis",
-      "--redis-url", redisUrl,
-      "--port", "0",
-      "--host", "127.0.0.1",
-      "--api-password", REPLICA_PASSWORD,
-      "--total-tokens", "0",
-      ...extra,
-    ],
-    { cwd: ROOT, env: { PATH: process.env.PATH ?? "" }, stdio: ["ignore", "pipe", "pipe"] },
+  const s = await startServer(
+    ["--store", "redis", "--redis-url", redisUrl, "--api-password", REPLICA_PASSWORD, "--total-tokens", "0", ...extra],
+    30_000,
   );
-  let out = "";
-  let err = "";
-  child.stdout!.setEncoding("utf8").on("data", (c: string) => (out += c));
-  child.stderr!.setEncoding("utf8").on("data", (c: string) => (err += c));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const until = Date.now() + 30_000;
-  for (;;) {
-    const m = /listening on (http:\/\/[\d.:]+)/.exec(out);
-    if (m) {
-      return {
-        url: m[1]!,
-        child,
-        exited,
-        stdout: () => out,
-        stderr: () => err,
-        async kill() {
-          child.kill("SIGKILL");
-          await exited;
-        },
-        async stop() {
-          child.kill("SIGTERM");
-          await exited;
-        },
-      };
-    }
-    if (child.exitCode !== null || Date.now() > until) {
-      child.kill("SIGKILL");
-      throw new Error(`replica did not start: ${err}${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-export type TokenClient = Client<typeof TokenService>;
-
-export function tokenClient(baseUrl: string, password = REPLICA_PASSWORD): TokenClient {
-  const auth: Interceptor = (next) => (req) => {
-    req.header.set("x-api-password", password);
-    return next(req);
+  return {
+    url: s.url,
+    child: s.child,
+    exited: s.exited.then(() => undefined),
+    stdout: s.stdout,
+    stderr: s.stderr,
+    async kill() {
+      await s.kill9();
+    },
+    async stop() {
+      await s.stop();
+    },
   };
-  return createClient(
-    TokenService,
-    createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors: [auth] }),
-  );
 }
+
+export type { TokenClient };
+
+/** A replica's client: Connect binary over HTTP/2, with the replicas' password. */
+export const replicaClient = (baseUrl: string, password = REPLICA_PASSWORD): TokenClient => tokenClient(baseUrl, password, "connect");
 
 /** The ErrorInfo reason of a failed call, or its code name when it has none (transport failures). */
 export function reasonOf(e: unknown): string {

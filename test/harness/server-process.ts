@@ -1,8 +1,11 @@
 // A tokenpool server as a child process, started the way an operator does (`node --import tsx
 // src/main.ts ...`), with the three ways it can end: SIGKILL, SIGTERM, or exiting by itself.
+// The one place tests, benches and scripts spawn src/main.ts; processes.ts tracks the child.
 
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { startChild } from "./processes.js";
+import { sleep } from "./sleep.js";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -27,19 +30,15 @@ export interface Spawned {
   readonly exited: Promise<number | null>;
 }
 
-/** Runs `src/main.ts` with these arguments; the caller decides what to wait for. */
+/** Runs `src/main.ts` with these arguments and only PATH plus `env` as its environment; the caller decides what to wait for. */
 export function runServer(args: readonly string[], env: Record<string, string> = {}): Spawned {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
+  const c = startChild(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    // Tests read every line a server wrote (its JSON logs), however long it ran.
+    keepOutputChars: Infinity,
   });
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-  child.stderr?.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, exited, stdout: () => stdout, stderr: () => stderr };
+  return { child: c.process, exited: c.exited, stdout: c.stdout, stderr: c.stderr };
 }
 
 /** Starts a server on an ephemeral 127.0.0.1 port and waits until it logs that it is listening. */
@@ -69,6 +68,6 @@ export async function startServer(args: readonly string[], timeoutMs = 60_000, e
       p.child.kill("SIGKILL");
       throw new Error(`server did not start (exit ${p.child.exitCode}): ${p.stderr().trim() || p.stdout().trim()}`);
     }
-    await new Promise((r) => setTimeout(r, 25));
+    await sleep(25);
   }
 }

@@ -1,9 +1,10 @@
-// The client the crash and restart checks drive: connect-es over gRPC (HTTP/2), authenticated, with
-// the wire's Timestamp/Duration/uint64 fields turned into plain milliseconds and numbers.
+// The typed client process-level tests, benches and the soak drive: connect-es over gRPC (HTTP/2) or
+// Connect binary (HTTP/2), authenticated, with the wire's Timestamp/Duration/uint64 fields turned into
+// plain milliseconds and numbers.
 
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { TokenService, type Lease as WireLease } from "../../gen/es/tokenpool/v1/token_service_pb.js";
 
 export type TokenClient = Client<typeof TokenService>;
@@ -16,12 +17,18 @@ export interface PlainLease {
   readonly ttlMs: number;
 }
 
-export function tokenClient(baseUrl: string, password: string): TokenClient {
+export function tokenClient(baseUrl: string, password: string, protocol: "grpc" | "connect" = "grpc"): TokenClient {
   const auth: Interceptor = (next) => (req) => {
     req.header.set("x-api-password", password);
     return next(req);
   };
-  return createClient(TokenService, createGrpcTransport({ baseUrl, interceptors: [auth] }));
+  const interceptors = [auth];
+  return createClient(
+    TokenService,
+    protocol === "grpc"
+      ? createGrpcTransport({ baseUrl, interceptors })
+      : createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors }),
+  );
 }
 
 export const ms = (t: Timestamp | undefined): number => (t ? Number(t.seconds) * 1000 + Math.round(t.nanos / 1e6) : NaN);

@@ -4,8 +4,9 @@
 // issue the token: the recycle queue lives in the store, not in a process.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectClient } from "../support/clients.js";
-import { STORES, startTestReplicas, startTestServer, type TestServer } from "../support/server.js";
+import { connectClient } from "../harness/clients.js";
+import { STORES, startTestReplicas, startTestServer, type TestServer } from "../harness/server.js";
+import { sleep } from "../harness/sleep.js";
 
 const FLAGS = ["--total-tokens", "2", "--legacy-lease-ttl", "0.4", "--idle-ttl", "0"];
 
@@ -59,7 +60,7 @@ for (const deployment of DEPLOYMENTS) {
       while (Date.now() < until) {
         last = (await get("/tokens")).body;
         if (last === body) return last;
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
       return last;
     }
@@ -140,7 +141,7 @@ for (const deployment of DEPLOYMENTS) {
       const abort = new AbortController();
       const events = c.watch({ pool: "default" }, { signal: abort.signal })[Symbol.asyncIterator]();
       const first = events.next();
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       expect((await get("/issue_token")).status).toBe(200);
       const assigned = (await first).value as { event: { token: string; owner: string } };
       abort.abort();

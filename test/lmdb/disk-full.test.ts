@@ -11,6 +11,7 @@ import { systemClock } from "../../src/runtime/clock.js";
 import { createLogger } from "../../src/runtime/logger.js";
 import type { LocalStore } from "../../src/store/local-store.js";
 import { openLmdbStore } from "../../src/store/lmdb/lmdb-store.js";
+import { sleep } from "../harness/sleep.js";
 
 const mountPoint = mkdtempSync(join(tmpdir(), "tokenpool-full-"));
 const mount = spawnSync("mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", mountPoint], { encoding: "utf8" });
@@ -82,7 +83,7 @@ describe.skipIf(!mounted)(mounted ? "lmdb on a full disk" : `lmdb on a full disk
     const until = Date.now() + 10_000;
     let resumed = await store.generate("p", { count: 10 });
     while (!resumed.ok && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
       resumed = await store.generate("p", { count: 10 });
     }
     expect(resumed.ok).toBe(true);

@@ -14,6 +14,7 @@ import { DATA_FILE, LmdbOpenError } from "../../src/store/lmdb/lmdb-env.js";
 import { openLmdbStore, type LmdbStoreOptions } from "../../src/store/lmdb/lmdb-store.js";
 import { FORMAT_KEY } from "../../src/store/lmdb/records.js";
 import type { Store } from "../../src/store/store.js";
+import { sleep } from "../harness/sleep.js";
 
 const dirs: string[] = [];
 const stores: LocalStore[] = [];
@@ -158,7 +159,7 @@ describe("lmdb store", () => {
     value(await store.assign("lease", "o", {}));
     value(await store.createPool("idle", cfg({ idleTtlMs: 150 }), 0));
     value(await store.generate("idle", { ids: ["gone"] }));
-    await new Promise((r) => setTimeout(r, 400));
+    await sleep(400);
     expect(value(await store.getToken("lease", "t")).state).toBe("free");
     store = await reopen(store, dir);
     expect(value(await store.getToken("lease", "t")).state).toBe("free");
@@ -243,7 +244,7 @@ describe("lmdb store", () => {
 
     // A caller blocked on q, granted by a release whose commit then fails.
     const waiting = store.assign("q", "W", { waitMs: 5_000 });
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
     failing = true;
     const [assigned, granted, releasedQ] = await Promise.all([
       store.assign("p", "B", {}),
@@ -265,14 +266,14 @@ describe("lmdb store", () => {
     const until = Date.now() + 5_000;
     let retried = await store.assign("p", "C", {});
     while (!retried.ok && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
       retried = await store.assign("p", "C", {});
     }
     const c = value(retried).lease;
     expect(c.token).toBe(other);
     // The generation B was given in memory was never durable; C's is above everything committed.
     expect(c.generation).toBe(before.generation + 1);
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
     expect(seen.map((e) => e.sequence)).toEqual(seen.map((_, i) => before.sequence + 1 + i));
     expect(seen.at(-1)).toMatchObject({ type: "ASSIGNED", owner: "C" });
 

@@ -6,8 +6,8 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { duration, tokenClient } from "../../scripts/crash/client.js";
-import { ROOT, runServer, startServer, type ServerProcess } from "../../scripts/crash/server-process.js";
+import { duration, tokenClient } from "../harness/token-client.js";
+import { ROOT, runServer, startServer, type ServerProcess } from "../harness/server-process.js";
 import { LOCK_FILE } from "../../src/store/lmdb/data-dir-lock.js";
 import { DATA_FILE } from "../../src/store/lmdb/lmdb-env.js";
 

@@ -7,9 +7,10 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { duration, tokenClient } from "../../scripts/crash/client.js";
-import { ROOT, startServer, type ServerProcess } from "../../scripts/crash/server-process.js";
+import { duration, tokenClient } from "../harness/token-client.js";
+import { ROOT, startServer, type ServerProcess } from "../harness/server-process.js";
 import { LOCK_FILE } from "../../src/store/lmdb/data-dir-lock.js";
+import { sleep } from "../harness/sleep.js";
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -32,7 +33,7 @@ async function until<T>(what: string, probe: () => T | undefined | Promise<T | u
     const v = await probe();
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }
 

@@ -3,8 +3,9 @@
 // request ids echoed on every protocol.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectClient } from "../support/clients.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { connectClient } from "../harness/clients.js";
+import { startTestServer, type TestServer } from "../harness/server.js";
+import { sleep } from "../harness/sleep.js";
 
 let s: TestServer;
 beforeAll(async () => {
@@ -19,7 +20,6 @@ const sample = (text: string, name: string, labels: string): number => {
   const line = text.split("\n").find((l) => l.startsWith(labels === "" ? `${name} ` : `${name}{${labels}}`));
   return line ? Number(line.split(" ").pop()) : 0;
 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A Connect JSON unary call over plain fetch, as curl would make it. */
 const connectJson = (url: string, method: string, body: object, headers: Record<string, string> = {}) =>
@@ -73,7 +73,7 @@ describe("operations endpoints", () => {
       }
     })().catch(() => undefined);
     const until = Date.now() + 5000;
-    while (seen.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    while (seen.length === 0 && Date.now() < until) await sleep(20);
     const closing = t.close();
     await watching;
     await closing;

@@ -14,11 +14,11 @@ import { systemClock } from "../../src/runtime/clock.js";
 import { createLogger } from "../../src/runtime/logger.js";
 import { startServer, type RunningServer } from "../../src/server/server.js";
 import { openLmdbStore } from "../../src/store/lmdb/lmdb-store.js";
-import { connectClient } from "../support/clients.js";
-import { startRedisServer, type RedisServer } from "../support/redis-server.js";
+import { connectClient } from "../harness/clients.js";
+import { startRedisServer, type RedisServer } from "../harness/redis-server.js";
+import { sleep } from "../harness/sleep.js";
 
 const PASSWORD = "ops-readiness-pw";
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();

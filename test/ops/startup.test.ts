@@ -1,14 +1,12 @@
 // What start-up prints: the configuration with secrets redacted and one line saying where everything
 // is, checked on the functions and on a real process (JSON log lines on stdout, no secret anywhere).
 
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { loadConfig, type Config } from "../../src/config/config.js";
 import { configSummary, redactUrl, whereEverythingIs } from "../../src/server/startup.js";
-import { startRedisServer } from "../support/redis-server.js";
-
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+import { startRedisServer } from "../harness/redis-server.js";
+import { runServer } from "../harness/server-process.js";
+import { sleep } from "../harness/sleep.js";
 
 function config(flags: string[]): Config {
   const c = loadConfig(flags, {});
@@ -46,20 +44,16 @@ describe("start-up summary", () => {
     try {
       // redis-server has no password: the client's AUTH is refused with a warning and the URL still works.
       const redisUrl = `redis://:redis-secret-5@127.0.0.1:${redis.port}`;
-      const child = spawn(
-        process.execPath,
-        ["--import", "tsx", "src/main.ts", "--port", "0", "--host", "127.0.0.1", "--store", "redis", "--redis-url", redisUrl, "--total-tokens", "0"],
-        { cwd: ROOT, env: { PATH: process.env.PATH ?? "", API_PASSWORD: "api-secret-4", METRICS_TOKEN: "metrics-secret-6" }, stdio: ["ignore", "pipe", "pipe"] },
+      const { child, exited, stdout, stderr } = runServer(
+        ["--port", "0", "--host", "127.0.0.1", "--store", "redis", "--redis-url", redisUrl, "--total-tokens", "0"],
+        { API_PASSWORD: "api-secret-4", METRICS_TOKEN: "metrics-secret-6" },
       );
-      let out = "";
-      let err = "";
-      child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
-      child.stderr.setEncoding("utf8").on("data", (c: string) => (err += c));
-      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
       const until = Date.now() + 20_000;
-      while (!/listening on http/.test(out) && child.exitCode === null && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      while (!/listening on http/.test(stdout()) && child.exitCode === null && Date.now() < until) await sleep(50);
       child.kill("SIGTERM");
       await exited;
+      const out = stdout();
+      const err = stderr();
 
       const lines = out
         .trim()

@@ -11,9 +11,9 @@ import { createLogger } from "../../src/runtime/logger.js";
 import { LocalStore } from "../../src/store/local-store.js";
 import { RedisStore } from "../../src/store/redis/redis-store.js";
 import type { Store, Watch } from "../../src/store/store.js";
-import { startRedisServer, type RedisServer } from "../support/redis-server.js";
+import { startRedisServer, type RedisServer } from "../harness/redis-server.js";
+import { sleep } from "../harness/sleep.js";
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Memory token id -> Redis token id, for every token alive on both sides. */
 class Bijection {

@@ -4,13 +4,13 @@
 
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startRedisServer, type RedisServer } from "../support/redis-server.js";
-import { reasonOf, startReplica, tokenClient, type Replica, type TokenClient } from "../support/replica-process.js";
+import { startRedisServer, type RedisServer } from "../harness/redis-server.js";
+import { reasonOf, startReplica, replicaClient, type Replica, type TokenClient } from "../harness/replica-process.js";
 import { checkHistory, HolderLedger, seen, type SeenEvent } from "./lease-checks.js";
+import { sleep } from "../harness/sleep.js";
 
 const POOL = "busy";
 const PROBE = "durable";
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Retries a call whose outcome is unknown (UNAVAILABLE) until Redis gives a definite answer. */
 async function definitive<T>(call: () => Promise<T>, onRetry: () => void = () => undefined): Promise<T> {
@@ -41,7 +41,7 @@ describe("redis store × redis restart", () => {
   });
 
   it("keeps acknowledged writes and recovers without restarting replicas", async () => {
-    const clients = replicas.map((r) => tokenClient(r.url));
+    const clients = replicas.map((r) => replicaClient(r.url));
     const [c0, c1] = clients as [TokenClient, TokenClient];
     await c0.createPool({ name: POOL, leaseTtl: { seconds: 30n }, idleTtl: { seconds: 0n }, initialTokens: 24 });
     await c1.createPool({ name: PROBE, leaseTtl: { seconds: 300n }, idleTtl: { seconds: 0n } });

@@ -6,9 +6,10 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LeaseEventType } from "../../gen/es/tokenpool/v1/token_service_pb.js";
-import { startRedisServer, type RedisServer } from "../support/redis-server.js";
-import { reasonOf, startReplica, tokenClient, type Replica, type TokenClient } from "../support/replica-process.js";
+import { startRedisServer, type RedisServer } from "../harness/redis-server.js";
+import { reasonOf, startReplica, replicaClient, type Replica, type TokenClient } from "../harness/replica-process.js";
 import { checkHistory, HolderLedger, seen, type SeenEvent } from "./lease-checks.js";
+import { sleep } from "../harness/sleep.js";
 
 const POOL = "shared";
 const TOKENS = 16;
@@ -19,7 +20,6 @@ const KILL_AT_MS = 3000;
 /** Expiry lateness allowed after a replica dies (its reaper claims lapse, the others' sleep is bounded). */
 const EXPIRY_SLACK_MS = 3000;
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe("redis store × 3 replicas", () => {
   let redis: RedisServer;
@@ -29,7 +29,7 @@ describe("redis store × 3 replicas", () => {
   beforeAll(async () => {
     redis = await startRedisServer();
     replicas.push(...(await Promise.all([0, 1, 2].map(() => startReplica(redis.url)))));
-    clients.push(...replicas.map((r) => tokenClient(r.url)));
+    clients.push(...replicas.map((r) => replicaClient(r.url)));
   }, 60_000);
 
   afterAll(async () => {

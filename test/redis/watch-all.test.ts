@@ -9,9 +9,9 @@ import type { LeaseEvent } from "../../src/core/types.js";
 import { createLogger } from "../../src/runtime/logger.js";
 import { RedisStore } from "../../src/store/redis/redis-store.js";
 import type { Watch } from "../../src/store/store.js";
-import { startRedisServer, type RedisServer } from "../support/redis-server.js";
+import { startRedisServer, type RedisServer } from "../harness/redis-server.js";
+import { sleep } from "../harness/sleep.js";
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, ok: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -3,9 +3,10 @@
 
 import type { JsonObject } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { CLIENTS } from "../support/client-matrix.js";
-import { RpcError, type TestClient } from "../support/clients.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { CLIENTS } from "../harness/client-matrix.js";
+import { RpcError, type TestClient } from "../harness/clients.js";
+import { startTestServer, type TestServer } from "../harness/server.js";
+import { sleep } from "../harness/sleep.js";
 
 let s: TestServer;
 beforeAll(async () => {
@@ -36,7 +37,7 @@ it("never hands one token to two holders under concurrent churn", async () => {
       if (!abort.signal.aborted) throw e;
     }
   })();
-  await new Promise((r) => setTimeout(r, 200));
+  await sleep(200);
 
   const clients: TestClient[] = Array.from({ length: CLIENT_COUNT }, (_, i) => factories[i % factories.length]!(s));
   const acquired: { owner: string; token: string; generation: string }[] = [];
@@ -54,7 +55,7 @@ it("never hands one token to two holders under concurrent churn", async () => {
           throw e;
         }
         acquired.push({ owner, token: String(lease.token), generation: String(lease.generation) });
-        await new Promise((r) => setTimeout(r, Math.random() * 5));
+        await sleep(Math.random() * 5);
         await c.unary("releaseToken", { pool: "churn", token: String(lease.token), generation: String(lease.generation), owner });
       }
     }),
@@ -68,7 +69,7 @@ it("never hands one token to two holders under concurrent churn", async () => {
   const lastSequence = Number(final.sequence);
   const deadline = Date.now() + 10_000;
   while (Number(events[events.length - 1]?.sequence ?? 0) < lastSequence && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
   abort.abort();
   await watching;

@@ -3,7 +3,7 @@
 
 import http2 from "node:http2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { startTestServer, type TestServer } from "../harness/server.js";
 
 let s: TestServer;
 beforeAll(async () => {

@@ -7,7 +7,7 @@ import http2 from "node:http2";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AssignTokenRequestSchema } from "../../gen/es/tokenpool/v1/token_service_pb.js";
-import { STORES, startTestServer, type TestServer } from "../support/server.js";
+import { STORES, startTestServer, type TestServer } from "../harness/server.js";
 
 const ASSIGN = "/tokenpool.v1.TokenService/AssignToken";
 /** "a", then bytes that are no UTF-8 sequence (a lone continuation byte, an invalid lead byte). */

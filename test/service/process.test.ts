@@ -1,49 +1,17 @@
 // The server as an operator runs it: a child process started like `npm start`, its --help, its
 // refusal of bad configuration, the generated password, and a graceful SIGTERM with a stream open.
 
-import { spawn, type ChildProcess } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { connectClient } from "../support/clients.js";
+import { connectClient } from "../harness/clients.js";
+import { runServer, startServer, type ServerProcess } from "../harness/server-process.js";
+import { sleep } from "../harness/sleep.js";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-
-interface Started {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly stderr: () => string;
-  readonly stdout: () => string;
-  readonly exited: Promise<number | null>;
-}
-
-function run(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-  child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, exited, stdout: () => stdout, stderr: () => stderr };
-}
-
-async function start(args: string[], env: Record<string, string> = {}): Promise<Started> {
-  const p = run(["--port", "0", "--host", "127.0.0.1", "--store", "memory", ...args], env);
-  const until = Date.now() + 15_000;
-  for (;;) {
-    const m = /listening on (http:\/\/[\d.:]+)/.exec(p.stdout());
-    if (m) return { ...p, url: m[1]! };
-    if (p.child.exitCode !== null || Date.now() > until) throw new Error(`server did not start: ${p.stderr()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** A memory-store server on an ephemeral port. */
+const start = (args: readonly string[], env: Record<string, string> = {}): Promise<ServerProcess> => startServer(["--store", "memory", ...args], 15_000, env);
 
 describe("tokenpool process", () => {
   it("--help lists every option with its environment variable and default", async () => {
-    const p = run(["--help"]);
+    const p = runServer(["--help"]);
     expect(await p.exited).toBe(0);
     for (const word of ["--port", "PORT", "8080", "--api-password", "API_PASSWORD", "TOTAL_TOKENS", "LEASE_TTL", "TIMER_DURATION", "IDLE_TTL", "--store"]) {
       expect(p.stdout()).toContain(word);
@@ -51,18 +19,18 @@ describe("tokenpool process", () => {
   });
 
   it("refuses invalid configuration with one clear line and exit code 2", async () => {
-    const p = run(["--port", "70000"]);
+    const p = runServer(["--port", "70000"]);
     expect(await p.exited).toBe(2);
     const lines = p.stderr().trim().split("\n");
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain("--port");
     expect(lines[0]).toContain("70000");
 
-    const q = run([], { LEASE_TTL: "soon" });
+    const q = runServer([], { LEASE_TTL: "soon" });
     expect(await q.exited).toBe(2);
     expect(q.stderr()).toContain("LEASE_TTL");
 
-    const r = run(["--bogus-flag", "1"]);
+    const r = runServer(["--bogus-flag", "1"]);
     expect(await r.exited).toBe(2);
     expect(r.stderr()).toContain("bogus-flag");
   });
@@ -101,10 +69,10 @@ describe("tokenpool process", () => {
     const stream = (async () => {
       for await (const m of c.watch({ pool: "default" })) if (m.event) received.push(String((m.event as { type: string }).type));
     })();
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     await c.unary("assignToken", { pool: "default", owner: "before-shutdown" });
     const until = Date.now() + 5000;
-    while (received.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    while (received.length === 0 && Date.now() < until) await sleep(20);
     s.child.kill("SIGTERM");
     const outcome = await stream.then(
       () => "clean",

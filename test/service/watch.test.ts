@@ -4,8 +4,9 @@
 
 import type { JsonObject } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectClient, RpcError, type TestClient } from "../support/clients.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { connectClient, RpcError, type TestClient } from "../harness/clients.js";
+import { startTestServer, type TestServer } from "../harness/server.js";
+import { sleep } from "../harness/sleep.js";
 
 let s: TestServer;
 let c: TestClient;
@@ -35,7 +36,7 @@ async function collect(iter: AsyncIterator<JsonObject>, stop: (all: JsonObject[]
   }
   return out;
 }
-const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 150));
+const settle = (): Promise<void> => sleep(150);
 const eventsOf = (msgs: JsonObject[]) => msgs.filter((m) => m.event).map((m) => m.event as JsonObject);
 
 describe("WatchLeases", () => {

@@ -1,8 +1,9 @@
-// The soak's bad-input share: hostile requests from the protocol fuzzer (scripts/hardening/fuzz.ts,
+// The soak's bad-input share: hostile requests from the protocol fuzzer (test/hardening/fuzz.ts,
 // which also judges every answer), sent in small batches at low concurrency for as long as the load
 // runs. This module is the seam: the soak only sees BadInput and its counts.
 
 import { runFuzz, type FuzzReport } from "../hardening/fuzz.js";
+import { sleep } from "../harness/sleep.js";
 
 export interface BadInputStats {
   readonly source: string;
@@ -37,7 +38,7 @@ export interface BadInputOptions {
 
 export function startBadInput(options: BadInputOptions): BadInput {
   const enabled = options.enabled ?? true;
-  const stats: BadInputStats = { source: enabled ? "scripts/hardening/fuzz.ts" : "off", inputs: 0, sent: 0, violations: 0, firstViolations: [], byOutcome: {}, harnessErrors: 0 };
+  const stats: BadInputStats = { source: enabled ? "test/hardening/fuzz.ts" : "off", inputs: 0, sent: 0, violations: 0, firstViolations: [], byOutcome: {}, harnessErrors: 0 };
   let stopped = !enabled;
   const merge = (r: FuzzReport): void => {
     stats.inputs += r.inputs;
@@ -68,7 +69,7 @@ export function startBadInput(options: BadInputOptions): BadInput {
       } catch (e) {
         stats.harnessErrors++;
         if (stats.firstViolations.length < 10) stats.firstViolations.push(`fuzz harness: ${String(e)}`);
-        await new Promise((r) => setTimeout(r, 1000));
+        await sleep(1000);
       }
     }
   })();

@@ -8,8 +8,9 @@ import { setMaxListeners } from "node:events";
 import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { KeepAliveStatus, LeaseEventType, TokenService } from "../../gen/es/tokenpool/v1/token_service_pb.js";
-import { duration } from "../crash/client.js";
+import { duration } from "../harness/token-client.js";
 import { PoolTracker } from "./tracker.js";
+import { sleep } from "../harness/sleep.js";
 
 export type TokenClient = Client<typeof TokenService>;
 type Protocol = "grpc" | "connect-json" | "grpc-web";
@@ -104,18 +105,6 @@ export interface Load {
   stopWatchers(): Promise<void>;
 }
 
-/** Sleeps, or less if `signal` aborts; leaves no listener behind either way. */
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
 const between = (lo: number, hi: number): number => lo + Math.random() * (hi - lo);
 
 export async function createPools(c: TokenClient): Promise<void> {

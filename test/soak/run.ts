@@ -7,11 +7,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TokenState } from "../../gen/es/tokenpool/v1/token_service_pb.js";
-import { startServer, type ServerProcess } from "../crash/server-process.js";
+import { startServer, type ServerProcess } from "../harness/server-process.js";
 import { startBadInput, type BadInputStats } from "./bad-input.js";
 import { client, createPools, outcomeOf, POOLS, startLoad, type TokenClient } from "./load.js";
-import { postGcTrend, quantile, scrape, type Sample, type Trend } from "./sampler.js";
+import { quantile } from "../harness/stats.js";
+import { postGcTrend, scrape, type Sample, type Trend } from "./sampler.js";
 import type { PoolTracker } from "./tracker.js";
+import { sleep } from "../harness/sleep.js";
 
 export type StoreChoice = "lmdb" | "memory" | "redis";
 
@@ -113,7 +115,6 @@ const MAX_REQUEST_BYTES = 64 * 1024;
 const MAX_BATCH_TOKENS = 1_000;
 const LEGACY_LEASE_S = 2;
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const store = options.store ?? "lmdb";

@@ -3,6 +3,8 @@
 // of the samples taken right after a major GC — the floor of V8's sawtooth, which otherwise swings by
 // tens of MiB over a cycle of ~20 s and would pass for growth in any short stretch.
 
+import { quantile } from "../harness/stats.js";
+
 export interface Sample {
   /** Seconds since the load started. */
   readonly t: number;
@@ -98,8 +100,3 @@ export function postGcTrend(samples: readonly Sample[], pick: (s: Sample) => num
   return { slopePerMinute: perSecond * 60, growthBytes: perSecond * (end / 2), points: points.length };
 }
 
-export function quantile(xs: readonly number[], q: number): number {
-  if (xs.length === 0) return NaN;
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}

@@ -3,8 +3,9 @@
 
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectClient, type TestClient } from "../support/clients.js";
-import { STORES, startTestServer, type TestServer } from "../support/server.js";
+import { connectClient, type TestClient } from "../harness/clients.js";
+import { STORES, startTestServer, type TestServer } from "../harness/server.js";
+import { sleep } from "../harness/sleep.js";
 
 interface HalfClosedExchange {
   /** Everything the server sent before closing, as text. */
@@ -101,7 +102,7 @@ describe.each(STORES)("HTTP/1.1 half-close, %s store", (store) => {
     // The waiter is queued (and the FIN long received) before the token comes back; it outlives the
     // server's probes for a client gone for good (the last at 1 s).
     await expect.poll(() => waiters("one")).toBe(1);
-    await new Promise((r) => setTimeout(r, 1_300));
+    await sleep(1_300);
     expect(await waiters("one")).toBe(1);
     await client.unary("releaseToken", { pool: "one", token: first.lease.token });
     const { text } = await waiting;

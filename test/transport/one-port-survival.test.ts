@@ -13,7 +13,7 @@ import { prepareRequestHead } from "../../src/transport/http/request-head.js";
 import { defaultConnectionLimits } from "../../src/config/limits.js";
 import { createLogger } from "../../src/runtime/logger.js";
 import { ACCEPT_ERROR_LOG_INTERVAL_MS, transportErrorLog } from "../../src/server/transport-error-log.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { startTestServer, type TestServer } from "../harness/server.js";
 
 interface RawResponse {
   readonly status: number;
