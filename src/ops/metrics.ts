@@ -106,21 +106,23 @@ export class Metrics {
     poolGauge("tokenpool_pool_waiters", "Blocked AssignToken calls", (p) => p.waiters);
   }
 
-  /** Times every RPC; a stream is timed to its end. */
+  /** Times every Connect RPC; a stream is timed to its end. */
   interceptor(): Interceptor {
     return (next) => async (req) => {
       const started = process.hrtime.bigint();
       const method = req.method.name;
-      const done = (code: string): void => {
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        this.rpcTotal.inc({ method, code });
-        this.rpcSeconds.observe({ method, code }, seconds);
-      };
+      const done = (code: string): void => this.observeRpc(method, code, Number(process.hrtime.bigint() - started) / 1e9);
       return observeCall(() => next(req), {
         ok: () => done("ok"),
         failed: (e) => (done(errorCodeName(e)), e),
       });
     };
+  }
+
+  /** One RPC served outside the Connect interceptors (the grpc-js engine), with the same labels. */
+  observeRpc(method: string, code: string, seconds: number): void {
+    this.rpcTotal.inc({ method, code });
+    this.rpcSeconds.observe({ method, code }, seconds);
   }
 
   observeHttp(route: string, status: number, seconds: number): void {

@@ -13,6 +13,7 @@ import type { Clock } from "../runtime/clock.js";
 import { DeferredStore } from "../store/deferred-store.js";
 import { DEFAULT_POOL, openingReason, openStore } from "./open-store.js";
 import type { Store } from "../store/store.js";
+import { createLegacyService } from "../service/legacy-service.js";
 import { createStreamGate } from "../service/stream-gate.js";
 import { createTokenService } from "../service/token-service.js";
 import { AuthFailureLog, PasswordCheck, peerAddress } from "../transport/auth.js";
@@ -86,6 +87,14 @@ export async function startServer(config: Config, options: StartOptions): Promis
     onWatchDropped: () => metrics.watchDropped(),
     now: () => clock.now(),
   });
+  // The old Python API's operations on the default pool, for the legacy routes.
+  const legacyService = createLegacyService({
+    store,
+    pool: DEFAULT_POOL,
+    leaseTtlMs: config.legacyLeaseTtlMs,
+    check,
+    onAuthFailure: (f) => authFailures.record({ protocol: "legacy", ...f }),
+  });
 
   const handler = connectNodeAdapter({
     routes: routes({ service: tokenService, notReadyReason: readiness.notReadyReason }),
@@ -103,13 +112,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
         [
           ...opsRoutes(readiness, metrics, { metricsToken: config.metricsToken, onAuthFailure: () => metrics.authFailed("metrics") }),
           ...docsRoutes(),
-          ...legacyRoutes({
-            store,
-            pool: DEFAULT_POOL,
-            leaseTtlMs: config.legacyLeaseTtlMs,
-            check,
-            onAuthFailure: (f) => authFailures.record({ protocol: "legacy", ...f }),
-          }),
+          ...legacyRoutes({ service: legacyService }),
         ],
         metrics,
         log,

@@ -13,9 +13,9 @@ import { StatusSchema } from "../../gen/es/google/rpc/status_pb.js";
 import { startServer, type ServerProcess } from "../harness/server-process.js";
 import { END_STREAM, envelope, splitEnvelopes } from "../harness/envelope.js";
 import { API_FILES, OPEN_FILES, servedMethods } from "./services.js";
-import type { Store } from "../../src/store/store.js";
 import { AuthFailureLog, PasswordCheck } from "../../src/transport/auth.js";
 import { PROTECTED_SERVICES } from "../../src/transport/connect/routes.js";
+import type { LegacyServiceApi } from "../../src/service/legacy-service.js";
 import { legacyRoutes } from "../../src/transport/legacy/legacy-routes.js";
 
 /** Mixed case and digits, so the wrong-case and wrong-length variants really differ. */
@@ -199,7 +199,7 @@ describe("authentication on every RPC and legacy route", () => {
 
   it("refuses every legacy route, with Flask's exact 401 body, and counts it", async () => {
     // The routes as the server builds them (the store is never reached by a refused call).
-    const paths = legacyRoutes({ store: {} as Store, pool: "default", leaseTtlMs: 1000, check: new PasswordCheck(PASSWORD) }).map((r) => r.path);
+    const paths = legacyRoutes({ service: {} as LegacyServiceApi }).map((r) => r.path);
     expect(paths).toEqual(expect.arrayContaining(["/issue_token", "/recycle_token", "/tokens"]));
     const before = await authFailures();
     const poolBefore = await defaultPool();

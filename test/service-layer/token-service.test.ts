@@ -1,5 +1,5 @@
-// The transport-neutral TokenService called directly, as a second transport (grpc-js) calls it: request
-// messages and a plain CallContext in, Result values out; no Connect anywhere on the path.
+// The transport-neutral TokenService and the legacy operations called directly, as a second transport
+// (grpc-js) calls them: request messages and a plain CallContext in, Result values out; no Connect on the path.
 
 import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +14,7 @@ import { defaultLimits } from "../../src/config/limits.js";
 import { systemClock } from "../../src/runtime/clock.js";
 import { PasswordCheck, type AuthFailure } from "../../src/service/auth.js";
 import type { CallContext } from "../../src/service/call.js";
+import { createLegacyService } from "../../src/service/legacy-service.js";
 import { createStreamGate } from "../../src/service/stream-gate.js";
 import { createTokenService, type TokenServiceApi } from "../../src/service/token-service.js";
 import { LocalStore } from "../../src/store/local-store.js";
@@ -103,5 +104,30 @@ describe("TokenService, called without a transport", () => {
     const again = await service.watchLeases(create(WatchLeasesRequestSchema, { pool: "layer" }), authed);
     expect(again.ok).toBe(true);
     if (again.ok) again.value.close();
+  });
+});
+
+describe("legacy operations, called without a transport", () => {
+  const store = new LocalStore({ kind: "memory", clock: systemClock, events: { ringSize: 100, subscriberBuffer: 10 } });
+  const failures: Omit<AuthFailure, "protocol">[] = [];
+  const legacy = createLegacyService({ store, pool: "old", leaseTtlMs: 60_000, check: new PasswordCheck(PASSWORD), onAuthFailure: (f) => failures.push(f) });
+  const authed = callWith({ "x-api-password": PASSWORD });
+
+  afterAll(async () => {
+    await store.close();
+  });
+
+  it("issues and recycles the oldest legacy lease, and knows only the old service's credential", async () => {
+    expect((await store.createPool("old", {}, 2)).ok).toBe(true);
+    expect(await legacy.issue(authed)).toEqual({ ok: true, value: { available: 1 } });
+    // The old API had no bearer form: a right secret in the wrong header is refused, and reported.
+    expect(await legacy.issue(callWith({ authorization: `Bearer ${PASSWORD}` }))).toEqual({ ok: false, error: { code: "UNAUTHENTICATED" } });
+    expect(failures.at(-1)).toMatchObject({ route: "/issue_token", presented: "bearer" });
+    expect(await legacy.issue(authed)).toEqual({ ok: true, value: { available: 0 } });
+    expect(await legacy.issue(authed)).toMatchObject({ ok: false, error: { code: "POOL_EXHAUSTED" } });
+    expect(await legacy.recycle(undefined, authed)).toEqual({ ok: true, value: { recycled: true, available: 1 } });
+    // A token no legacy client holds is "nothing recycled", not an error.
+    expect(await legacy.recycle("no-such-token", authed)).toEqual({ ok: true, value: { recycled: false, available: 1 } });
+    expect(await legacy.available(authed)).toEqual({ ok: true, value: 1 });
   });
 });
