@@ -66,7 +66,9 @@ export class Subscription implements AsyncIterable<LeaseEvent> {
   private ended = false;
   /** Why the stream ended, when it ended abnormally. */
   endReason: WatchEnd | undefined;
+  /** Sequence of the last event taken from the queue (handed to the transport). */
   lastSequence: number;
+  private endListeners: ((reason: WatchEnd | undefined) => void)[] | undefined;
 
   constructor(
     readonly pool: string,
@@ -88,12 +90,34 @@ export class Subscription implements AsyncIterable<LeaseEvent> {
     this.wakeUp();
   }
 
+  /**
+   * A watcher cut off for falling behind loses its queue at once: memory is freed now, and the stream
+   * ends right after the event the transport already has, so `lastSequence` is exactly where to resume
+   * from, whatever the caller that detected the lag had offered.
+   */
   end(reason?: WatchEnd): void {
     if (this.ended) return;
     this.ended = true;
+    if (reason?.code === "SLOW_CONSUMER") {
+      this.queue.length = 0;
+      this.head = 0;
+      reason = { ...reason, lastSequence: this.lastSequence };
+    }
     this.endReason = reason;
     this.onClose(this);
     this.wakeUp();
+    const listeners = this.endListeners;
+    this.endListeners = undefined;
+    if (listeners) for (const listener of listeners) listener(reason);
+  }
+
+  /**
+   * Called once when the subscription ends, at that moment: a transport whose writes are blocked by a
+   * client that stopped reading learns of the cut without waiting for its next read.
+   */
+  onEnd(listener: (reason: WatchEnd | undefined) => void): void {
+    if (this.ended) listener(this.endReason);
+    else (this.endListeners ??= []).push(listener);
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<LeaseEvent> {

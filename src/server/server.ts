@@ -17,6 +17,7 @@ import { createLegacyService } from "../service/legacy-service.js";
 import { createStreamGate } from "../service/stream-gate.js";
 import { createTokenService } from "../service/token-service.js";
 import { AuthFailureLog, PasswordCheck, peerAddress } from "../transport/auth.js";
+import { streamReset, streamResetOf } from "../transport/http/stream-reset.js";
 import { guardConnectHandler } from "../transport/connect/adapter-guards.js";
 import { checkGetRequest } from "../transport/connect/get-requests.js";
 import { requestJsonOptions } from "../transport/connect/json-text.js";
@@ -102,7 +103,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
     interceptors: [requestLogInterceptor(log), metrics.interceptor()],
     readMaxBytes: config.limits.maxRequestBytes,
     // The client address, for the auth failure log.
-    contextValues: (req) => createContextValues().set(peerAddress, req.socket?.remoteAddress),
+    contextValues: (req) => createContextValues().set(peerAddress, req.socket?.remoteAddress).set(streamReset, streamResetOf(req)),
     // Hardening of connect-es's request decoding: JSON text that cannot carry a lone surrogate into
     // an error message, and malformed GET query messages answered INVALID_ARGUMENT (not INTERNAL).
     jsonOptions: requestJsonOptions,

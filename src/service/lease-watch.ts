@@ -16,6 +16,11 @@ export interface LeaseWatch extends AsyncIterable<WatchLeasesResponse> {
   readonly endError: ServiceError | undefined;
   /** Frees the stream slot and the store's watch; idempotent. Call it however the stream ends. */
   close(): void;
+  /**
+   * Runs `listener` the moment the watch is cut for falling behind, even while the consumer is parked
+   * on a write its client never lets finish: the transport decides how long to wait before it resets.
+   */
+  onCut(listener: () => void): void;
 }
 
 export interface LeaseWatchOptions {
@@ -24,25 +29,36 @@ export interface LeaseWatchOptions {
   readonly now: () => number;
   /** Gives the stream slot back. */
   readonly release: () => void;
-  /** Told once when the watch was cut for falling behind (metrics). */
+  /** Told once, at the moment the watch was cut for falling behind (metrics). */
   readonly onDropped?: () => void;
 }
 
 export function openLeaseWatch(watch: Watch, options: LeaseWatchOptions): LeaseWatch {
   let closed = false;
   const { signal } = options;
+  const cutListeners: (() => void)[] = [];
+  // Counted from the cut itself, not when iteration ends: a consumer parked on a blocked write may
+  // never get that far before its stream is reset.
+  watch.onEnd((reason) => {
+    if (reason?.code !== "SLOW_CONSUMER") return;
+    options.onDropped?.();
+    for (const listener of cutListeners) listener();
+  });
   const close = (): void => {
     if (closed) return;
     closed = true;
     watch.end();
     options.release();
-    if (watch.endReason?.code === "SLOW_CONSUMER") options.onDropped?.();
   };
   return {
     get endError(): ServiceError | undefined {
       return watch.endReason !== undefined && !signal.aborted ? watch.endReason : undefined;
     },
     close,
+    onCut(listener) {
+      if (watch.endReason?.code === "SLOW_CONSUMER") listener();
+      else cutListeners.push(listener);
+    },
     async *[Symbol.asyncIterator]() {
       const stop = (): void => watch.end();
       signal.addEventListener("abort", stop, { once: true });

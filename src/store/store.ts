@@ -48,6 +48,8 @@ export interface StoreObserver {
 export interface Watch extends AsyncIterable<LeaseEvent> {
   /** Why the stream ended, once it has; undefined for a clean end. */
   readonly endReason: WatchEnd | undefined;
+  /** Runs `listener` once, as soon as the watch ends (at once if it has). */
+  onEnd(listener: (reason: WatchEnd | undefined) => void): void;
   end(): void;
 }
 

@@ -244,6 +244,9 @@ describe("connection abuse", () => {
       "--max-connection-streams", String(LIMIT.connectionStreams),
       "--max-connections", String(LIMIT.maxConnections),
       "--write-stall-timeout", String(LIMIT.writeStallMs / 1000),
+      // Far more than the firehose below sends: its watchers meet the write-stall guard, not the
+      // slow-consumer cut (test/service/slow-watcher.test.ts covers that one).
+      "--watch-buffer", "1000000",
       "--max-streams", String(LIMIT.maxStreams),
       "--max-header-bytes", String(LIMIT.maxHeaderBytes),
     ]);

@@ -10,6 +10,15 @@ import type { ServiceError } from "../../service/service-error.js";
 import type { TokenServiceApi } from "../../service/token-service.js";
 import { peerAddress } from "../auth.js";
 import { toConnectError } from "../errors.js";
+import { streamReset } from "../http/stream-reset.js";
+
+/**
+ * A watcher cut for falling behind gets this long for the transport to flush what it already holds,
+ * then the error; a client still not reading by then has its stream reset (RESOURCE_EXHAUSTED on its
+ * side), so the cut never waits on the write-stall timeout. connect-node logs that reset to stderr as
+ * a failed handler: it sees a write fail, and only a CANCEL (which clients read as CANCELLED) is quiet.
+ */
+const SLOW_CONSUMER_FLUSH_MS = 1000;
 
 /** The service's view of a Connect call. */
 function callOf(ctx: HandlerContext): CallContext {
@@ -43,9 +52,13 @@ export function tokenService(service: TokenServiceApi): ServiceImpl<typeof Token
 
     async *watchLeases(req, ctx) {
       const watch = unwrap(await service.watchLeases(req, callOf(ctx)), ctx);
+      let flushTimer: NodeJS.Timeout | undefined;
+      const reset = ctx.values.get(streamReset);
+      if (reset) watch.onCut(() => (flushTimer = setTimeout(reset, SLOW_CONSUMER_FLUSH_MS)));
       try {
         yield* watch;
       } finally {
+        clearTimeout(flushTimer);
         watch.close();
       }
       if (watch.endError !== undefined) throw toConnectError(watch.endError);
