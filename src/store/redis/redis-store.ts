@@ -1,12 +1,12 @@
 // A Store on a shared Redis or Redis Cluster: all pool and lease state lives in Redis and every
 // operation is one atomic Lua script using Redis time, so any number of stateless replicas can serve
 // the same pools. Each replica adds a reaper (expiry), per-pool event readers (watches and blocked
-// assigns), a pool lister while all pools are watched, and nothing else: a replica can be killed at
-// any moment without losing state.
+// assigns, the waits themselves in blocked-assign.ts), a pool lister while all pools are watched, and
+// nothing else: a replica can be killed at any moment without losing state.
 
 import { DEFAULT_POOL_CONFIG } from "../../core/token-pools.js";
 import { randomTokenId } from "../../core/token-ids.js";
-import type { CoreError, KeepAliveResult, Lease, PoolConfig, PoolStats, ReleaseOptions, Result, TokenInfo } from "../../core/types.js";
+import type { CoreError, KeepAliveResult, PoolConfig, PoolStats, ReleaseOptions, Result, TokenInfo } from "../../core/types.js";
 import { checkIdleTtl, checkLeaseTtl, checkMaxTokens, checkOwner, checkPoolName, checkTokenId } from "../../core/validate.js";
 import { Subscription, type WatchEnd } from "../../runtime/event-hub.js";
 import type { Logger } from "../../runtime/logger.js";
@@ -18,7 +18,8 @@ import * as lua from "./lua/pool-scripts.js";
 import { LuaScript } from "./lua-script.js";
 import { PoolDiscovery } from "./pool-discovery.js";
 import { dueReportOf, PoolIndex } from "./pool-index.js";
-import { PoolStream, type StreamSink, type StreamWaiter } from "./pool-stream.js";
+import { BlockedAssigns, type LeaseAnswer } from "./blocked-assign.js";
+import { PoolStream, type StreamSink } from "./pool-stream.js";
 import { Reaper, type ReaperOptions } from "./reaper.js";
 import { keepAliveResultsOf, leaseOf, statsOf, type Json } from "./wire.js";
 
@@ -61,8 +62,6 @@ const scripts = {
 /** Scripts that only read: their round trips are not commits. */
 const READ_ONLY: ReadonlySet<LuaScript> = new Set([scripts.getPool, scripts.getToken, scripts.watchPosition]);
 
-type LeaseAnswer = Result<{ lease: Lease; available: number }, StoreError>;
-
 const fail = (error: StoreError): { ok: false; error: StoreError } => ({ ok: false, error });
 
 /** Thrown by open() when Redis cannot be reached at start. */
@@ -75,8 +74,9 @@ export class RedisStore implements Store {
   private readonly streams = new Map<string, PoolStream>();
   private readonly discovery: PoolDiscovery;
   private readonly allPoolsWatches = new Set<AllPoolsWatch>();
+  /** Assigns waiting in a pool's queue. */
+  private readonly waits: BlockedAssigns;
   /** Blocked assigns of this replica, so close() can answer and dequeue them. */
-  private readonly blocked = new Set<{ shutdown(): Promise<void> }>();
   private readonly where: string;
   private readonly connection: ConnectionOptions;
   private closed = false;
@@ -86,6 +86,11 @@ export class RedisStore implements Store {
     private readonly options: RedisStoreOptions,
   ) {
     this.where = describeUrl(options.url);
+    this.waits = new BlockedAssigns({
+      settle: (pool, waiterId, mode) => this.exec(scripts.settleWaiter, pool, [waiterId, mode]),
+      stream: (pool, incarnation, from) => this.stream(pool, incarnation, from),
+      where: this.where,
+    });
     this.connection = {
       url: options.url,
       commandTimeoutMs: options.commandTimeoutMs ?? 3000,
@@ -243,7 +248,8 @@ export class RedisStore implements Store {
       if (reply.waiting === undefined) {
         return { ok: true, value: { lease: leaseOf(pool, reply.lease), available: Number(reply.available) } };
       }
-      return this.block(pool, Number(reply.waiting), Number(reply.sequence), String(reply.created), waitMs, options.signal);
+      const queued = { pool, waiterId: Number(reply.waiting), registeredAt: Number(reply.sequence), incarnation: String(reply.created), waitMs };
+      return this.waits.wait(queued, options.signal);
     });
   }
 
@@ -359,7 +365,7 @@ export class RedisStore implements Store {
     if (this.closed) return;
     this.closed = true;
     await this.reaper.stop();
-    await Promise.allSettled([...this.blocked].map((b) => b.shutdown()));
+    await this.waits.shutdownAll();
     for (const watch of [...this.allPoolsWatches]) watch.subscription.end({ code: "SHUTDOWN" });
     this.discovery.close();
     for (const stream of [...this.streams.values()]) {
@@ -482,93 +488,6 @@ export class RedisStore implements Store {
     );
     this.streams.set(pool, stream);
     return stream;
-  }
-
-  /**
-   * Waits for the outcome of a queued assign. Redis keeps one FIFO queue per pool for all replicas;
-   * the outcome arrives on the pool's event stream (ASSIGNED or WAITER_TIMED_OUT for this waiter id),
-   * and the local deadline, a cancel, or a gap in the stream settle it through the SETTLE_WAITER script.
-   */
-  private block(
-    pool: string,
-    waiterId: number,
-    registeredAt: number,
-    incarnation: string,
-    waitMs: number,
-    signal: AbortSignal | undefined,
-  ): Promise<LeaseAnswer> {
-    return new Promise<LeaseAnswer>((resolve) => {
-      let done = false;
-      let timer: NodeJS.Timeout | undefined;
-      const settle = async (mode: "check" | "timeout" | "cancel"): Promise<void> => {
-        let reply: Json;
-        try {
-          reply = await this.exec(scripts.settleWaiter, pool, [waiterId, mode]);
-        } catch (e) {
-          if (mode === "timeout") finish(fail({ code: "UNAVAILABLE", message: unavailableMessage(e, this.where) }));
-          return;
-        }
-        switch (reply.state) {
-          case "granted": {
-            const grant = reply.grant as Json;
-            finish({ ok: true, value: { lease: leaseOf(pool, grant), available: Number(reply.available ?? grant.av) } });
-            return;
-          }
-          case "gone":
-            finish(fail({ code: "POOL_NOT_FOUND", pool }));
-            return;
-          case "queued":
-            return;
-          default: // removed, unknown (timed out by a reaper), cancelled
-            if (mode === "timeout") finish(fail({ code: "WAIT_TIMEOUT", pool }));
-        }
-      };
-      const waiter: StreamWaiter = {
-        granted: (lease, availableAtGrant) => {
-          if (!detach()) return;
-          // Collects the grant record (kept for a replica that might miss this event) and, like the
-          // in-process store, reports the free count once the operation that freed the token is over
-          // (it may free more, e.g. GenerateTokens) rather than as of the grant inside it.
-          void this.exec(scripts.settleWaiter, pool, [waiterId, "check"]).then(
-            (reply) => resolve({ ok: true, value: { lease, available: Number(reply.available ?? availableAtGrant) } }),
-            () => resolve({ ok: true, value: { lease, available: availableAtGrant } }),
-          );
-        },
-        timedOut: (poolDeleted) => finish(fail(poolDeleted ? { code: "POOL_NOT_FOUND", pool } : { code: "WAIT_TIMEOUT", pool })),
-        recheck: () => void settle("check"),
-      };
-      const onAbort = (): void => {
-        if (done) return;
-        // Answer at once; the script dequeues the waiter or gives back a token granted meanwhile.
-        finish(fail({ code: "CANCELLED" }));
-        void settle("cancel");
-      };
-      const entry = {
-        shutdown: async (): Promise<void> => {
-          finish(fail({ code: "UNAVAILABLE", message: "server is shutting down" }));
-          await settle("cancel");
-        },
-      };
-      /** Stops every other way of ending this wait; false if one already did. */
-      const detach = (): boolean => {
-        if (done) return false;
-        done = true;
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-        this.blocked.delete(entry);
-        stream.removeWaiter(waiterId);
-        return true;
-      };
-      const finish = (answer: LeaseAnswer): void => {
-        if (detach()) resolve(answer);
-      };
-      this.blocked.add(entry);
-      const stream = this.stream(pool, incarnation, registeredAt);
-      stream.addWaiter(waiterId, waiter, registeredAt);
-      timer = setTimeout(() => void settle("timeout"), waitMs);
-      signal?.addEventListener("abort", onAbort, { once: true });
-      if (signal?.aborted) onAbort();
-    });
   }
 }
 
