@@ -5,7 +5,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import { envelope } from "../../test/harness/envelope.js";
 import { rpcPath, SERVICE_PATH } from "./bodies.js";
-import { encodeFields, forEachField, text } from "./wire.js";
+import { encodeFields, forEachField, text } from "./protobuf-fields.js";
 
 export type PairProtocol = "grpc" | "connect-proto" | "connect-json";
 

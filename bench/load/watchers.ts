@@ -4,7 +4,7 @@
 import http2 from "node:http2";
 import { envelope, forEachEnvelope } from "../../test/harness/envelope.js";
 import { SERVICE_PATH } from "./bodies.js";
-import { encodeFields, forEachField } from "./wire.js";
+import { encodeFields, forEachField } from "./protobuf-fields.js";
 
 export interface WatchEvent {
   readonly sequence: number;

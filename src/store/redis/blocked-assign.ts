@@ -5,7 +5,7 @@ import type { Lease, Result } from "../../core/types.js";
 import type { StoreError } from "../store.js";
 import { unavailableMessage } from "./connection.js";
 import type { PoolStream, StreamWaiter } from "./pool-stream.js";
-import { leaseOf, type Json } from "./wire.js";
+import { leaseOf, type Json } from "./lua-replies.js";
 
 export type LeaseAnswer = Result<{ lease: Lease; available: number }, StoreError>;
 

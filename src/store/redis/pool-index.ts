@@ -5,7 +5,7 @@ import type { RedisClient } from "./connection.js";
 import { INDEX_KEYS } from "./keys.js";
 import { CLAIM_DUE, DUE_DROP_GONE, DUE_SET, INDEX_ADD, INDEX_REMOVE } from "./lua/index-scripts.js";
 import { LuaScript } from "./lua-script.js";
-import { list, type Json } from "./wire.js";
+import { list, type Json } from "./lua-replies.js";
 
 const scripts = {
   add: new LuaScript("index_add", INDEX_ADD),

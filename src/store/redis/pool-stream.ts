@@ -8,7 +8,7 @@ import type { Lease, LeaseEvent } from "../../core/types.js";
 import type { WatchEnd } from "../../runtime/event-hub.js";
 import type { Logger } from "../../runtime/logger.js";
 import { createBlockingClient, type ConnectionOptions, type RedisClient } from "./connection.js";
-import { streamEntryOf, type StreamEntry } from "./wire.js";
+import { streamEntryOf, type StreamEntry } from "./lua-replies.js";
 
 /** This replica's side of a blocked assign, told how it ended when the stream says so. */
 export interface StreamWaiter {

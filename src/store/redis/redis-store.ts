@@ -21,7 +21,7 @@ import { dueReportOf, PoolIndex } from "./pool-index.js";
 import { BlockedAssigns, type LeaseAnswer } from "./blocked-assign.js";
 import { PoolStream, type StreamSink } from "./pool-stream.js";
 import { Reaper, type ReaperOptions } from "./reaper.js";
-import { keepAliveResultsOf, leaseOf, statsOf, type Json } from "./wire.js";
+import { keepAliveResultsOf, leaseOf, statsOf, type Json } from "./lua-replies.js";
 
 export interface RedisStoreOptions {
   readonly url: string;
