@@ -1,8 +1,9 @@
-// Drives the core's timer wheel from one Node timer: sleeps until the next deadline, then expires
-// due leases in bounded batches, yielding to the event loop between batches (etcd's lessor, inverted:
-// the core decides what expires, this driver only decides when to ask).
+// Drives the core's timer wheel from one timer: sleeps until the next deadline, then expires due
+// leases in bounded batches, yielding to the event loop between batches (etcd's lessor, inverted:
+// the core decides what expires, this driver only decides when to ask). All its time comes from the
+// injected clock, so a manual clock drives it in tests.
 
-import type { Clock } from "./clock.js";
+import type { Clock, Timer } from "./clock.js";
 
 export interface Expirable {
   nextDeadline(): number | undefined;
@@ -26,7 +27,7 @@ const SLICE_MS = 10;
 const MAX_SLEEP_MS = 60 * 60 * 1000;
 
 export class ExpiryDriver {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private armedAt = Infinity;
   private running = false;
   private stopped = false;
@@ -50,17 +51,16 @@ export class ExpiryDriver {
 
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
   }
 
   private arm(deadline: number): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     const delay = Math.min(Math.max(0, deadline - this.clock.now()), MAX_SLEEP_MS);
     this.armedAt = deadline;
-    this.timer = setTimeout(() => this.run(), delay);
-    // Pending expiries alone must not keep the process alive on shutdown.
-    this.timer.unref();
+    // The clock's timers never hold the process open: pending expiries alone must not delay shutdown.
+    this.timer = this.clock.setTimer(() => this.run(), delay);
   }
 
   private run(): void {
@@ -71,18 +71,18 @@ export class ExpiryDriver {
     // Batches back to back until a short time slice is used, not one batch per event-loop turn: under
     // request load a turn can take 100 ms or more, and one batch per turn let expiries (and the
     // cascades of a timer wheel level, up to 10^5 moves at once) fall seconds behind their deadlines.
-    const sliceEnd = performance.now() + SLICE_MS;
+    const sliceEnd = this.clock.monotonic() + SLICE_MS;
     let more: boolean;
     do {
       const step = this.wheel.advance(this.clock.now(), this.batchSize);
       if (step.processed > 0) this.options.afterBatch?.();
       more = step.more;
-    } while (more && performance.now() < sliceEnd);
+    } while (more && this.clock.monotonic() < sliceEnd);
     this.running = false;
     if (more) {
       // More is due right now: let queued I/O run first, then continue.
       this.armedAt = -Infinity;
-      setImmediate(() => this.run());
+      this.clock.defer(() => this.run());
       return;
     }
     const next = this.wheel.nextDeadline();

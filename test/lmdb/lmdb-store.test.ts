@@ -132,7 +132,7 @@ describe("lmdb store", () => {
   it("gives every recovered deadline at least the restart grace", async () => {
     const dir = tempDir();
     let now = Date.now();
-    const clock: Clock = { now: () => now };
+    const clock: Clock = { ...systemClock, now: () => now };
     let store = openStore(dir, { clock });
     value(await store.createPool("p", cfg({ idleTtlMs: 2_000 }), 0));
     value(await store.generate("p", { ids: ["short", "long", "idle"] }));

@@ -14,6 +14,7 @@ import { defaultConnectionLimits } from "../../src/config/limits.js";
 import { createLogger } from "../../src/runtime/logger.js";
 import { ACCEPT_ERROR_LOG_INTERVAL_MS, transportErrorLog } from "../../src/server/transport-error-log.js";
 import { startTestServer, type TestServer } from "../harness/server.js";
+import { ManualClock } from "../harness/manual-clock.js";
 
 interface RawResponse {
   readonly status: number;
@@ -184,12 +185,12 @@ describe("listener errors", () => {
     const lines: { msg: string; failures?: number }[] = [];
     const log = createLogger("error");
     log.error = ((fields: { failures?: number }, msg: string) => void lines.push({ msg, failures: fields.failures })) as typeof log.error;
-    let now = 1_000_000;
-    const report = transportErrorLog(log, { now: () => now });
+    const clock = new ManualClock();
+    const report = transportErrorLog(log, clock);
     const emfile = new Error("accept EMFILE");
     report(emfile, "accept");
     for (let i = 0; i < 50; i++) report(emfile, "accept");
-    now += ACCEPT_ERROR_LOG_INTERVAL_MS;
+    clock.advance(ACCEPT_ERROR_LOG_INTERVAL_MS);
     report(emfile, "accept");
     report(new Error("bug"), "handler");
     report(new Error("bug"), "handler");
