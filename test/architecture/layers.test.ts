@@ -21,6 +21,15 @@ const LAYERS: Readonly<Record<string, number>> = {
   "main.ts": 7,
 };
 
+/**
+ * Layers outside that order: each may import only the folders listed (and gen/, packages). The client
+ * library ships to users, so it knows nothing of the server's code; the CLI is built on it alone.
+ */
+const ISOLATED: Readonly<Record<string, readonly string[]>> = {
+  client: ["client"],
+  cli: ["cli", "client"],
+};
+
 function layerOf(file: string): string {
   return path.relative(SRC, file).split(path.sep)[0] as string;
 }
@@ -30,7 +39,7 @@ describe("src layering", () => {
 
   it("knows the layer of every file", () => {
     expect(files.length).toBeGreaterThan(20);
-    expect(files.map(layerOf).filter((l) => LAYERS[l] === undefined)).toEqual([]);
+    expect(files.map(layerOf).filter((l) => LAYERS[l] === undefined && ISOLATED[l] === undefined)).toEqual([]);
   });
 
   it("imports only from the same layer or lower ones", () => {
@@ -41,10 +50,26 @@ describe("src layering", () => {
         const target = path.resolve(path.dirname(file), spec);
         if (!target.startsWith(SRC + path.sep)) continue; // gen/ and packages sit below everything
         const to = layerOf(target);
-        if ((LAYERS[to] ?? Infinity) > (LAYERS[from] ?? -Infinity)) upward.push(`${path.relative(SRC, file)} → ${spec}`);
+        const allowed = ISOLATED[from];
+        if (allowed) {
+          if (!allowed.includes(to)) upward.push(`${path.relative(SRC, file)} → ${spec}`);
+          continue;
+        }
+        if (ISOLATED[to]) upward.push(`${path.relative(SRC, file)} → ${spec}`); // the server never builds on its clients
+        else if ((LAYERS[to] ?? Infinity) > (LAYERS[from] ?? -Infinity)) upward.push(`${path.relative(SRC, file)} → ${spec}`);
       }
     }
     expect(upward).toEqual([]);
+  });
+
+  it("keeps the client library and the CLI apart from the server's layers", () => {
+    const clientFiles = files.filter((f) => layerOf(f) === "client");
+    expect(clientFiles.length).toBeGreaterThan(3);
+    for (const file of clientFiles)
+      for (const spec of importsOf(readFileSync(file, "utf8"))) {
+        const target = path.resolve(path.dirname(file), spec);
+        if (target.startsWith(SRC + path.sep)) expect(layerOf(target), `${path.relative(SRC, file)} → ${spec}`).toBe("client");
+      }
   });
 
   it("would catch an upward import", () => {
