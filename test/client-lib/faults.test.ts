@@ -116,16 +116,16 @@ describe("kill -9 and restart on lmdb", () => {
     const port = String(await freePort());
     const args = ["--store", "lmdb", "--data-dir", dir, "--port", port, "--restart-grace", "10"];
     let s = await serverProcess(args);
-    const c = client(s.url, { safetyMarginMs: 300 });
+    const c = client(s.url, { safetyMarginMs: 500 });
     cleanups.push(() => c.close());
-    const pool = await freshPool(c, 5, 3000);
+    const pool = await freshPool(c, 5, 6000); // long enough that a quick restart can be ridden out
     const leases = await Promise.all([0, 1, 2, 3, 4].map((i) => c.acquire(pool, { owner: `w${i}` })));
     await sleep(500);
     await s.kill9();
     s = await serverProcess(args);
     const restarted = s;
     cleanups.push(() => restarted.stop());
-    await sleep(4000); // longer than the TTL: every lease was either re-proven or given up
+    await sleep(6500); // longer than the TTL: every lease was either re-proven or given up
     const admin = client(s.url);
     cleanups.push(() => admin.close());
     console.info(`after kill -9 + restart: ${leases.map((l) => (l.isValid() ? "alive" : kindOf(l))).join(", ")}`);
