@@ -1,5 +1,6 @@
 // The one logging interface every layer writes to (pino's shape, so a pino logger is one), and the
-// production logger behind it. Secrets never reach it: callers pass redacted summaries.
+// production logger behind it: JSON lines, or one readable line per entry when a person watches the
+// terminal the log goes to. Secrets never reach it: callers pass redacted summaries.
 
 import { pino } from "pino";
 
@@ -21,10 +22,29 @@ export interface Logger {
   isLevelEnabled(level: LogLevel): boolean;
 }
 
-export function createLogger(level: string): Logger {
-  return pino({
+/** `pretty` defaults to "stdout (where the log goes) is a terminal": machines get JSON, people get lines. */
+export function createLogger(level: string, pretty: boolean = process.stdout.isTTY === true): Logger {
+  const options = {
     level,
     base: { service: "tokenpool" },
     redact: { paths: ["apiPassword", "*.apiPassword", "password", "*.password"], censor: "[redacted]" },
-  });
+  };
+  // Formatting pino's own JSON line keeps redaction and serializers exactly as in production.
+  return pretty ? pino(options, { write: (line: string) => void process.stdout.write(prettyLine(line)) }) : pino(options);
+}
+
+const LEVELS: Readonly<Record<number, string>> = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };
+
+/** `12:00:01.234 INFO  message key=value …` from one pino JSON line (left as is if it is not one). */
+export function prettyLine(json: string): string {
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return json;
+  }
+  const { level, time, msg, pid: _pid, hostname: _host, service: _service, ...rest } = entry;
+  const when = typeof time === "number" ? new Date(time).toISOString().slice(11, 23) : "";
+  const fields = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === "string" && !/\s/.test(v) ? v : JSON.stringify(v)}`);
+  return `${[when, (LEVELS[level as number] ?? String(level)).padEnd(5), msg ?? "", ...fields].filter((p) => p !== "").join(" ")}\n`;
 }
