@@ -7,7 +7,7 @@ import { describeError, isTransient } from "./errors.js";
 import { PoolKeeper } from "./keep-alive.js";
 import { HeldLease, type Lease } from "./lease.js";
 import { allowManyListeners, createTransport, type Protocol } from "./transport.js";
-import { backoff, monotonicNow, msDuration, durationMs, sleep } from "./timing.js";
+import { backoff, linkSignals, durationMs, monotonicNow, msDuration, sleep } from "./timing.js";
 import { watchPool, type WatchOptions } from "./watch.js";
 import { TokenService, type LeaseEvent } from "../../gen/es/tokenpool/v1/token_service_pb.js";
 
@@ -101,8 +101,16 @@ export function createTokenPoolClient(o: TokenPoolClientOptions): TokenPoolClien
 
   async function acquire(pool: string, a: AcquireOptions): Promise<Lease> {
     if (closing.signal.aborted) throw new Error("client is closed");
+    const linked = a.signal ? linkSignals(a.signal, closing.signal) : undefined;
+    try {
+      return await assignWithRetries(pool, a, linked?.signal ?? closing.signal);
+    } finally {
+      linked?.unlink();
+    }
+  }
+
+  async function assignWithRetries(pool: string, a: AcquireOptions, signal: AbortSignal): Promise<Lease> {
     const requestId = a.requestId ?? globalThis.crypto.randomUUID();
-    const signal = a.signal ? AbortSignal.any([a.signal, closing.signal]) : closing.signal;
     // The lease starts no earlier than the first send: proving from there is conservative, retries included.
     const firstSentAt = monotonicNow();
     const attempts = o.acquireAttempts ?? 5;

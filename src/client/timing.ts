@@ -42,3 +42,22 @@ export function msDuration(ms: number): { seconds: bigint; nanos: number } {
 export function timestampDate(t: Timestamp | undefined): Date {
   return new Date(t ? Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6) : 0);
 }
+
+/**
+ * A signal that aborts when any of `signals` does; `unlink()` drops its listeners once it is no longer
+ * needed (a long-lived client signal would otherwise collect one per call). Not AbortSignal.any(): on
+ * Node 20 the signals it combines can be collected before they fire (AbortSignal.timeout() in
+ * particular), and then it never aborts.
+ */
+export function linkSignals(...signals: AbortSignal[]): { signal: AbortSignal; unlink(): void } {
+  const c = new AbortController();
+  const links = new AbortController();
+  for (const s of signals) {
+    if (s.aborted) {
+      c.abort(s.reason);
+      break;
+    }
+    s.addEventListener("abort", () => c.abort(s.reason), { once: true, signal: links.signal });
+  }
+  return { signal: c.signal, unlink: () => links.abort() };
+}

@@ -4,7 +4,7 @@
 
 import type { Client } from "@connectrpc/connect";
 import { describeError, isTransient, SequenceCompactedError } from "./errors.js";
-import { backoff, sleep } from "./timing.js";
+import { backoff, linkSignals, sleep } from "./timing.js";
 import type { LeaseEvent, LeaseEventType, TokenService } from "../../gen/es/tokenpool/v1/token_service_pb.js";
 
 export interface WatchOptions {
@@ -25,7 +25,15 @@ function resumable(e: unknown): boolean {
 }
 
 export async function* watchPool(service: Client<typeof TokenService>, pool: string, o: WatchOptions, closed: AbortSignal): AsyncGenerator<LeaseEvent> {
-  const signal = o.signal ? AbortSignal.any([o.signal, closed]) : closed;
+  const linked = o.signal ? linkSignals(o.signal, closed) : undefined;
+  try {
+    yield* resumingWatch(service, pool, o, linked?.signal ?? closed);
+  } finally {
+    linked?.unlink();
+  }
+}
+
+async function* resumingWatch(service: Client<typeof TokenService>, pool: string, o: WatchOptions, signal: AbortSignal): AsyncGenerator<LeaseEvent> {
   // Starting from a known sequence (not "live only") makes even the first reconnect gap-free.
   let after = o.afterSequence ?? (await service.getPool({ name: pool }, { signal })).pool?.sequence ?? 0n;
   let attempt = 0;
