@@ -39,3 +39,18 @@ export function randomTokenId(): string {
 export function mathRandomIndex(n: number): number {
   return Math.floor(Math.random() * n);
 }
+
+/**
+ * `count` distinct new ids, none of them `taken`. A collision of 128-bit random ids is astronomically
+ * unlikely, but costs nothing to rule out; an injected generator that keeps repeating itself gets
+ * undefined (the caller's TOKEN_EXISTS) instead of a hang.
+ */
+export function freshTokenIds(count: number, newId: () => string = randomTokenId, taken: (id: string) => boolean = () => false): string[] | undefined {
+  const fresh = new Set<string>();
+  for (let misses = 0; fresh.size < count; ) {
+    const id = newId();
+    if (!taken(id) && !fresh.has(id)) fresh.add(id);
+    else if (++misses > 8 + count) return undefined;
+  }
+  return [...fresh];
+}

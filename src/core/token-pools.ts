@@ -8,7 +8,7 @@
 // due time. So keep-alive never touches the wheel, and a token costs at most one early firing per
 // lease period.
 
-import { randomTokenId, mathRandomIndex } from "./token-ids.js";
+import { freshTokenIds, randomTokenId, mathRandomIndex } from "./token-ids.js";
 import * as slabLayout from "./token-slab.js";
 import { MAX_POOLS, TokenSlab, growInt32 } from "./token-slab.js";
 import type { TimerQueue, TimerQueueFactory } from "./timer-queue.js";
@@ -31,7 +31,7 @@ import type {
   TokenRecord,
 } from "./types.js";
 import * as results from "./types.js";
-import { checkIdleTtl, checkLeaseTtl, checkMaxTokens, checkOwner, checkPoolName, checkTokenId } from "./validate.js";
+import { checkCount, checkLeaseTtl, checkOwner, checkPool, checkTokenId, leaseMismatch } from "./validate.js";
 import { WaiterQueue, type Waiter } from "./waiter-queue.js";
 
 // Copied into module constants: hot paths then read locals, not imported live bindings (which a
@@ -117,8 +117,7 @@ export class TokenPools {
 
   createPool(name: string, config: Partial<PoolConfig>, _now: Millis): Result<PoolStats> {
     const full: PoolConfig = { ...DEFAULT_POOL_CONFIG, ...config };
-    const problem =
-      checkPoolName(name) ?? checkLeaseTtl(full.leaseTtlMs) ?? checkIdleTtl(full.idleTtlMs) ?? checkMaxTokens(full.maxTokens);
+    const problem = checkPool(name, full);
     if (problem) return err(problem);
     if (this.pools.has(name)) return err({ code: "POOL_EXISTS", pool: name });
     const pool = this.addPool(name, full);
@@ -162,14 +161,15 @@ export class TokenPools {
     if (!pool) return err({ code: "POOL_NOT_FOUND", pool: poolName });
     const given = "ids" in spec ? spec.ids : undefined;
     const count = given ? given.length : (spec as { count: number }).count;
-    if (!Number.isInteger(count) || count < 0) return err({ code: "INVALID_ARGUMENT", field: "count", message: "must be a whole number" });
+    const badCount = checkCount(count);
+    if (badCount) return err(badCount);
     if (given) {
       // Check everything before changing anything: all or nothing.
       const problem = this.checkNewIds(pool, given);
       if (problem) return err(problem);
     }
     if (pool.total + count > pool.config.maxTokens) return err({ code: "POOL_FULL", pool: pool.name, maxTokens: pool.config.maxTokens });
-    const ids = given ? [...given] : this.freshIds(pool, count);
+    const ids = given ? [...given] : freshTokenIds(count, this.newTokenId, (id) => pool.byId.has(id));
     if (ids === undefined) return err({ code: "TOKEN_EXISTS", pool: pool.name, token: "" });
     for (const id of ids) {
       const slot = this.newTokenSlot(pool, id, this.idleDeadline(pool, now));
@@ -248,14 +248,12 @@ export class TokenPools {
     const s = this.slab;
     if (s.freePos(slot) !== HELD) return err({ code: "NOT_HELD", pool: pool.name, token });
     if (opts.generation !== undefined && opts.generation !== s.num[slot * 4 + GEN]) {
-      return err(mismatch(pool, token, `lease generation is ${s.num[slot * 4 + GEN]}, not ${opts.generation}`));
+      return err(leaseMismatch(pool.name, token, { generation: s.num[slot * 4 + GEN]!, asked: opts.generation }));
     }
     if (opts.owner !== undefined && opts.owner !== s.owner(slot)) {
-      return err(mismatch(pool, token, `lease is held by "${s.owner(slot)}", not "${opts.owner}"`));
+      return err(leaseMismatch(pool.name, token, { owner: s.owner(slot), asked: opts.owner }));
     }
-    this.event(pool, "RELEASED", slot, now);
-    this.endLease(pool, slot);
-    this.makeAvailable(pool, slot, now);
+    this.releaseHeld(pool, slot, now);
     return ok({ available: pool.freeCount });
   }
 
@@ -271,9 +269,7 @@ export class TokenPools {
     if (first.done) return ok({ released: undefined, available: pool.freeCount });
     const slot = first.value;
     const token = this.slab.id(slot);
-    this.event(pool, "RELEASED", slot, now);
-    this.endLease(pool, slot);
-    this.makeAvailable(pool, slot, now);
+    this.releaseHeld(pool, slot, now);
     return ok({ released: token, available: pool.freeCount });
   }
 
@@ -316,8 +312,7 @@ export class TokenPools {
   // ---- recovery --------------------------------------------------------------------------------
 
   restorePool(name: string, config: PoolConfig, marks: { generation: number; sequence: number }): Result<PoolStats> {
-    const problem =
-      checkPoolName(name) ?? checkLeaseTtl(config.leaseTtlMs) ?? checkIdleTtl(config.idleTtlMs) ?? checkMaxTokens(config.maxTokens);
+    const problem = checkPool(name, config);
     if (problem) return err(problem);
     if (this.pools.has(name)) return err({ code: "POOL_EXISTS", pool: name });
     const pool = this.addPool(name, config);
@@ -382,20 +377,6 @@ export class TokenPools {
       seen.add(id);
     }
     return undefined;
-  }
-
-  /**
-   * A collision of 128-bit random ids is astronomically unlikely, but costs nothing to rule out; an
-   * injected generator that keeps repeating itself gets TOKEN_EXISTS instead of a hang.
-   */
-  private freshIds(pool: Pool, count: number): string[] | undefined {
-    const fresh = new Set<string>();
-    for (let misses = 0; fresh.size < count; ) {
-      const id = this.newTokenId();
-      if (!pool.byId.has(id) && !fresh.has(id)) fresh.add(id);
-      else if (++misses > 8 + count) return undefined;
-    }
-    return [...fresh];
   }
 
   private addPool(name: string, config: PoolConfig): Pool | undefined {
@@ -500,6 +481,13 @@ export class TokenPools {
     const key = requestKey(owner, requestId);
     pool.requests.set(key, slot);
     this.requestKeyOf.set(slot, key);
+  }
+
+  /** A held token given back by its holder: the event, then the token to the oldest waiter or the free list. */
+  private releaseHeld(pool: Pool, slot: number, now: Millis): void {
+    this.event(pool, "RELEASED", slot, now);
+    this.endLease(pool, slot);
+    this.makeAvailable(pool, slot, now);
   }
 
   /** Clears lease fields of a held token (the caller decides where the token goes next). */
@@ -675,8 +663,4 @@ function requestKey(owner: string, requestId: string): string {
 
 function requestIdOf(key: string | undefined): string | undefined {
   return key === undefined ? undefined : key.slice(key.indexOf("\u0000") + 1);
-}
-
-function mismatch(pool: Pool, token: string, message: string): CoreError {
-  return { code: "LEASE_MISMATCH", pool: pool.name, token, message };
 }

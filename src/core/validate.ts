@@ -1,6 +1,7 @@
-// Argument rules of the core (names, ids, TTL bounds), returned as INVALID_ARGUMENT values.
+// Argument rules of the core (names, ids, TTL bounds, counts) and the rule-violation values every store
+// reports alike, returned as error values: the core and the Redis store both call these.
 
-import type { CoreError } from "./types.js";
+import type { CoreError, PoolConfig } from "./types.js";
 
 export const MAX_LEASE_TTL_MS = 30 * 24 * 3600 * 1000;
 export const MAX_IDLE_TTL_MS = 365 * 24 * 3600 * 1000;
@@ -40,6 +41,29 @@ export function checkIdleTtl(ms: number): Invalid | undefined {
   return ms > MAX_IDLE_TTL_MS ? invalid("idle_ttl", `must be at most ${MAX_IDLE_TTL_MS / 1000}s`) : undefined;
 }
 
+/** A pool's name and configuration, in the order every store reports a problem with them. */
+export function checkPool(name: string, config: PoolConfig): Invalid | undefined {
+  return checkPoolName(name) ?? checkLeaseTtl(config.leaseTtlMs) ?? checkIdleTtl(config.idleTtlMs) ?? checkMaxTokens(config.maxTokens);
+}
+
+/** How many tokens to generate. */
+export function checkCount(count: number): Invalid | undefined {
+  return Number.isInteger(count) && count >= 0 ? undefined : invalid("count", "must be a whole number");
+}
+
 export function checkMaxTokens(n: number): Invalid | undefined {
   return Number.isInteger(n) && n >= 1 && n <= MAX_POOL_TOKENS ? undefined : invalid("max_tokens", `must be from 1 to ${MAX_POOL_TOKENS}`);
+}
+
+/** A release that named the wrong lease: the holder's generation or owner is not the one asked for. */
+export function leaseMismatch(
+  pool: string,
+  token: string,
+  held: { readonly generation: number; readonly asked: number } | { readonly owner: string; readonly asked: string },
+): CoreError {
+  const message =
+    "generation" in held
+      ? `lease generation is ${held.generation}, not ${held.asked}`
+      : `lease is held by "${held.owner}", not "${held.asked}"`;
+  return { code: "LEASE_MISMATCH", pool, token, message };
 }

@@ -6,7 +6,7 @@ import type { Logger } from "../runtime/logger.js";
 import { LocalStore } from "../store/local-store.js";
 import { LmdbOpenError } from "../store/lmdb/lmdb-env.js";
 import { recoverLmdbStore } from "../store/lmdb/lmdb-store.js";
-import { describeUrl } from "../store/redis/connection.js";
+import { redactUrl } from "../config/redact-url.js";
 import { RedisOpenError, RedisStore } from "../store/redis/redis-store.js";
 import type { Store, StoreObserver } from "../store/store.js";
 
@@ -20,7 +20,7 @@ export function openingReason(config: Config): string {
     case "lmdb":
       return `recovering stored state from ${config.dataDir}`;
     case "redis":
-      return `connecting to Redis at ${describeUrl(config.redisUrl)}`;
+      return `connecting to Redis at ${redactUrl(config.redisUrl)}`;
     default:
       return "store starting";
   }

@@ -2,15 +2,10 @@
 // where everything is (address, protocols, docs, metrics, store). Pure functions of the config.
 
 import type { Config } from "../config/config.js";
+import { REDACTED, redactUrl } from "../config/redact-url.js";
 
 export const PROTOCOLS = ["gRPC (h2c)", "gRPC-Web", "Connect (JSON and binary, HTTP/1.1 and h2c)", "legacy HTTP API"] as const;
 
-const REDACTED = "[redacted]";
-
-/** The URL with any password in it masked; user names and hosts stay (they help, and are not secret). */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^:@/]*):[^@/]*@/i, `$1$2:${REDACTED}@`);
-}
 
 /** Every setting, secrets replaced by whether they are set. */
 export function configSummary(config: Config): Record<string, unknown> {

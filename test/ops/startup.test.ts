@@ -3,7 +3,8 @@
 
 import { describe, expect, it } from "vitest";
 import { loadConfig, type Config } from "../../src/config/config.js";
-import { configSummary, redactUrl, whereEverythingIs } from "../../src/server/startup.js";
+import { redactUrl } from "../../src/config/redact-url.js";
+import { configSummary, whereEverythingIs } from "../../src/server/startup.js";
 import { startRedisServer } from "../harness/redis-server.js";
 import { runServer } from "../harness/server-process.js";
 import { sleep } from "../harness/sleep.js";

@@ -2,6 +2,7 @@
 // UNAVAILABLE at once), never resend a command whose outcome is unknown, reconnect in the background.
 
 import { Cluster, Redis, type RedisOptions } from "ioredis";
+import { redactUrl } from "../../config/redact-url.js";
 
 export type RedisClient = Redis | Cluster;
 
@@ -25,18 +26,6 @@ const SAFE: RedisOptions = {
 };
 
 const retry = (times: number): number => Math.min(50 * 2 ** Math.min(times, 5), 1000);
-
-/** host:port list of the URL, for messages (never echoes credentials). */
-export function describeUrl(url: string): string {
-  const cluster = /^(rediss?\+cluster:\/\/)(?:[^@/]*@)?([^/]+)/.exec(url);
-  if (cluster) return `${cluster[1]}${cluster[2]}`;
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname.length > 1 ? u.pathname : ""}`;
-  } catch {
-    return "(unparsable REDIS_URL)";
-  }
-}
 
 export function isClusterUrl(url: string): boolean {
   return /^rediss?\+cluster:\/\//.test(url);
@@ -64,7 +53,7 @@ function build(o: ConnectionOptions, extra: RedisOptions): RedisClient {
   const options: RedisOptions = { ...SAFE, connectTimeout: o.connectTimeoutMs, ...extra };
   if (!isClusterUrl(o.url)) return new Redis(o.url, { ...options, retryStrategy: retry });
   const m = /^(rediss?)\+cluster:\/\/(?:([^@/]*)@)?([^/]+)/.exec(o.url);
-  if (!m) throw new Error(`cannot parse cluster URL ${describeUrl(o.url)}`);
+  if (!m) throw new Error(`cannot parse cluster URL ${redactUrl(o.url)}`);
   const [user, pass] = (m[2] ?? "").split(":");
   const seeds = (m[3] ?? "").split(",").map((hp) => {
     const [host, port] = hp.split(":");

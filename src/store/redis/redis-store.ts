@@ -5,14 +5,15 @@
 // nothing else: a replica can be killed at any moment without losing state.
 
 import { DEFAULT_POOL_CONFIG } from "../../core/token-pools.js";
-import { randomTokenId } from "../../core/token-ids.js";
+import { freshTokenIds, randomTokenId } from "../../core/token-ids.js";
 import type { CoreError, KeepAliveResult, PoolConfig, PoolStats, ReleaseOptions, Result, TokenInfo } from "../../core/types.js";
-import { checkIdleTtl, checkLeaseTtl, checkMaxTokens, checkOwner, checkPoolName, checkTokenId } from "../../core/validate.js";
+import { checkCount, checkLeaseTtl, checkOwner, checkPool, checkTokenId, leaseMismatch } from "../../core/validate.js";
 import { Subscription, type WatchEnd } from "../../runtime/event-hub.js";
 import type { Logger } from "../../runtime/logger.js";
 import type { Store, StoreAssignOptions, StoreError, StoreObserver, Watch } from "../store.js";
 import { AllPoolsWatch, type StreamPosition } from "./all-pools-watch.js";
-import { connectWithin, createClient, describeUrl, unavailableMessage, type ConnectionOptions, type RedisClient } from "./connection.js";
+import { redactUrl } from "../../config/redact-url.js";
+import { connectWithin, createClient, unavailableMessage, type ConnectionOptions, type RedisClient } from "./connection.js";
 import { EVENTS_KEY, META_KEY, poolKeys } from "./keys.js";
 import * as lua from "./lua/pool-scripts.js";
 import { LuaScript } from "./lua-script.js";
@@ -85,7 +86,7 @@ export class RedisStore implements Store {
     private readonly client: RedisClient,
     private readonly options: RedisStoreOptions,
   ) {
-    this.where = describeUrl(options.url);
+    this.where = redactUrl(options.url);
     this.waits = new BlockedAssigns({
       settle: (pool, waiterId, mode) => this.exec(scripts.settleWaiter, pool, [waiterId, mode]),
       stream: (pool, incarnation, from) => this.stream(pool, incarnation, from),
@@ -134,7 +135,7 @@ export class RedisStore implements Store {
       await connectWithin(client, options.startTimeoutMs ?? 10_000);
     } catch (e) {
       client.disconnect();
-      throw new RedisOpenError(`cannot reach Redis at ${describeUrl(options.url)}: ${e instanceof Error ? e.message : String(e)}`);
+      throw new RedisOpenError(`cannot reach Redis at ${redactUrl(options.url)}: ${e instanceof Error ? e.message : String(e)}`);
     }
     store.reaper.start();
     return store;
@@ -148,14 +149,14 @@ export class RedisStore implements Store {
 
   async createPool(name: string, config: Partial<PoolConfig>, initialTokens: number): Promise<Result<PoolStats, StoreError>> {
     const full: PoolConfig = { ...DEFAULT_POOL_CONFIG, ...config };
-    const problem =
-      checkPoolName(name) ?? checkLeaseTtl(full.leaseTtlMs) ?? checkIdleTtl(full.idleTtlMs) ?? checkMaxTokens(full.maxTokens);
+    const problem = checkPool(name, full);
     if (problem) return fail(problem);
+    const ids = initialTokens <= full.maxTokens ? freshTokenIds(initialTokens) : [];
+    if (ids === undefined) return fail({ code: "TOKEN_EXISTS", pool: name, token: "" });
     return this.guard(async () => {
       const incarnation = randomTokenId();
       // Listed before it exists, so a live pool is never missing from ListPools.
       await this.index.add(name, incarnation);
-      const ids = initialTokens <= full.maxTokens ? freshIds(initialTokens) : [];
       const reply = await this.exec(scripts.createPool, name, [
         full.leaseTtlMs,
         full.idleTtlMs,
@@ -214,14 +215,14 @@ export class RedisStore implements Store {
     spec: { count: number } | { ids: readonly string[] },
   ): Promise<Result<{ tokens: string[]; available: number }, StoreError>> {
     return this.guard(async () => {
-      if ("count" in spec && (!Number.isInteger(spec.count) || spec.count < 0)) {
-        return this.afterPoolCheck(pool, { code: "INVALID_ARGUMENT", field: "count", message: "must be a whole number" });
-      }
+      const badCount = "count" in spec ? checkCount(spec.count) : undefined;
+      if (badCount) return this.afterPoolCheck(pool, badCount);
       const given = "ids" in spec ? spec.ids : undefined;
       const bad = given ? given.findIndex((id, i) => checkTokenId(id, `tokens[${i}]`) !== undefined) : -1;
       // A random id colliding with one in the pool is astronomically unlikely; draw again if it happens.
       for (let attempt = 0; ; attempt++) {
-        const ids = given ? [...given] : freshIds((spec as { count: number }).count);
+        const ids = given ? [...given] : freshTokenIds((spec as { count: number }).count);
+        if (ids === undefined) return fail({ code: "TOKEN_EXISTS", pool, token: "" });
         const reply = await this.exec(scripts.generate, pool, [bad + 1, ...ids]);
         if (reply.err === undefined) return { ok: true, value: { tokens: ids, available: Number(reply.available) } };
         if (reply.err === "INVALID_ARGUMENT" && given) return fail(checkTokenId(given[bad] ?? "", `tokens[${bad}]`)!);
@@ -269,11 +270,11 @@ export class RedisStore implements Store {
         options.owner ?? "",
       ]);
       if (reply.err === "LEASE_MISMATCH") {
-        const message =
+        return fail(
           reply.generation !== undefined
-            ? `lease generation is ${Number(reply.generation)}, not ${options.generation}`
-            : `lease is held by "${String(reply.owner)}", not "${options.owner}"`;
-        return fail({ code: "LEASE_MISMATCH", pool, token, message });
+            ? leaseMismatch(pool, token, { generation: Number(reply.generation), asked: options.generation ?? 0 })
+            : leaseMismatch(pool, token, { owner: String(reply.owner), asked: options.owner ?? "" }),
+        );
       }
       if (reply.err !== undefined) return fail(this.coreError(reply, pool, token));
       return { ok: true, value: { available: Number(reply.available) } };
@@ -489,10 +490,4 @@ export class RedisStore implements Store {
     this.streams.set(pool, stream);
     return stream;
   }
-}
-
-function freshIds(count: number): string[] {
-  const ids = new Set<string>();
-  while (ids.size < count) ids.add(randomTokenId());
-  return [...ids];
 }

@@ -138,9 +138,7 @@ if ARGV[3] ~= '' and tonumber(ARGV[3]) ~= lease.g then
   return finish({ err = 'LEASE_MISMATCH', generation = lease.g })
 end
 if ARGV[4] == '1' and ARGV[5] ~= lease.o then return finish({ err = 'LEASE_MISMATCH', owner = lease.o }) end
-emit(token_event('RELEASED', token, lease, NOW))
-end_lease(token, lease)
-make_available(token)
+release(token, lease)
 return finish({ available = available() })
 `);
 
@@ -151,9 +149,7 @@ expire_due(INLINE_EXPIRY)
 local token = redis.call('ZRANGE', RECYCLE, 0, 0)[1]
 if not token then return finish({ available = available() }) end
 local lease = lease_of(token)
-emit(token_event('RELEASED', token, lease, NOW))
-end_lease(token, lease)
-make_available(token)
+release(token, lease)
 return finish({ released = token, available = available() })
 `);
 
@@ -192,9 +188,7 @@ local granted = cjson.decode(raw)
 if mode ~= 'cancel' then return finish({ state = 'granted', grant = granted, available = available() }) end
 local lease = lease_of(granted.k)
 if lease and lease.g == granted.g then
-  emit(token_event('RELEASED', granted.k, lease, NOW))
-  end_lease(granted.k, lease)
-  make_available(granted.k)
+  release(granted.k, lease)
 end
 return finish({ state = 'cancelled' })
 `);

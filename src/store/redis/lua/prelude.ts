@@ -186,6 +186,13 @@ local function make_available(token)
   schedule_token(token, nil)
 end
 
+-- A held token given back by its holder: the event, then the token to the oldest waiter or the free set.
+local function release(token, lease)
+  emit(token_event('RELEASED', token, lease, NOW))
+  end_lease(token, lease)
+  make_available(token)
+end
+
 local function remove_token(token, lease)
   if lease then end_lease(token, lease) else redis.call('SREM', FREE, token) end
   redis.call('HDEL', TOK, token)
