@@ -1,30 +1,46 @@
-// Translates core values into the protobuf messages of tokenpool.v1 (and durations back into ms).
+// Translates core values into the protobuf messages of tokenpool.v1. The messages are written as
+// object literals of the generated types rather than through create(): protobuf-es messages are plain
+// objects, and create()'s generic walk of a nested init cost 5x as much (93 vs 18 µs for a KeepAlive
+// of 100 tokens, more than the store's own work). The generated types make every scalar field
+// mandatory here, and a property test holds these messages equal to create()'s.
 
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import { durationFromMs, durationMs, timestampFromMs, type Duration, type Timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import type { KeepAliveResult, Lease, LeaseEvent, LeaseEventType, PoolStats, TokenInfo } from "../core/types.js";
 import {
   KeepAliveStatus,
   LeaseEventType as ProtoEventType,
   TokenState,
-  type GetTokenResponseSchema,
-  type KeepAliveResultSchema,
-  type LeaseEventSchema,
-  type LeaseSchema,
-  type PoolSchema,
+  type GetTokenResponse,
+  type KeepAliveResult as KeepAliveResultMessage,
+  type Lease as LeaseMessage,
+  type LeaseEvent as LeaseEventMessage,
+  type Pool,
 } from "../../gen/es/tokenpool/v1/token_service_pb.js";
 
-const optionalTimestamp = (ms: number | undefined): Timestamp | undefined =>
-  ms === undefined ? undefined : timestampFromMs(ms);
+/** timestampFromMs of protobuf-es, without create(). */
+export function timestamp(ms: number): Timestamp {
+  const seconds = Math.floor(ms / 1000);
+  return { $typeName: "google.protobuf.Timestamp", seconds: BigInt(seconds), nanos: (ms - seconds * 1000) * 1_000_000 };
+}
 
-/** Milliseconds of an optional Duration; undefined when the field is unset. */
-export const optionalMs = (d: Duration | undefined): number | undefined => (d === undefined ? undefined : durationMs(d));
+const optionalTimestamp = (ms: number | undefined): Timestamp | undefined => (ms === undefined ? undefined : timestamp(ms));
 
-export function poolMessage(p: PoolStats): MessageInitShape<typeof PoolSchema> {
+/** durationFromMs of protobuf-es, without create(). */
+export function duration(ms: number): Duration {
+  const sign = ms < 0 ? -1 : 1;
+  const abs = Math.abs(ms);
+  const seconds = Math.floor(abs / 1000);
+  const nanos = (abs - seconds * 1000) * 1_000_000;
+  // A signed zero would not serialize: keep nanos a plain 0.
+  return { $typeName: "google.protobuf.Duration", seconds: BigInt(seconds * sign), nanos: nanos === 0 ? 0 : nanos * sign };
+}
+
+export function poolMessage(p: PoolStats): Pool {
   return {
+    $typeName: "tokenpool.v1.Pool",
     name: p.name,
-    leaseTtl: durationFromMs(p.config.leaseTtlMs),
-    idleTtl: durationFromMs(p.config.idleTtlMs),
+    leaseTtl: duration(p.config.leaseTtlMs),
+    idleTtl: duration(p.config.idleTtlMs),
     maxTokens: p.config.maxTokens,
     total: p.total,
     available: p.available,
@@ -35,20 +51,22 @@ export function poolMessage(p: PoolStats): MessageInitShape<typeof PoolSchema> {
   };
 }
 
-export function leaseMessage(l: Lease): MessageInitShape<typeof LeaseSchema> {
+export function leaseMessage(l: Lease): LeaseMessage {
   return {
+    $typeName: "tokenpool.v1.Lease",
     pool: l.pool,
     token: l.token,
     owner: l.owner,
     generation: BigInt(l.generation),
-    expireTime: timestampFromMs(l.expireTime),
+    expireTime: timestamp(l.expireTime),
     idleExpireTime: optionalTimestamp(l.idleExpireTime),
-    leaseTtl: durationFromMs(l.leaseTtlMs),
+    leaseTtl: duration(l.leaseTtlMs),
   };
 }
 
-export function keepAliveResultMessage(r: KeepAliveResult): MessageInitShape<typeof KeepAliveResultSchema> {
+export function keepAliveResultMessage(r: KeepAliveResult): KeepAliveResultMessage {
   return {
+    $typeName: "tokenpool.v1.KeepAliveResult",
     token: r.token,
     status: r.status === "ok" ? KeepAliveStatus.OK : KeepAliveStatus.NOT_FOUND,
     lease: r.lease && leaseMessage(r.lease),
@@ -56,8 +74,9 @@ export function keepAliveResultMessage(r: KeepAliveResult): MessageInitShape<typ
   };
 }
 
-export function tokenMessage(t: TokenInfo): MessageInitShape<typeof GetTokenResponseSchema> {
+export function tokenMessage(t: TokenInfo): GetTokenResponse {
   return {
+    $typeName: "tokenpool.v1.GetTokenResponse",
     pool: t.pool,
     token: t.token,
     state: t.state === "held" ? TokenState.HELD : TokenState.FREE,
@@ -79,15 +98,16 @@ const eventTypes: Record<LeaseEventType, ProtoEventType> = {
 
 export const protoEventType = (t: LeaseEventType): ProtoEventType => eventTypes[t];
 
-export function eventMessage(e: LeaseEvent): MessageInitShape<typeof LeaseEventSchema> {
+export function eventMessage(e: LeaseEvent): LeaseEventMessage {
   return {
+    $typeName: "tokenpool.v1.LeaseEvent",
     sequence: BigInt(e.sequence),
     type: eventTypes[e.type],
     pool: e.pool,
     token: e.token,
     owner: e.owner,
     generation: BigInt(e.generation),
-    time: timestampFromMs(e.time),
+    time: timestamp(e.time),
     expireTime: optionalTimestamp(e.expireTime),
     idleExpireTime: optionalTimestamp(e.idleExpireTime),
   };

@@ -10,11 +10,7 @@ import {
   DeleteTokenResponseSchema,
   GenerateTokensResponseSchema,
   GetPoolResponseSchema,
-  GetTokenResponseSchema,
-  KeepAliveResponseSchema,
   ListPoolsResponseSchema,
-  ReleaseTokenResponseSchema,
-  AssignTokenResponseSchema,
   TokenService,
   type AssignTokenRequest,
   type AssignTokenResponse,
@@ -208,7 +204,8 @@ export function createTokenService(deps: TokenServiceDeps): TokenServiceApi {
         ...(waitMs !== undefined && waitMs > 0 && { waitMs, signal: call.signal }),
       });
       if (!assigned.ok) return assigned;
-      return ok(create(AssignTokenResponseSchema, { lease: leaseMessage(assigned.value.lease), available: assigned.value.available }));
+      // The three hot answers are literal messages, like those of messages.ts.
+      return ok({ $typeName: "tokenpool.v1.AssignTokenResponse", lease: leaseMessage(assigned.value.lease), available: assigned.value.available });
     },
 
     async keepAlive(req, call) {
@@ -219,7 +216,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenServiceApi {
       const tokens = tokenList("tokens", req.tokens, limits, true);
       if (!tokens.ok) return tokens;
       const results = await store.keepAlive(pool.value, tokens.value);
-      return results.ok ? ok(create(KeepAliveResponseSchema, { results: results.value.map(keepAliveResultMessage) })) : results;
+      return results.ok ? ok({ $typeName: "tokenpool.v1.KeepAliveResponse", results: results.value.map(keepAliveResultMessage) }) : results;
     },
 
     async releaseToken(req, call) {
@@ -235,7 +232,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenServiceApi {
         ...(req.generation > 0n && { generation: Number(req.generation) }),
         ...(owner.value !== "" && { owner: owner.value }),
       });
-      return released.ok ? ok(create(ReleaseTokenResponseSchema, { available: released.value.available })) : released;
+      return released.ok ? ok({ $typeName: "tokenpool.v1.ReleaseTokenResponse", available: released.value.available }) : released;
     },
 
     async deleteToken(req, call) {
@@ -257,7 +254,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenServiceApi {
       const token = stringField("token", req.token, limits, true);
       if (!token.ok) return token;
       const info = await store.getToken(pool.value, token.value);
-      return info.ok ? ok(create(GetTokenResponseSchema, tokenMessage(info.value))) : info;
+      return info.ok ? ok(tokenMessage(info.value)) : info;
     },
 
     async watchLeases(req, call) {

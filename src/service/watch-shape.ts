@@ -3,9 +3,7 @@
 // the store's watch supplies the events.
 
 import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
-  LeaseEventSchema,
   LeaseEventType as ProtoType,
   WatchLeasesResponseSchema,
   type LeaseEvent as LeaseEventMessage,
@@ -13,7 +11,7 @@ import {
 } from "../../gen/es/tokenpool/v1/token_service_pb.js";
 import type { LeaseEvent } from "../core/types.js";
 import type { Watch } from "../store/store.js";
-import { eventMessage, protoEventType } from "./messages.js";
+import { eventMessage, protoEventType, timestamp } from "./messages.js";
 
 
 export interface WatchShape {
@@ -71,7 +69,8 @@ export async function* shapeWatch(watch: Watch, shape: WatchShape, signal: Abort
         if (shape.expiringFraction > 0 && e.owner === shape.owner) track(tracked, e, shape.expiringFraction);
         if (!passes(e, shape)) continue;
         lastSent = now();
-        yield create(WatchLeasesResponseSchema, { kind: { case: "event", value: messageOf(e) } });
+        // The hot path (every event, every watcher): a literal message, not create()'s generic walk.
+        yield { $typeName: "tokenpool.v1.WatchLeasesResponse", kind: { case: "event", value: messageOf(e) } };
         continue;
       }
       const t = now();
@@ -80,12 +79,12 @@ export async function* shapeWatch(watch: Watch, shape: WatchShape, signal: Abort
         tracked.delete(k); // one warning per lease term; a renewal re-arms it
         lastSent = t;
         yield create(WatchLeasesResponseSchema, {
-          kind: { case: "event", value: { ...eventMessage(lease.event), type: ProtoType.LEASE_EXPIRING, time: timestampFromMs(t) } },
+          kind: { case: "event", value: { ...eventMessage(lease.event), type: ProtoType.LEASE_EXPIRING, time: timestamp(t) } },
         });
       }
       if (t - lastSent >= shape.heartbeatMs) {
         lastSent = t;
-        yield create(WatchLeasesResponseSchema, { kind: { case: "progress", value: { sequence: BigInt(lastSequence), time: timestampFromMs(t) } } });
+        yield create(WatchLeasesResponseSchema, { kind: { case: "progress", value: { sequence: BigInt(lastSequence), time: timestamp(t) } } });
       }
     }
   } finally {
@@ -103,7 +102,7 @@ const eventMessages = new WeakMap<LeaseEvent, LeaseEventMessage>();
 function messageOf(e: LeaseEvent): LeaseEventMessage {
   let message = eventMessages.get(e);
   if (message === undefined) {
-    message = create(LeaseEventSchema, eventMessage(e));
+    message = eventMessage(e);
     eventMessages.set(e, message);
   }
   return message;
