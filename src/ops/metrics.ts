@@ -119,7 +119,7 @@ export class Metrics {
     };
   }
 
-  /** One RPC served outside the Connect interceptors (the grpc-js engine), with the same labels. */
+  /** One RPC answered outside the Connect interceptors (the grpc-js engine, the auth gate), with the same labels. */
   observeRpc(method: string, code: string, seconds: number): void {
     this.rpcTotal.inc({ method, code });
     this.rpcSeconds.observe({ method, code }, seconds);

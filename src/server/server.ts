@@ -9,6 +9,7 @@ import type { Config } from "../config/config.js";
 import { Metrics } from "../ops/metrics.js";
 import { opsRoutes } from "../ops/ops-routes.js";
 import { instrumentRoutes, REQUEST_ID_HEADER, requestLogInterceptor } from "../ops/request-log.js";
+import { requestIdOf } from "../service/request-id.js";
 import type { Clock } from "../runtime/clock.js";
 import { DeferredStore } from "../store/deferred-store.js";
 import { DEFAULT_POOL, openingReason, openStore } from "./open-store.js";
@@ -21,7 +22,8 @@ import { streamReset, streamResetOf } from "../transport/http/stream-reset.js";
 import { guardConnectHandler } from "../transport/connect/adapter-guards.js";
 import { checkGetRequest } from "../transport/connect/get-requests.js";
 import { requestJsonOptions } from "../transport/connect/json-text.js";
-import { routes } from "../transport/connect/routes.js";
+import { PROTECTED, routes } from "../transport/connect/routes.js";
+import { authGate } from "../transport/http/auth-gate.js";
 import { fallbackRouter } from "../transport/http/fallback.js";
 import { docsRoutes } from "../transport/docs/docs-routes.js";
 import { OnePortServer } from "../transport/http/one-port.js";
@@ -121,7 +123,22 @@ export async function startServer(config: Config, options: StartOptions): Promis
       (e, res) => log.error({ err: e, requestId: res.getHeader(REQUEST_ID_HEADER) }, "http route failed"),
     ),
   });
-  const server = new OnePortServer({ handler: guardConnectHandler(handler), ...config.connections, onError: transportErrorLog(log, clock) });
+  // Credentials are checked from the headers before connect-node reads a byte of the body.
+  const gated = authGate(
+    {
+      check,
+      services: PROTECTED,
+      requestId: requestIdOf,
+      requestIdHeader: REQUEST_ID_HEADER,
+      onReject: ({ method, requestId, seconds, ...f }) => {
+        authFailures.record({ protocol: "rpc", ...f });
+        metrics.observeRpc(method, "unauthenticated", seconds);
+        if (log.isLevelEnabled("debug")) log.debug({ method: f.route.slice(1), code: "Unauthenticated", ms: Math.round(seconds * 1000), requestId }, "rpc");
+      },
+    },
+    guardConnectHandler(handler),
+  );
+  const server = new OnePortServer({ handler: gated, ...config.connections, onError: transportErrorLog(log, clock) });
   const address = await server.listen(config.port, config.host);
   const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${shownHost}:${address.port}`;

@@ -1,6 +1,7 @@
 // Registers every Connect service on a router (the connect-es `routes(router)` pattern): the token
 // service behind the password, health and reflection open.
 
+import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { file_google_rpc_error_details } from "../../../gen/es/google/rpc/error_details_pb.js";
 import { file_google_rpc_status } from "../../../gen/es/google/rpc/status_pb.js";
@@ -14,7 +15,8 @@ import { reflectionRoutes } from "./reflection.js";
 import { tokenService } from "./token-service.js";
 
 /** Services that require the API password; health and reflection stay open, like /readyz. */
-export const PROTECTED_SERVICES: ReadonlySet<string> = new Set([TokenService.typeName]);
+export const PROTECTED: readonly DescService[] = [TokenService];
+export const PROTECTED_SERVICES: ReadonlySet<string> = new Set(PROTECTED.map((s) => s.typeName));
 
 const SERVED = [
   TokenService.typeName,
