@@ -110,25 +110,29 @@ describe("a network path that stalls", () => {
 });
 
 describe("kill -9 and restart on lmdb", () => {
-  it("leases survive (server agrees) or abort with a reason, none believed wrongly", async () => {
+  // A TTL about as long as a restart takes (leases given up unless the restart is quick) and one a restart rides out.
+  it.each([
+    [2000, 300],
+    [6000, 500],
+  ])("TTL %i ms: leases survive (server agrees) or abort with a reason, none believed wrongly", async (ttlMs, marginMs) => {
     const dir = mkdtempSync(join(tmpdir(), "tokenpool-client-"));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const port = String(await freePort());
     const args = ["--store", "lmdb", "--data-dir", dir, "--port", port, "--restart-grace", "10"];
     let s = await serverProcess(args);
-    const c = client(s.url, { safetyMarginMs: 500 });
+    const c = client(s.url, { safetyMarginMs: marginMs });
     cleanups.push(() => c.close());
-    const pool = await freshPool(c, 5, 6000); // long enough that a quick restart can be ridden out
+    const pool = await freshPool(c, 5, ttlMs);
     const leases = await Promise.all([0, 1, 2, 3, 4].map((i) => c.acquire(pool, { owner: `w${i}` })));
     await sleep(500);
     await s.kill9();
     s = await serverProcess(args);
     const restarted = s;
     cleanups.push(() => restarted.stop());
-    await sleep(6500); // longer than the TTL: every lease was either re-proven or given up
+    await sleep(ttlMs + 500); // longer than the TTL: every lease was either re-proven or given up
     const admin = client(s.url);
     cleanups.push(() => admin.close());
-    console.info(`after kill -9 + restart: ${leases.map((l) => (l.isValid() ? "alive" : kindOf(l))).join(", ")}`);
+    console.info(`TTL ${ttlMs} ms, after kill -9 + restart: ${leases.map((l) => (l.isValid() ? "alive" : kindOf(l))).join(", ")}`);
     for (const l of leases) {
       const t = await admin.service.getToken({ pool, token: l.token });
       if (l.isValid()) {
