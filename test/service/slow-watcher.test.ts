@@ -103,20 +103,28 @@ async function floodablePool(): Promise<{ pool: string; flood: () => Promise<voi
   return { pool, flood, poke };
 }
 
+/** A watcher that has received its first event and then stopped reading, with the drop count before. */
+async function pausedWatcher(): Promise<{ w: RawWatch; pool: string; flood: () => Promise<void>; dropsBefore: number }> {
+  const { pool, flood, poke } = await floodablePool();
+  const w = new RawWatch(pool);
+  await until("the first event", async () => {
+    await poke();
+    return w.sequences.length > 0;
+  }).catch((e: unknown) => {
+    w.close();
+    throw e;
+  });
+  w.stream.pause();
+  return { w, pool, flood, dropsBefore: await dropped() };
+}
+
 describe("a WatchLeases client that stops reading (HTTP/2 flow control)", () => {
   it("is counted at once, and reset with ENHANCE_YOUR_CALM while it stays silent", async () => {
-    const { pool, flood, poke } = await floodablePool();
-    const w = new RawWatch(pool);
+    const { w, flood, dropsBefore } = await pausedWatcher();
     try {
-      await until("the first event", async () => {
-        await poke();
-        return w.sequences.length > 0;
-      });
-      w.stream.pause();
-      const before = await dropped();
       const started = Date.now();
       await flood();
-      await until("the drop to be counted", async () => (await dropped()) === before + 1);
+      await until("the drop to be counted", async () => (await dropped()) === dropsBefore + 1);
       await w.closed;
       expect(w.stream.rstCode).toBe(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
       // The flush grace, not the 30 s write-stall timeout.
@@ -127,17 +135,10 @@ describe("a WatchLeases client that stops reading (HTTP/2 flow control)", () => 
   });
 
   it("gets every event up to last_sequence and then SLOW_CONSUMER when it reads again", async () => {
-    const { pool, flood, poke } = await floodablePool();
-    const w = new RawWatch(pool);
+    const { w, pool, flood, dropsBefore } = await pausedWatcher();
     try {
-      await until("the first event", async () => {
-        await poke();
-        return w.sequences.length > 0;
-      });
-      w.stream.pause();
-      const before = await dropped();
       const flooding = flood();
-      await until("the drop to be counted", async () => (await dropped()) === before + 1);
+      await until("the drop to be counted", async () => (await dropped()) === dropsBefore + 1);
       w.stream.resume(); // within the flush grace
       await w.closed;
       await flooding;
