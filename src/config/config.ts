@@ -3,6 +3,7 @@
 
 import { parseArgs } from "node:util";
 import { defaultConnectionLimits, defaultLimits, type ConnectionLimits, type Limits } from "./limits.js";
+import { parseHostPorts, type RedisTopology, type ReplicaAck } from "./redis-topology.js";
 
 export type StoreChoice = "memory" | "lmdb" | "redis";
 
@@ -16,6 +17,9 @@ export interface Config {
   readonly store: StoreChoice;
   readonly dataDir: string;
   readonly redisUrl: string;
+  /** One server, a Cluster seeded by redisUrl, or a primary found through Sentinel. */
+  readonly redisTopology: RedisTopology;
+  readonly redisReplicaAck: ReplicaAck;
   readonly defaultPool: {
     readonly totalTokens: number;
     readonly leaseTtlMs: number;
@@ -44,6 +48,8 @@ interface Option {
   readonly secret?: boolean;
   /** What --help and the README show as the default, when not the literal value. */
   readonly shownDefault?: string;
+  /** A switch: `--flag` alone sets it; the environment variable takes 1/0/true/false. */
+  readonly boolean?: boolean;
 }
 
 const OPTIONS = {
@@ -67,7 +73,35 @@ const OPTIONS = {
   },
   store: { flag: "store", env: ["STORE"], default: "lmdb", help: "state backend: lmdb (durable, in DATA_DIR) | memory | redis" },
   dataDir: { flag: "data-dir", env: ["DATA_DIR"], default: "./data", help: "lmdb data directory" },
-  redisUrl: { flag: "redis-url", env: ["REDIS_URL"], default: "redis://127.0.0.1:6379", help: "redis store address" },
+  redisUrl: { flag: "redis-url", env: ["REDIS_URL"], default: "redis://127.0.0.1:6379", help: "redis store address (with --redis-cluster: any seed node)" },
+  redisCluster: {
+    flag: "redis-cluster",
+    env: ["REDIS_CLUSTER"],
+    default: "0",
+    shownDefault: "off",
+    boolean: true,
+    help: "treat --redis-url as a seed node of a Redis Cluster",
+  },
+  redisSentinels: {
+    flag: "redis-sentinels",
+    env: ["REDIS_SENTINELS"],
+    default: "",
+    shownDefault: "(unset)",
+    help: "host:port,... of Redis Sentinels: the primary is looked up (and followed through failovers) by --redis-master-name",
+  },
+  redisMasterName: { flag: "redis-master-name", env: ["REDIS_MASTER_NAME"], default: "mymaster", help: "the primary's name in Sentinel" },
+  redisMinReplicasAck: {
+    flag: "redis-min-replicas-ack",
+    env: ["REDIS_MIN_REPLICAS_ACK"],
+    default: "0",
+    help: "replicas that must confirm each change (WAIT) before it is acknowledged, 0 = off; fewer in time answer UNAVAILABLE",
+  },
+  redisAckTimeout: {
+    flag: "redis-ack-timeout",
+    env: ["REDIS_ACK_TIMEOUT"],
+    default: "1",
+    help: "seconds WAIT gives the replicas to confirm a change (with --redis-min-replicas-ack)",
+  },
   totalTokens: { flag: "total-tokens", env: ["TOTAL_TOKENS"], default: "1", help: "tokens in the `default` pool created at start" },
   leaseTtl: {
     flag: "lease-ttl",
@@ -190,6 +224,12 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     }
     return Math.round(n * 1000);
   };
+  const bool = (key: Key): boolean => {
+    const { value, source } = raw(key);
+    if (/^(1|true|yes|on)$/i.test(value)) return true;
+    if (/^(0|false|no|off|)$/i.test(value)) return false;
+    throw new ConfigError(`${source}=${JSON.stringify(value)}: expected 1 or 0 (true or false)`);
+  };
   const store = raw("store");
   if (!["memory", "lmdb", "redis"].includes(store.value)) {
     throw new ConfigError(`${store.source}=${JSON.stringify(store.value)}: expected memory, lmdb or redis`);
@@ -223,6 +263,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     throw new ConfigError(`${source}=${JSON.stringify(value)}: must be 0 or at least the headers timeout (${connections.headersTimeoutMs / 1000} s)`);
   }
   return {
+    ...redisSettings(raw, bool, int, seconds),
     host: raw("host").value,
     port: int("port", 0, 65535),
     apiPassword: password === "" ? undefined : password,
@@ -247,9 +288,34 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
   };
 }
 
+/** The Redis topology flags, checked together: a Cluster and Sentinel exclude each other. */
+function redisSettings(
+  raw: (key: Key) => { value: string; source: string },
+  bool: (key: Key) => boolean,
+  int: (key: Key, min: number, max: number) => number,
+  seconds: (key: Key, min: number, max: number) => number,
+): { redisTopology: RedisTopology; redisReplicaAck: ReplicaAck } {
+  const url = raw("redisUrl").value;
+  const cluster = bool("redisCluster") || /^rediss?\+cluster:\/\//.test(url);
+  const sentinels = raw("redisSentinels");
+  let redisTopology: RedisTopology = { kind: cluster ? "cluster" : "single" };
+  if (sentinels.value !== "") {
+    const list = parseHostPorts(sentinels.value);
+    if (!list) throw new ConfigError(`${sentinels.source}=${JSON.stringify(sentinels.value)}: expected host:port,host:port,...`);
+    if (cluster) throw new ConfigError(`${sentinels.source}: Sentinel and --redis-cluster exclude each other (a Cluster fails over by itself)`);
+    const masterName = raw("redisMasterName");
+    if (masterName.value.trim() === "") throw new ConfigError(`${masterName.source}: the primary's name must not be empty`);
+    redisTopology = { kind: "sentinel", sentinels: list, masterName: masterName.value };
+  }
+  return {
+    redisTopology,
+    redisReplicaAck: { minReplicas: int("redisMinReplicasAck", 0, 100), timeoutMs: seconds("redisAckTimeout", 0.001, 60) },
+  };
+}
+
 function parseFlags(argv: readonly string[]): Record<string, string> | "help" {
-  const options: Record<string, { type: "string" }> = {};
-  for (const o of Object.values(OPTIONS)) options[o.flag] = { type: "string" };
+  const options: Record<string, { type: "string" | "boolean" }> = {};
+  for (const o of Object.values(OPTIONS) as Option[]) options[o.flag] = { type: o.boolean ? "boolean" : "string" };
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({ args: [...argv], options: { ...options, help: { type: "boolean", short: "h" } }, strict: true }));
@@ -258,6 +324,9 @@ function parseFlags(argv: readonly string[]): Record<string, string> | "help" {
   }
   if (values.help) return "help";
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(values)) if (typeof v === "string") out[k] = v;
+  for (const [k, v] of Object.entries(values)) {
+    if (typeof v === "string") out[k] = v;
+    else if (k !== "help" && typeof v === "boolean") out[k] = v ? "1" : "0";
+  }
   return out;
 }

@@ -7,6 +7,7 @@ import { LocalStore } from "../store/local-store.js";
 import { LmdbOpenError } from "../store/lmdb/lmdb-env.js";
 import { recoverLmdbStore } from "../store/lmdb/lmdb-store.js";
 import { redactUrl } from "../config/redact-url.js";
+import { redisLocation } from "../config/redis-topology.js";
 import { RedisOpenError, RedisStore } from "../store/redis/redis-store.js";
 import type { Store, StoreObserver } from "../store/store.js";
 
@@ -20,7 +21,7 @@ export function openingReason(config: Config): string {
     case "lmdb":
       return `recovering stored state from ${config.dataDir}`;
     case "redis":
-      return `connecting to Redis at ${redactUrl(config.redisUrl)}`;
+      return `connecting to Redis at ${redisLocation(config.redisTopology, redactUrl(config.redisUrl))}`;
     default:
       return "store starting";
   }
@@ -45,6 +46,8 @@ export async function openStore(config: Config, clock: Clock, log: Logger, obser
       try {
         store = await RedisStore.open({
           url: config.redisUrl,
+          topology: config.redisTopology,
+          replicaAck: config.redisReplicaAck,
           eventRingSize: config.eventRingSize,
           watchBuffer: config.watchBuffer,
           log,

@@ -3,6 +3,7 @@
 
 import type { Config } from "../config/config.js";
 import { REDACTED, redactUrl } from "../config/redact-url.js";
+import { redisLocation } from "../config/redis-topology.js";
 
 export const PROTOCOLS = ["gRPC (h2c)", "gRPC-Web", "Connect (JSON and binary, HTTP/1.1 and h2c)", "legacy HTTP API"] as const;
 
@@ -23,7 +24,7 @@ export function storeLocation(config: Config): string {
     case "lmdb":
       return `lmdb in ${config.dataDir}`;
     case "redis":
-      return `redis at ${redactUrl(config.redisUrl)}`;
+      return `redis at ${redisLocation(config.redisTopology, redactUrl(config.redisUrl))}`;
     default:
       return "memory (state is lost on exit)";
   }

@@ -7,7 +7,8 @@ import { loadConfig, type Config, type StoreChoice } from "../../src/config/conf
 import { systemClock } from "../../src/runtime/clock.js";
 import { createLogger } from "../../src/runtime/logger.js";
 import { startServer, type RunningServer } from "../../src/server/server.js";
-import { startRedisServer, type RedisServer } from "./redis-server.js";
+import { startRedisCluster } from "./redis-cluster.js";
+import { startRedisServer } from "./redis-server.js";
 
 export const TEST_PASSWORD = "test-password-5f2c";
 
@@ -21,28 +22,43 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** A store as tests name it: a server store, or the redis store on a 3-master Redis Cluster. */
+export type TestStore = StoreChoice | "redis-cluster";
+
 /** Stores the conformance suite runs against; later backends add themselves here. */
-export const STORES: readonly StoreChoice[] = ["memory", "lmdb", "redis"];
+export const STORES: readonly TestStore[] = ["memory", "lmdb", "redis", "redis-cluster"];
+
+/** Something a redis store can use: a redis-server, or a cluster's seed node. */
+interface RedisTarget {
+  readonly url: string;
+  stop(): Promise<void>;
+}
 
 /**
- * `sharedRedis`: run on this redis-server (a replica among others) instead of one of its own; the
- * caller stops it.
+ * `sharedRedis`: run on this redis-server or cluster (a replica among others) instead of one of its
+ * own; the caller stops it.
  */
 export async function startTestServer(
-  store: StoreChoice = "memory",
+  store: TestStore = "memory",
   flags: readonly string[] = [],
-  sharedRedis?: RedisServer,
+  sharedRedis?: { readonly url: string },
 ): Promise<TestServer> {
   const dataDir = store === "lmdb" ? mkdtempSync(join(tmpdir(), "tokenpool-test-")) : undefined;
-  // Each server gets its own redis-server, so parallel test files never see each other's pools.
-  const ownRedis: RedisServer | undefined = store === "redis" && !sharedRedis ? await startRedisServer() : undefined;
+  // Each server gets its own redis-server (or cluster), so parallel test files never see each other's pools.
+  let ownRedis: RedisTarget | undefined;
+  if (!sharedRedis && store === "redis") ownRedis = await startRedisServer();
+  if (!sharedRedis && store === "redis-cluster") {
+    const cluster = await startRedisCluster();
+    ownRedis = { url: cluster.seedUrl, stop: () => cluster.stop() };
+  }
   const redis = sharedRedis ?? ownRedis;
   const loaded = loadConfig(
     [
       "--port", "0",
       "--host", "127.0.0.1",
       "--api-password", TEST_PASSWORD,
-      "--store", store,
+      "--store", store === "redis-cluster" ? "redis" : store,
+      ...(store === "redis-cluster" ? ["--redis-cluster"] : []),
       "--log-level", "silent",
       "--shutdown-grace", "1",
       ...(dataDir ? ["--data-dir", dataDir] : []),

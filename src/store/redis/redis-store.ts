@@ -13,6 +13,8 @@ import type { Logger } from "../../runtime/logger.js";
 import type { Store, StoreAssignOptions, StoreError, StoreObserver, Watch } from "../store.js";
 import { AllPoolsWatch, type StreamPosition } from "./all-pools-watch.js";
 import { redactUrl } from "../../config/redact-url.js";
+import { redisLocation, type RedisTopology, type ReplicaAck } from "../../config/redis-topology.js";
+import { ReplicaAckError, runAcked } from "./replica-ack.js";
 import { connectWithin, createClient, unavailableMessage, type ConnectionOptions, type RedisClient } from "./connection.js";
 import { EVENTS_KEY, META_KEY, poolKeys } from "./keys.js";
 import * as lua from "./lua/pool-scripts.js";
@@ -26,6 +28,10 @@ import { keepAliveResultsOf, leaseOf, statsOf, type Json } from "./lua-replies.j
 
 export interface RedisStoreOptions {
   readonly url: string;
+  /** One server (default), a Cluster seeded by `url`, or the primary Sentinel names. */
+  readonly topology?: RedisTopology;
+  /** Replicas that must confirm each mutating call (WAIT); default none. */
+  readonly replicaAck?: ReplicaAck;
   /** Events each pool's stream keeps for resuming watches (XADD MAXLEN ~); use one value on all replicas. */
   readonly eventRingSize: number;
   /** Events a watcher may lag before it is cut off. */
@@ -63,6 +69,13 @@ const scripts = {
 /** Scripts that only read: their round trips are not commits. */
 const READ_ONLY: ReadonlySet<LuaScript> = new Set([scripts.getPool, scripts.getToken, scripts.watchPosition]);
 
+/**
+ * Writes no caller is answered from, so no WAIT: expiry (a lost expiry is applied again by the next
+ * reap after a failover). SETTLE_WAITER does wait: a blocked assign's grant was written by another
+ * call, and WAIT after the settle (a later write on the same replication stream) covers it too.
+ */
+const UNACKED: ReadonlySet<LuaScript> = new Set([...READ_ONLY, scripts.reap]);
+
 const fail = (error: StoreError): { ok: false; error: StoreError } => ({ ok: false, error });
 
 /** Thrown by open() when Redis cannot be reached at start. */
@@ -86,7 +99,7 @@ export class RedisStore implements Store {
     private readonly client: RedisClient,
     private readonly options: RedisStoreOptions,
   ) {
-    this.where = redactUrl(options.url);
+    this.where = redisLocation(options.topology ?? { kind: "single" }, redactUrl(options.url));
     this.waits = new BlockedAssigns({
       settle: (pool, waiterId, mode) => this.exec(scripts.settleWaiter, pool, [waiterId, mode]),
       stream: (pool, incarnation, from) => this.stream(pool, incarnation, from),
@@ -94,6 +107,7 @@ export class RedisStore implements Store {
     });
     this.connection = {
       url: options.url,
+      ...(options.topology && { topology: options.topology }),
       commandTimeoutMs: options.commandTimeoutMs ?? 3000,
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
     };
@@ -127,6 +141,7 @@ export class RedisStore implements Store {
   static async open(options: RedisStoreOptions): Promise<RedisStore> {
     const client = createClient({
       url: options.url,
+      ...(options.topology && { topology: options.topology }),
       commandTimeoutMs: options.commandTimeoutMs ?? 3000,
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
     });
@@ -135,7 +150,8 @@ export class RedisStore implements Store {
       await connectWithin(client, options.startTimeoutMs ?? 10_000);
     } catch (e) {
       client.disconnect();
-      throw new RedisOpenError(`cannot reach Redis at ${redactUrl(options.url)}: ${e instanceof Error ? e.message : String(e)}`);
+      const where = redisLocation(options.topology ?? { kind: "single" }, redactUrl(options.url));
+      throw new RedisOpenError(`cannot reach Redis at ${where}: ${e instanceof Error ? e.message : String(e)}`);
     }
     store.reaper.start();
     return store;
@@ -384,7 +400,12 @@ export class RedisStore implements Store {
   /** Runs a pool script; forwards a due time it reports to the global index and wakes the reaper. */
   private async exec(script: LuaScript, pool: string, args: readonly (string | number)[]): Promise<Json> {
     const started = performance.now();
-    const reply = await script.json(this.client, poolKeys(pool), [this.options.eventRingSize, ...args]);
+    const keys = poolKeys(pool);
+    const params = [this.options.eventRingSize, ...args];
+    const ack = this.options.replicaAck;
+    const reply = ack && ack.minReplicas > 0 && !UNACKED.has(script)
+      ? await runAcked(this.client, script, keys, params, ack)
+      : await script.json(this.client, keys, params);
     const observer = this.options.observer;
     if (observer) {
       if (!READ_ONLY.has(script)) observer.commit((performance.now() - started) / 1000);
@@ -414,6 +435,7 @@ export class RedisStore implements Store {
     try {
       return await work();
     } catch (e) {
+      if (e instanceof ReplicaAckError) return fail({ code: "UNAVAILABLE", message: e.message });
       return fail({ code: "UNAVAILABLE", message: unavailableMessage(e, this.where) });
     }
   }
