@@ -4,6 +4,7 @@
 import type { Lease, Result } from "../../core/types.js";
 import type { StoreError } from "../store.js";
 import { unavailableMessage } from "./connection.js";
+import { ReplicaAckError } from "./replica-ack.js";
 import type { PoolStream, StreamWaiter } from "./pool-stream.js";
 import { leaseOf, type Json } from "./lua-replies.js";
 
@@ -81,7 +82,13 @@ export class BlockedAssigns {
           // (it may free more, e.g. GenerateTokens) rather than as of the grant inside it.
           void this.deps.settle(pool, waiterId, "check").then(
             (reply) => resolve({ ok: true, value: { lease, available: Number(reply.available ?? availableAtGrant) } }),
-            () => resolve({ ok: true, value: { lease, available: availableAtGrant } }),
+            // Not confirmed by the replicas --redis-min-replicas-ack asks for: the grant may not survive a failover.
+            (e: unknown) =>
+              resolve(
+                e instanceof ReplicaAckError
+                  ? fail({ code: "UNAVAILABLE", message: e.message })
+                  : { ok: true, value: { lease, available: availableAtGrant } },
+              ),
           );
         },
         timedOut: (poolDeleted) => finish(fail(poolDeleted ? { code: "POOL_NOT_FOUND", pool } : { code: "WAIT_TIMEOUT", pool })),

@@ -4,6 +4,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
 import { redactUrl } from "../../config/redact-url.js";
 import type { HostPort, RedisTopology } from "../../config/redis-topology.js";
+import { ReplicaAckError } from "./replica-ack.js";
 
 export type RedisClient = Redis | Cluster;
 
@@ -164,6 +165,7 @@ export async function connectWithin(client: RedisClient, timeoutMs: number): Pro
  * (never sent) or may have run (connection lost or timed out while in flight) matters to the caller.
  */
 export function unavailableMessage(e: unknown, where: string): string {
+  if (e instanceof ReplicaAckError) return e.message; // ran, not confirmed: it says so itself
   const text = e instanceof Error ? e.message : String(e);
   if (/enableOfflineQueue|Connection is closed|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH/.test(text)) {
     return `store unavailable: Redis at ${where} is not reachable; the call was not applied`;

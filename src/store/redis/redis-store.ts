@@ -14,7 +14,7 @@ import type { Store, StoreAssignOptions, StoreError, StoreObserver, Watch } from
 import { AllPoolsWatch, type StreamPosition } from "./all-pools-watch.js";
 import { redactUrl } from "../../config/redact-url.js";
 import { redisLocation, type RedisTopology, type ReplicaAck } from "../../config/redis-topology.js";
-import { ReplicaAckError, runAcked } from "./replica-ack.js";
+import { runAcked } from "./replica-ack.js";
 import { connectWithin, createClient, unavailableMessage, type ConnectionOptions, type RedisClient } from "./connection.js";
 import { EVENTS_KEY, META_KEY, poolKeys } from "./keys.js";
 import * as lua from "./lua/pool-scripts.js";
@@ -435,7 +435,6 @@ export class RedisStore implements Store {
     try {
       return await work();
     } catch (e) {
-      if (e instanceof ReplicaAckError) return fail({ code: "UNAVAILABLE", message: e.message });
       return fail({ code: "UNAVAILABLE", message: unavailableMessage(e, this.where) });
     }
   }
