@@ -12,6 +12,7 @@ import { LuaScript } from "../../src/store/redis/lua-script.js";
 import { RedisStore } from "../../src/store/redis/redis-store.js";
 import { startRedisServer, type RedisServer } from "../../test/harness/redis-server.js";
 import { startReplica, replicaClient, type Replica, type TokenClient } from "../../test/harness/replica-process.js";
+import { measure } from "./measure.js";
 
 const CONCURRENCY = 64;
 const WARMUP_MS = 4000; // three fresh replicas each see a third of the calls: give their JIT time
@@ -22,29 +23,7 @@ const SESSIONS_PER_REPLICA = 4;
 
 const log = (s: string): void => void process.stderr.write(s + "\n");
 
-/** Runs `CONCURRENCY` loops of `pair` and counts completed pairs inside the measuring window. */
-async function measure(pair: (worker: number) => Promise<void>): Promise<number> {
-  const start = Date.now();
-  const measureFrom = start + WARMUP_MS;
-  const end = measureFrom + MEASURE_MS;
-  let counted = 0;
-  let errors = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async (_, w) => {
-      while (Date.now() < end) {
-        try {
-          await pair(w);
-          const now = Date.now();
-          if (now >= measureFrom && now < end) counted++;
-        } catch (e) {
-          if (++errors === 1) log(`  first error: ${e instanceof Error ? e.message : String(e)}`);
-        }
-      }
-    }),
-  );
-  if (errors > 0) log(`  ${errors} failed pairs`);
-  return Math.round(counted / (MEASURE_MS / 1000));
-}
+const WINDOW = { concurrency: CONCURRENCY, warmupMs: WARMUP_MS, measureMs: MEASURE_MS };
 
 async function rawLua(redis: RedisServer): Promise<number> {
   const client = new Redis(redis.url, { enableAutoPipelining: true });
@@ -55,7 +34,7 @@ async function rawLua(redis: RedisServer): Promise<number> {
   const ids = Array.from({ length: TOKENS }, (_, i) => `raw-${i}`);
   // The same pool settings as the other rows: 60 s leases, the default 300 s idle TTL.
   await create.json(client, keys, [RING, 60_000, 300_000, TOKENS, "bench", TOKENS, ...ids]);
-  const rate = await measure(async (w) => {
+  const rate = await measure(WINDOW, async (w) => {
     const a = await assign.json(client, keys, [RING, `w${w}`, 0, "", 0, "0"]);
     const lease = a.lease as { k: string; g: number };
     const r = await release.json(client, keys, [RING, lease.k, lease.g, "0", ""]);
@@ -70,7 +49,7 @@ async function storeDirect(redis: RedisServer): Promise<number> {
   const store = await RedisStore.open({ url: redis.url, eventRingSize: RING, watchBuffer: RING, log: createLogger("silent") });
   const created = await store.createPool("direct", { leaseTtlMs: 60_000, maxTokens: TOKENS }, TOKENS);
   if (!created.ok) throw new Error(JSON.stringify(created.error));
-  const rate = await measure(async (w) => {
+  const rate = await measure(WINDOW, async (w) => {
     const a = await store.assign("direct", `w${w}`, {});
     if (!a.ok) throw new Error(JSON.stringify(a.error));
     const r = await store.release("direct", a.value.lease.token, { generation: a.value.lease.generation });
@@ -83,7 +62,7 @@ async function storeDirect(redis: RedisServer): Promise<number> {
 async function throughReplicas(replicas: readonly Replica[], pool: string): Promise<number> {
   const clients: TokenClient[] = replicas.flatMap((r) => Array.from({ length: SESSIONS_PER_REPLICA }, () => replicaClient(r.url)));
   await clients[0]!.createPool({ name: pool, leaseTtl: { seconds: 60n }, maxTokens: TOKENS, initialTokens: TOKENS });
-  return measure(async (w) => {
+  return measure(WINDOW, async (w) => {
     const client = clients[w % clients.length]!;
     const { lease } = await client.assignToken({ pool, owner: `w${w}` });
     await client.releaseToken({ pool, token: lease!.token, generation: lease!.generation });

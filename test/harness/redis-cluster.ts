@@ -62,7 +62,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       "--cluster-replicas", String(replicas),
       "--cluster-yes",
     ]);
-    await waitUntilAgreed(nodes, masters);
+    await waitUntilAgreed(nodes, masters, replicas);
   } catch (e) {
     await stop();
     throw e;
@@ -125,8 +125,8 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   };
 }
 
-/** Waits until every node reports cluster_state:ok and sees `masters` masters. */
-async function waitUntilAgreed(nodes: readonly RedisNode[], masters: number): Promise<void> {
+/** Waits until every node reports cluster_state:ok, sees `masters` masters, and each master has its replicas in sync. */
+async function waitUntilAgreed(nodes: readonly RedisNode[], masters: number, replicas: number): Promise<void> {
   const until = Date.now() + 20_000;
   const admins = nodes.map((n) => n.admin());
   try {
@@ -135,7 +135,9 @@ async function waitUntilAgreed(nodes: readonly RedisNode[], masters: number): Pr
         admins.map(async (a) => {
           const info = String(await a.cluster("INFO"));
           const size = /cluster_size:(\d+)/.exec(info)?.[1];
-          return info.includes("cluster_state:ok") && Number(size) === masters;
+          const replication = await a.info("replication");
+          const inSync = !replication.includes("role:master") || [...replication.matchAll(/^slave\d+:.*state=online/gm)].length >= replicas;
+          return info.includes("cluster_state:ok") && Number(size) === masters && inSync;
         }),
       );
       if (states.every(Boolean)) return;

@@ -197,3 +197,67 @@ describe("redis store on a 3-master Redis Cluster, 2 replicas", () => {
     expect((await c1.getPool({ name: POOL })).pool).toMatchObject({ total: TOKENS, available: TOKENS });
   }, 60_000);
 });
+
+describe("redis store on a Redis Cluster with a replica per master, --redis-min-replicas-ack", () => {
+  let cluster: RedisCluster;
+  const servers: TestServer[] = [];
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const s of servers) await s.close();
+    await cluster?.stop();
+  });
+
+  const serve = async (ack: number): Promise<TokenClient> => {
+    const s = await startTestServer("redis-cluster", ["--total-tokens", "0", "--redis-min-replicas-ack", String(ack), "--redis-ack-timeout", "0.3"], {
+      url: cluster.seedUrl,
+    });
+    servers.push(s);
+    return tokenClient(s.url, TEST_PASSWORD, "connect");
+  };
+
+  it("waits for each pool's own master's replica (WAIT on the node that ran the script), and says so when there are too few", async () => {
+    const acked = await serve(1);
+    const greedy = await serve(2);
+    const owners = new Set<number>();
+    for (let i = 0; owners.size < 3; i++) {
+      const name = `acked-${i}`;
+      owners.add(await cluster.ownerOf(Number(await cluster.admin.cluster("KEYSLOT", poolKeys(name)[0]!))));
+      await acked.createPool({ name, initialTokens: 3 });
+      const { lease } = await acked.assignToken({ pool: name, owner: "o" });
+      await acked.releaseToken({ pool: name, token: lease!.token, generation: lease!.generation });
+      const refused = await greedy.assignToken({ pool: name, owner: "g" }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(reasonOf(refused)).toBe("UNAVAILABLE");
+      expect(refused instanceof ConnectError ? refused.rawMessage : "").toMatch(/only 1 of the 2 required replica\(s\)/);
+    }
+
+    // Crash the replica of one master: that master's pools go UNAVAILABLE, the others' do not. (A WAIT sent
+    // to a node other than the one that ran the script would count that node's replicas: this tells them apart.)
+    const names = ["acked-0", "acked-1", "acked-2", "acked-3", "acked-4", "acked-5"].slice(0, owners.size * 2);
+    const ownerOf = async (name: string): Promise<number> =>
+      cluster.ownerOf(Number(await cluster.admin.cluster("KEYSLOT", poolKeys(name)[0]!)));
+    const victimMaster = await ownerOf("acked-0");
+    const info = await cluster.nodes.find((n) => n.port === victimMaster)!.admin().info("replication");
+    const replicaPort = Number(/^slave0:.*port=(\d+)/m.exec(info)?.[1]);
+    await cluster.nodes.find((n) => n.port === replicaPort)!.crash();
+    for (const name of names) {
+      const exists = await acked.getPool({ name }).then(
+        () => true,
+        () => false,
+      );
+      if (!exists) continue;
+      const outcome = await acked.assignToken({ pool: name, owner: "after-crash" }).then(
+        () => "ok",
+        (e: unknown) => (e instanceof ConnectError ? e.rawMessage : String(e)),
+      );
+      if ((await ownerOf(name)) === victimMaster) expect(outcome, name).toMatch(/only 0 of the 1 required/);
+      else expect(outcome, name).toBe("ok");
+    }
+  }, 60_000);
+});
