@@ -8,6 +8,7 @@
 // due time. So keep-alive never touches the wheel, and a token costs at most one early firing per
 // lease period.
 
+import { TokenIndex } from "./token-index.js";
 import { freshTokenIds, randomTokenId, mathRandomIndex } from "./token-ids.js";
 import * as slabLayout from "./token-slab.js";
 import { MAX_POOLS, TokenSlab, growInt32 } from "./token-slab.js";
@@ -45,6 +46,11 @@ export interface TokenPoolsOptions {
   newTokenId?: () => string;
   /** Uniform integer in [0, n). */
   randomIndex?: (n: number) => number;
+  /**
+   * Seed of the token id hash: random per process by default, so ids a client picks to collide (and
+   * make lookups slow) in one process do not in another.
+   */
+  hashSeed?: number;
   /** Timer resolution in ms; expiries fire at most one tick late. */
   tickMs?: number;
   /** Start of the timer axis; any time at or before the first `now` works. */
@@ -58,7 +64,7 @@ const defaultTimers: TimerQueueFactory = (startMs, tickMs, dueOf) => new TimerWh
 export const DEFAULT_POOL_CONFIG: PoolConfig = { leaseTtlMs: 60_000, idleTtlMs: 300_000, maxTokens: 1_000_000 };
 
 class Pool {
-  readonly byId = new Map<string, number>();
+  readonly byId: TokenIndex;
   free = new Int32Array(16);
   freeCount = 0;
   generation = 0;
@@ -79,7 +85,11 @@ class Pool {
     readonly index: number,
     readonly name: string,
     readonly config: PoolConfig,
-  ) {}
+    idOf: (slot: number) => string,
+    hashSeed: number,
+  ) {
+    this.byId = new TokenIndex(idOf, hashSeed);
+  }
 
   get total(): number {
     return this.byId.size;
@@ -102,11 +112,15 @@ export class TokenPools {
   private readonly emit: ((e: LeaseEvent) => void) | undefined;
   private readonly newTokenId: () => string;
   private readonly randomIndex: (n: number) => number;
+  /** Seeds every pool's id index. */
+  private readonly hashSeed: number;
+  private readonly idOf = (slot: number): string => this.slab.id(slot);
 
   constructor(options: TokenPoolsOptions = {}) {
     this.emit = options.onEvent;
     this.newTokenId = options.newTokenId ?? randomTokenId;
     this.randomIndex = options.randomIndex ?? mathRandomIndex;
+    this.hashSeed = options.hashSeed ?? mathRandomIndex(0x7fffffff);
     // A node's due time: the idle deadline while free, else the lease (or waiter) deadline.
     const dueOf = (id: number): number => this.slab.num[id * 4 + (this.slab.freePos(id) >= 0 ? IDLE_EXP : LEASE_EXP)]!;
     this.wheel = (options.timers ?? defaultTimers)(options.startMs ?? 0, options.tickMs ?? 1, dueOf);
@@ -382,7 +396,7 @@ export class TokenPools {
   private addPool(name: string, config: PoolConfig): Pool | undefined {
     const index = this.freePoolIndexes.length > 0 ? this.freePoolIndexes.pop()! : this.poolsByIndex.length;
     if (index >= MAX_POOLS) return undefined;
-    const pool = new Pool(index, name, config);
+    const pool = new Pool(index, name, config, this.idOf, this.hashSeed);
     this.pools.set(name, pool);
     this.poolsByIndex[index] = pool;
     this.sortedNames.splice(this.nameIndex(name), 0, name);

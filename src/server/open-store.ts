@@ -1,14 +1,13 @@
-// Builds the configured Store and makes sure the `default` pool exists.
+// Builds the configured Store and makes sure the `default` pool exists. Each backend's module is
+// loaded only when configured: lmdb alone allocates ~17 MB of buffers at import, ~17 B per lease of a
+// 10^6-lease memory-store server that never opens a database (docs/BENCHMARKS.md, memory per lease).
 
 import type { Config } from "../config/config.js";
 import type { Clock } from "../runtime/clock.js";
 import type { Logger } from "../runtime/logger.js";
 import { LocalStore } from "../store/local-store.js";
-import { LmdbOpenError } from "../store/lmdb/lmdb-env.js";
-import { recoverLmdbStore } from "../store/lmdb/lmdb-store.js";
 import { redactUrl } from "../config/redact-url.js";
 import { redisLocation } from "../config/redis-topology.js";
-import { RedisOpenError, RedisStore } from "../store/redis/redis-store.js";
 import type { Store, StoreObserver } from "../store/store.js";
 
 export const DEFAULT_POOL = "default";
@@ -35,14 +34,18 @@ export async function openStore(config: Config, clock: Clock, log: Logger, obser
     case "memory":
       store = new LocalStore({ kind: "memory", clock, events, ...observed });
       break;
-    case "lmdb":
+    case "lmdb": {
+      const { LmdbOpenError } = await import("../store/lmdb/lmdb-env.js");
+      const { recoverLmdbStore } = await import("../store/lmdb/lmdb-store.js");
       try {
         store = await recoverLmdbStore({ dataDir: config.dataDir, restartGraceMs: config.restartGraceMs, clock, log, events, ...observed });
       } catch (e) {
         throw e instanceof LmdbOpenError ? new StoreOpenError(e.message) : e;
       }
       break;
-    case "redis":
+    }
+    case "redis": {
+      const { RedisOpenError, RedisStore } = await import("../store/redis/redis-store.js");
       try {
         store = await RedisStore.open({
           url: config.redisUrl,
@@ -57,6 +60,7 @@ export async function openStore(config: Config, clock: Clock, log: Logger, obser
         throw e instanceof RedisOpenError ? new StoreOpenError(e.message) : e;
       }
       break;
+    }
     default:
       throw new StoreOpenError(`store "${config.store}" is not available in this build; use --store memory`);
   }
