@@ -6,6 +6,8 @@ import { defaultConnectionLimits, defaultLimits, type ConnectionLimits, type Lim
 import { parseHostPorts, type RedisTopology, type ReplicaAck } from "./redis-topology.js";
 
 export type StoreChoice = "memory" | "lmdb" | "redis";
+/** Who serves native gRPC: grpc-js (per connection, through its injector) or connect-node with the rest. */
+export type GrpcEngineChoice = "grpc-js" | "connect";
 
 export interface Config {
   readonly host: string;
@@ -15,6 +17,7 @@ export interface Config {
   /** undefined = /metrics is open; otherwise it wants Authorization: Bearer <token>. */
   readonly metricsToken: string | undefined;
   readonly store: StoreChoice;
+  readonly grpcEngine: GrpcEngineChoice;
   readonly dataDir: string;
   readonly redisUrl: string;
   /** One server, a Cluster seeded by redisUrl, or a primary found through Sentinel. */
@@ -72,6 +75,12 @@ const OPTIONS = {
     help: "bearer token /metrics requires (open when unset)",
   },
   store: { flag: "store", env: ["STORE"], default: "lmdb", help: "state backend: lmdb (durable, in DATA_DIR) | memory | redis" },
+  grpcEngine: {
+    flag: "grpc-engine",
+    env: ["GRPC_ENGINE"],
+    default: "grpc-js",
+    help: "who serves native gRPC: grpc-js (HTTP/2 connections whose first request is gRPC) | connect (connect-node, with everything else)",
+  },
   dataDir: { flag: "data-dir", env: ["DATA_DIR"], default: "./data", help: "lmdb data directory" },
   redisUrl: { flag: "redis-url", env: ["REDIS_URL"], default: "redis://127.0.0.1:6379", help: "redis store address (with --redis-cluster: any seed node)" },
   redisCluster: {
@@ -234,6 +243,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
   if (!["memory", "lmdb", "redis"].includes(store.value)) {
     throw new ConfigError(`${store.source}=${JSON.stringify(store.value)}: expected memory, lmdb or redis`);
   }
+  const grpcEngine = raw("grpcEngine");
+  if (!["grpc-js", "connect"].includes(grpcEngine.value)) {
+    throw new ConfigError(`${grpcEngine.source}=${JSON.stringify(grpcEngine.value)}: expected grpc-js or connect`);
+  }
   const logLevel = raw("logLevel");
   if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(logLevel.value)) {
     throw new ConfigError(`${logLevel.source}=${JSON.stringify(logLevel.value)}: expected trace, debug, info, warn, error or silent`);
@@ -269,6 +282,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     apiPassword: password === "" ? undefined : password,
     metricsToken: raw("metricsToken").value || undefined,
     store: store.value as StoreChoice,
+    grpcEngine: grpcEngine.value as GrpcEngineChoice,
     dataDir: raw("dataDir").value,
     redisUrl: raw("redisUrl").value,
     defaultPool: {

@@ -5,9 +5,10 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "../runtime/logger.js";
 import { isUndecodableRequest } from "../transport/errors.js";
+import type { CallObserver } from "../transport/grpc/call.js";
 import type { HttpRoute } from "../transport/http/fallback.js";
 import { REQUEST_ID_HEADER, requestIdOf } from "../service/request-id.js";
-import { observeCall } from "./call-outcome.js";
+import { codeName, observeCall } from "./call-outcome.js";
 import type { Metrics } from "./metrics.js";
 
 export { REQUEST_ID_HEADER };
@@ -58,4 +59,27 @@ export function instrumentRoutes(routes: readonly HttpRoute[], metrics: Metrics,
       return route.handle(req, res, url);
     },
   }));
+}
+
+/**
+ * The same policy for calls the grpc-js engine serves (no Connect interceptors there): the request
+ * id, the count and latency by method and code, the debug line, and the error line for server faults.
+ */
+export function grpcCallObserver(log: Logger, metrics: Metrics): CallObserver {
+  return {
+    started(method, presented) {
+      const requestId = requestIdOf(presented);
+      const started = performance.now();
+      return {
+        requestId,
+        ended(code, error) {
+          const ms = performance.now() - started;
+          metrics.observeRpc(method.name, codeName(code as Code | 0), ms / 1000);
+          const undecodable = error instanceof ConnectError && isUndecodableRequest(error);
+          if (SERVER_FAULTS.has(code) && !undecodable) log.error({ err: error, method: `${method.parent.typeName}/${method.name}`, code: Code[code], requestId }, "rpc failed");
+          else if (log.isLevelEnabled("debug")) log.debug({ method: `${method.parent.typeName}/${method.name}`, code: code === 0 ? "OK" : Code[code], ms: Math.round(ms), requestId }, "rpc");
+        },
+      };
+    },
+  };
 }

@@ -8,7 +8,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Config } from "../config/config.js";
 import { Metrics } from "../ops/metrics.js";
 import { opsRoutes } from "../ops/ops-routes.js";
-import { instrumentRoutes, REQUEST_ID_HEADER, requestLogInterceptor } from "../ops/request-log.js";
+import { grpcCallObserver, instrumentRoutes, REQUEST_ID_HEADER, requestLogInterceptor } from "../ops/request-log.js";
 import { requestIdOf } from "../service/request-id.js";
 import type { Clock } from "../runtime/clock.js";
 import { DeferredStore } from "../store/deferred-store.js";
@@ -22,7 +22,8 @@ import { streamReset, streamResetOf } from "../transport/http/stream-reset.js";
 import { guardConnectHandler } from "../transport/connect/adapter-guards.js";
 import { checkGetRequest } from "../transport/connect/get-requests.js";
 import { requestJsonOptions } from "../transport/connect/json-text.js";
-import { PROTECTED, routes } from "../transport/connect/routes.js";
+import { openServices, PROTECTED, routes } from "../transport/connect/routes.js";
+import { grpcEngine } from "../transport/grpc/grpc-engine.js";
 import { authGate } from "../transport/http/auth-gate.js";
 import { fallbackRouter } from "../transport/http/fallback.js";
 import { docsRoutes } from "../transport/docs/docs-routes.js";
@@ -99,8 +100,21 @@ export async function startServer(config: Config, options: StartOptions): Promis
     onAuthFailure: (f) => authFailures.record({ protocol: "legacy", ...f }),
   });
 
+  // Health and reflection, shared by both engines so each exists once.
+  const open = openServices(readiness.notReadyReason);
+  // Native gRPC connections go to grpc-js (unless configured otherwise), serving the same service.
+  const grpc =
+    config.grpcEngine === "grpc-js"
+      ? grpcEngine({
+          service: tokenService,
+          open: open.map((s) => s.spec),
+          observer: grpcCallObserver(log, metrics),
+          limits: config.limits,
+          connections: config.connections,
+        })
+      : undefined;
   const handler = connectNodeAdapter({
-    routes: routes({ service: tokenService, notReadyReason: readiness.notReadyReason }),
+    routes: routes({ service: tokenService, notReadyReason: readiness.notReadyReason }, open),
     // Outermost first: the request id wraps everything, so even an auth failure carries it.
     interceptors: [requestLogInterceptor(log), metrics.interceptor()],
     readMaxBytes: config.limits.maxRequestBytes,
@@ -138,7 +152,12 @@ export async function startServer(config: Config, options: StartOptions): Promis
     },
     guardConnectHandler(handler),
   );
-  const server = new OnePortServer({ handler: gated, ...config.connections, onError: transportErrorLog(log, clock) });
+  const server = new OnePortServer({
+    handler: gated,
+    ...config.connections,
+    onError: transportErrorLog(log, clock),
+    ...(grpc && { grpc }),
+  });
   const address = await server.listen(config.port, config.host);
   const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${shownHost}:${address.port}`;
@@ -149,6 +168,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
     opened = await openStore(config, clock, log, metrics.storeObserver());
   } catch (e) {
     await server.close(0);
+    grpc?.close();
     throw e;
   }
   store.attach(opened);
@@ -167,6 +187,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
         const serverClosed = server.close(config.shutdownGraceMs);
         await store.close();
         await serverClosed;
+        grpc?.close();
       })()),
   };
 }

@@ -3,7 +3,7 @@
 
 import type { JsonObject } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLIENTS } from "../harness/client-matrix.js";
+import { CLIENTS, CONNECT_ENGINE, type ClientFactory } from "../harness/client-matrix.js";
 import { RpcError, type TestClient } from "../harness/clients.js";
 import { STORES, startTestServer, type TestServer } from "../harness/server.js";
 import { sleep } from "../harness/sleep.js";
@@ -46,14 +46,24 @@ async function takeEvents(iter: AsyncIterator<JsonObject>, count: number): Promi
   return out;
 }
 
-for (const store of STORES) {
-  for (const [clientName, makeClient] of Object.entries(CLIENTS)) {
+/**
+ * Every client against every store on the default server (native gRPC on the grpc-js engine), and
+ * the native gRPC clients against --grpc-engine connect on the memory store: the engine is the
+ * transport, independent of the store, so one store is enough to hold the two engines to one behaviour.
+ */
+const RUNS: { store: (typeof STORES)[number]; clients: Readonly<Record<string, ClientFactory>>; flags: readonly string[] }[] = [
+  ...STORES.map((store) => ({ store, clients: CLIENTS, flags: [] })),
+  { store: "memory", clients: CONNECT_ENGINE.clients, flags: CONNECT_ENGINE.flags },
+];
+
+for (const { store, clients, flags } of RUNS) {
+  for (const [clientName, makeClient] of Object.entries(clients)) {
     describe(`${store} store × ${clientName}`, () => {
       let server: TestServer;
       let c: TestClient;
 
       beforeAll(async () => {
-        server = await startTestServer(store);
+        server = await startTestServer(store, flags);
         c = makeClient(server);
       });
       afterAll(async () => {

@@ -231,6 +231,21 @@ function settingsOf(h2: RawH2): Map<number, number> {
   return out;
 }
 
+/**
+ * A raw HTTP/2 client past the handshake: the listener's early SETTINGS come first, the serving
+ * server's own only once the first request has picked that server (see README, two gRPC engines),
+ * so stream 1 is a complete request and the client then waits for, and acknowledges, the second.
+ */
+async function servingSettingsAcked(port: number): Promise<RawH2> {
+  const c = await RawH2.connect(port);
+  await c.until((f) => f.some((x) => x.type === FRAME.SETTINGS && !(x.flags & 0x1)), 5_000);
+  c.headers(1, connectJson("GetPool", "application/json"), false);
+  c.data(1, Buffer.from('{"name":"good"}'), true);
+  await c.until((f) => f.filter((x) => x.type === FRAME.SETTINGS && !(x.flags & 0x1)).length >= 2, 5_000);
+  await sleep(100);
+  return c;
+}
+
 describe("connection abuse", () => {
   beforeAll(async () => {
     server = await startServer([
@@ -386,10 +401,8 @@ describe("connection abuse", () => {
       c.destroy();
 
       // Once the client has acknowledged the limit, one stream too many is a connection error at once.
-      const acked = await RawH2.connect(port);
-      await acked.until((f) => f.some((x) => x.type === FRAME.SETTINGS && !(x.flags & 0x1)), 5_000);
-      await sleep(100);
-      for (let i = 0; i <= LIMIT.connectionStreams; i++) acked.headers(1 + 2 * i, connectJson("WatchLeases"), false);
+      const acked = await servingSettingsAcked(port);
+      for (let i = 1; i <= LIMIT.connectionStreams + 1; i++) acked.headers(1 + 2 * i, connectJson("WatchLeases"), false);
       await Promise.race([acked.closed, sleep(5_000)]);
       const ackedGoaway = acked.frames.find((f) => f.type === FRAME.GOAWAY);
       const overAcked = { goaway: ackedGoaway && errorCodeOf(ackedGoaway), closed: acked.socket.destroyed };
@@ -655,14 +668,12 @@ describe("connection abuse", () => {
     s.write(`POST ${SERVICE}/GetPool HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${big}\r\ncontent-length: 2\r\n\r\n{}`);
     expect((await closed).received).toMatch(/^HTTP\/1\.1 431 /);
 
-    const c = await RawH2.connect(port);
     // The advertised limit binds once the client has acknowledged the server's SETTINGS (RFC 9113 §6.5.3).
-    await c.until((f) => f.some((x) => x.type === FRAME.SETTINGS && !(x.flags & 0x1)), 5_000);
+    const c = await servingSettingsAcked(port);
     expect(settingsOf(c).get(0x6)).toBe(LIMIT.maxHeaderBytes);
-    await sleep(100);
-    c.headers(1, [...connectJson("GetPool"), ["x-big", big]], true);
-    await c.until((f) => f.some((x) => x.type === FRAME.RST_STREAM || x.type === FRAME.GOAWAY), 5_000);
-    const rst = c.frames.find((f) => f.type === FRAME.RST_STREAM);
+    c.headers(3, [...connectJson("GetPool"), ["x-big", big]], true);
+    await c.until((f) => f.some((x) => (x.type === FRAME.RST_STREAM && x.stream === 3) || x.type === FRAME.GOAWAY), 5_000);
+    const rst = c.frames.find((f) => f.type === FRAME.RST_STREAM && f.stream === 3);
     expect(rst && errorCodeOf(rst)).toBe(H2_ERROR.ENHANCE_YOUR_CALM);
     c.destroy();
     expectRssBounded("oversized headers");

@@ -4,8 +4,7 @@
 import { toBinary, type DescExtension, type DescFile, type MessageInitShape } from "@bufbuild/protobuf";
 import { nestedTypes } from "@bufbuild/protobuf/reflect";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import type { ConnectRouter } from "@connectrpc/connect";
-import { Code } from "@connectrpc/connect";
+import { Code, type ServiceImpl } from "@connectrpc/connect";
 import * as v1 from "../../../gen/es/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "../../../gen/es/grpc/reflection/v1alpha/reflection_pb.js";
 
@@ -23,7 +22,10 @@ interface Index {
   readonly extensions: ReadonlyMap<string, ReadonlyMap<number, DescExtension>>;
 }
 
-export function reflectionRoutes(files: readonly DescFile[], serviceNames: readonly string[]) {
+export function reflectionServices(
+  files: readonly DescFile[],
+  serviceNames: readonly string[],
+): { readonly v1: ServiceImpl<typeof v1.ServerReflection>; readonly v1alpha: ServiceImpl<typeof v1alpha.ServerReflection> } {
   const index = buildIndex(files);
   const serve = async function* (requests: AsyncIterable<Request>): AsyncIterable<Response> {
     // Per stream, like grpc-go: a dependency already sent is not sent again (the requested file always is).
@@ -32,13 +34,13 @@ export function reflectionRoutes(files: readonly DescFile[], serviceNames: reado
       yield { validHost: req.host, originalRequest: echo(req), messageResponse: answer(index, serviceNames, req, sent) };
     }
   };
-  return (router: ConnectRouter): void => {
-    router.service(v1.ServerReflection, { serverReflectionInfo: serve });
-    router.service(v1alpha.ServerReflection, {
+  return {
+    v1: { serverReflectionInfo: serve },
+    v1alpha: {
       async *serverReflectionInfo(requests) {
         yield* serve(requests) as AsyncIterable<MessageInitShape<typeof v1alpha.ServerReflectionResponseSchema>>;
       },
-    });
+    },
   };
 }
 

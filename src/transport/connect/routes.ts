@@ -1,8 +1,9 @@
-// Registers every Connect service on a router (the connect-es `routes(router)` pattern): the token
-// service behind the password, health and reflection open.
+// Every service tokenpool serves as connect-es implementations, listed once: registered on a Connect
+// router (the connect-es `routes(router)` pattern), and health and reflection also on the grpc-js
+// engine, as specs. The token service is behind the password (the service decides), the others open.
 
 import type { DescService } from "@bufbuild/protobuf";
-import type { ConnectRouter } from "@connectrpc/connect";
+import { createServiceImplSpec, type ConnectRouter, type ServiceImpl, type ServiceImplSpec } from "@connectrpc/connect";
 import { file_google_rpc_error_details } from "../../../gen/es/google/rpc/error_details_pb.js";
 import { file_google_rpc_status } from "../../../gen/es/google/rpc/status_pb.js";
 import { file_grpc_health_v1_health, Health } from "../../../gen/es/grpc/health/v1/health_pb.js";
@@ -10,8 +11,8 @@ import * as reflectionV1 from "../../../gen/es/grpc/reflection/v1/reflection_pb.
 import * as reflectionV1alpha from "../../../gen/es/grpc/reflection/v1alpha/reflection_pb.js";
 import { file_tokenpool_v1_token_service, TokenService } from "../../../gen/es/tokenpool/v1/token_service_pb.js";
 import type { TokenServiceApi } from "../../service/token-service.js";
-import { healthRoutes } from "./health.js";
-import { reflectionRoutes } from "./reflection.js";
+import { healthService } from "./health.js";
+import { reflectionServices } from "./reflection.js";
 import { tokenService } from "./token-service.js";
 
 /** Services that require the API password; health and reflection stay open, like /readyz. */
@@ -32,9 +33,19 @@ export interface RouteDeps {
   readonly notReadyReason: () => string | undefined;
 }
 
-export function routes(deps: RouteDeps) {
-  const health = healthRoutes([TokenService.typeName], deps.notReadyReason);
-  const reflection = reflectionRoutes(
+/** One served service: its spec (what the grpc-js bridge serves) and how it goes onto a Connect router. */
+export interface Served {
+  readonly spec: ServiceImplSpec;
+  readonly register: (router: ConnectRouter) => void;
+}
+
+function served<S extends DescService>(service: S, impl: ServiceImpl<S>): Served {
+  return { spec: createServiceImplSpec(service, impl), register: (router) => void router.service(service, impl) };
+}
+
+/** The open services: grpc.health.v1 and server reflection v1 and v1alpha. */
+export function openServices(notReadyReason: () => string | undefined): readonly Served[] {
+  const reflection = reflectionServices(
     [
       file_tokenpool_v1_token_service,
       file_grpc_health_v1_health,
@@ -47,9 +58,16 @@ export function routes(deps: RouteDeps) {
     ],
     SERVED,
   );
+  return [
+    served(Health, healthService([TokenService.typeName], notReadyReason)),
+    served(reflectionV1.ServerReflection, reflection.v1),
+    served(reflectionV1alpha.ServerReflection, reflection.v1alpha),
+  ];
+}
+
+export function routes(deps: RouteDeps, open: readonly Served[] = openServices(deps.notReadyReason)) {
   return (router: ConnectRouter): void => {
     router.service(TokenService, tokenService(deps.service));
-    health(router);
-    reflection(router);
+    for (const s of open) s.register(router);
   };
 }

@@ -1,12 +1,14 @@
 // Serves HTTP/1.1 and cleartext HTTP/2 (prior knowledge) on one port: peeks at the first bytes of
 // each connection for the HTTP/2 preface and hands the socket to the matching Node server, applying
 // the connection limits and timeouts (slow or silent clients, stream floods, clients that stop reading).
+// With a gRPC engine attached, an HTTP/2 connection whose first request is gRPC goes to it instead.
 
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { ConnectionLimits } from "../../config/limits.js";
 import { sendJson } from "./fallback.js";
+import { GOAWAY_NO_ERROR, isGrpcProto, scanFirstHeaders, settingsFrame } from "./first-headers.js";
 import { probeOnHalfClose } from "./half-close.js";
 import type { HttpHandler, HttpRequest, HttpResponse } from "./handler.js";
 import { prepareRequestHead } from "./request-head.js";
@@ -33,7 +35,23 @@ export interface OnePortOptions extends ConnectionLimits {
    * a connection (out of file descriptors, say). Either way the process keeps serving.
    */
   readonly onError: (e: unknown, what: "handler" | "accept") => void;
+  /**
+   * Takes HTTP/2 connections whose first request is gRPC (not gRPC-Web), for the whole connection.
+   * Unset: every HTTP/2 connection goes to `handler`.
+   */
+  readonly grpc?: {
+    readonly injectConnection: (socket: net.Socket) => void;
+    /** Shutdown: GOAWAY to its sessions now, cut what is left after graceMs. */
+    readonly drain: (graceMs: number) => void;
+  };
 }
+
+/**
+ * Bytes of frames a client may send before its first request's header block is complete (SETTINGS,
+ * WINDOW_UPDATE, PING and the block itself): past this the connection goes to the Node HTTP/2 server
+ * undecided, which applies its own header-list limit (ENHANCE_YOUR_CALM).
+ */
+const FIRST_HEADERS_SLACK = 64 * 1024;
 
 export class OnePortServer {
   private readonly tcp: net.Server;
@@ -49,9 +67,15 @@ export class OnePortServer {
   private readonly earlyResets = new WeakMap<http2.Http2Session, { since: number; count: number }>();
   private closing = false;
   private readonly onError: OnePortOptions["onError"];
+  private readonly grpc: OnePortOptions["grpc"];
+  private readonly firstHeadersLimit: number;
+  /** The Node HTTP/2 server's own SETTINGS, sent early by the sniffer (see sniff()). */
+  private readonly earlySettings: Buffer;
 
   constructor(options: OnePortOptions) {
     this.onError = options.onError;
+    this.grpc = options.grpc;
+    this.firstHeadersLimit = PREFACE.length + options.maxHeaderBytes + FIRST_HEADERS_SLACK;
     this.stalls = new StallGuard(options.writeStallTimeoutMs);
     const dispatch = (req: HttpRequest, res: HttpResponse): void => {
       const problem = prepareRequestHead(req);
@@ -131,9 +155,11 @@ export class OnePortServer {
         if (this.closing && (open?.length ?? 0) === 0) socket.destroy();
       });
     });
+    const settings = { maxConcurrentStreams: options.maxConnectionStreams, maxHeaderListSize: options.maxHeaderBytes };
+    this.earlySettings = settingsFrame(http2.getPackedSettings(settings));
     this.h2 = http2.createServer(
       {
-        settings: { maxConcurrentStreams: options.maxConnectionStreams, maxHeaderListSize: options.maxHeaderBytes },
+        settings,
         maxSessionInvalidFrames: MAX_SESSION_INVALID_FRAMES,
         maxSessionRejectedStreams: MAX_SESSION_REJECTED_STREAMS,
       },
@@ -153,7 +179,7 @@ export class OnePortServer {
     this.tcp = net.createServer({ allowHalfOpen: true }, (socket) => {
       this.sockets.add(socket);
       socket.once("close", () => this.sockets.delete(socket));
-      this.sniff(socket, options.headersTimeoutMs);
+      this.sniff(socket, options.headersTimeoutMs, options.idleTimeoutMs);
     });
     // Past this the listener closes new connections on accept, before reading a byte from them.
     this.tcp.maxConnections = options.maxConnections;
@@ -176,6 +202,7 @@ export class OnePortServer {
     this.closing = true;
     const closed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
     for (const session of this.sessions) session.close();
+    this.grpc?.drain(graceMs);
     for (const [socket, open] of this.h1Sockets) if (open.length === 0) socket.destroy();
     this.stalls.stop();
     const timer = setTimeout(() => {
@@ -199,24 +226,22 @@ export class OnePortServer {
     }
   }
 
-  private sniff(socket: net.Socket, timeoutMs: number): void {
+  private sniff(socket: net.Socket, timeoutMs: number, idleTimeoutMs: number): void {
     let seen: Buffer = Buffer.alloc(0);
-    const timer = setTimeout(() => socket.destroy(), timeoutMs);
-    const onData = (chunk: Buffer): void => {
-      seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
-      const n = Math.min(seen.length, PREFACE.length);
-      const isH2Prefix = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
-      if (isH2Prefix && seen.length < PREFACE.length) return; // need more bytes to decide
+    let h2 = false;
+    let timer = setTimeout(() => socket.destroy(), timeoutMs);
+    const handOver = (bytes: Buffer, to: "h1" | "h2" | "grpc"): void => {
       clearTimeout(timer);
       socket.off("data", onData);
       socket.off("error", onError);
       socket.off("end", onEnd);
       socket.pause();
-      socket.unshift(seen);
-      if (isH2Prefix) {
+      socket.unshift(bytes);
+      if (to !== "h1") {
         // HTTP/2 ends its streams in frames; a peer's FIN ends the session as before.
         socket.allowHalfOpen = false;
-        this.h2.emit("connection", socket);
+        if (to === "grpc") this.grpc?.injectConnection(socket);
+        else this.h2.emit("connection", socket);
       } else {
         const open: http.ServerResponse[] = [];
         this.h1Sockets.set(socket, open);
@@ -227,11 +252,36 @@ export class OnePortServer {
         socket.resume();
       }
     };
+    const onData = (chunk: Buffer): void => {
+      seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+      if (!h2) {
+        const n = Math.min(seen.length, PREFACE.length);
+        const isH2Prefix = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
+        if (isH2Prefix && seen.length < PREFACE.length) return; // need more bytes to decide
+        if (!isH2Prefix) return handOver(seen, "h1");
+        if (this.grpc === undefined) return handOver(seen, "h2");
+        h2 = true;
+        // An HTTP/2 connection that has not sent a request yet is an idle session, as it would be on
+        // the Node server: a polite GOAWAY after the idle timeout, and the socket closed behind it.
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          socket.end(GOAWAY_NO_ERROR);
+          timer = setTimeout(() => socket.destroy(), timeoutMs);
+        }, idleTimeoutMs);
+        // Some clients (grpc-go) send no request before the server's SETTINGS: the ones the Node
+        // server will send go out now (grpc-js sends its own after them), and the client's ACK of
+        // this frame is taken out of what the chosen server will read.
+        socket.write(this.earlySettings);
+      }
+      const scan = scanFirstHeaders(seen, PREFACE.length, true);
+      if (scan.done) handOver(scan.replay, isGrpcProto(scan.headers?.get("content-type")) ? "grpc" : "h2");
+      else if (seen.length > this.firstHeadersLimit) handOver(scan.replay, "h2");
+    };
     const onError = (): void => {
       clearTimeout(timer);
       socket.destroy();
     };
-    // A FIN before the protocol is known (nothing, or part of the HTTP/2 preface): nothing to answer.
+    // A FIN before the protocol is known (nothing, part of the HTTP/2 preface, or no request yet): nothing to answer.
     const onEnd = (): void => onError();
     socket.on("data", onData);
     socket.on("error", onError);

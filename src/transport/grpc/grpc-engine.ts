@@ -1,0 +1,51 @@
+// The grpc-js engine: a grpc-js Server that never listens itself, fed the HTTP/2 connections the
+// one-port listener judged gRPC through grpc-js's public connection injector, with the same limits
+// as the connect-node path (message size, streams per connection, idle connections).
+
+import type net from "node:net";
+import type { ServiceImplSpec } from "@connectrpc/connect";
+import * as grpc from "@grpc/grpc-js";
+import type { ConnectionLimits, Limits } from "../../config/limits.js";
+import type { TokenServiceApi } from "../../service/token-service.js";
+import { addConnectServices } from "./bridge.js";
+import type { CallObserver } from "./call.js";
+import { addTokenService } from "./token-service.js";
+
+export interface GrpcEngine {
+  /** Takes over a connection (its first bytes already unshifted back onto it). */
+  readonly injectConnection: (socket: net.Socket) => void;
+  /** GOAWAY to every session; what is still open after graceMs is cut. */
+  readonly drain: (graceMs: number) => void;
+  /** Releases the server once the listener is closed. */
+  close(): void;
+}
+
+export interface GrpcEngineOptions {
+  /** The transport-neutral TokenService, as the Connect handlers serve it. */
+  readonly service: TokenServiceApi;
+  /** The open services (health, reflection), as connect-es implementations shared with connect-node. */
+  readonly open: readonly ServiceImplSpec[];
+  readonly observer: CallObserver;
+  readonly limits: Limits;
+  readonly connections: ConnectionLimits;
+}
+
+export function grpcEngine(options: GrpcEngineOptions): GrpcEngine {
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": options.limits.maxRequestBytes,
+    "grpc.max_concurrent_streams": options.connections.maxConnectionStreams,
+    "grpc.max_connection_idle_ms": options.connections.idleTimeoutMs,
+  });
+  const calls = { observer: options.observer, writeStallTimeoutMs: options.connections.writeStallTimeoutMs };
+  addTokenService(server, options.service, calls);
+  addConnectServices(server, options.open, calls);
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  return {
+    injectConnection: (socket) => injector.injectConnection(socket),
+    drain: (graceMs) => injector.drain(graceMs),
+    close: () => {
+      injector.destroy();
+      server.forceShutdown();
+    },
+  };
+}

@@ -1,0 +1,100 @@
+// TokenService on the grpc-js engine: a thin adapter that hands each decoded request to the
+// transport-neutral service (src/service), answers its response message as is, and its error values
+// through the one table (transport/errors.ts), with google.rpc.Status details. No rule, check or
+// limit lives here: auth, validation and the stream gate are the service's.
+
+import type { DescMethod } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import { TokenService } from "../../../gen/es/tokenpool/v1/token_service_pb.js";
+import type { Result } from "../../core/types.js";
+import type { ServiceError } from "../../service/service-error.js";
+import type { TokenServiceApi, Unary } from "../../service/token-service.js";
+import { toConnectError } from "../errors.js";
+import { GrpcCall, methodDefinition, observe, requestIdMetadata, Undecodable, writeAll, type CallObserver, type CallOutcome } from "./call.js";
+import { grpcError } from "./status.js";
+
+export interface TokenServiceOptions {
+  readonly observer: CallObserver;
+  /** A WatchLeases write not drained for this long means the client stopped reading: cut. 0 = never. */
+  readonly writeStallTimeoutMs: number;
+}
+
+type UnaryName = Exclude<keyof TokenServiceApi, "watchLeases">;
+
+export function addTokenService(server: grpc.Server, service: TokenServiceApi, o: TokenServiceOptions): void {
+  const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  const implementation: grpc.UntypedServiceImplementation = {};
+  for (const method of TokenService.methods) {
+    definition[method.name] = methodDefinition(TokenService, method);
+    implementation[method.name] =
+      method.localName === "watchLeases" ? watchHandler(service, method, o) : unaryHandler(service[method.localName as UnaryName] as Unary<unknown, unknown>, method, o);
+  }
+  server.addService(definition, implementation);
+}
+
+function unaryHandler(op: Unary<unknown, unknown>, method: DescMethod, o: TokenServiceOptions): grpc.handleUnaryCall<unknown, unknown> {
+  return (call, callback) => {
+    const outcome = observe(o.observer, method, call);
+    if (call.request instanceof Undecodable) {
+      outcome.ended(call.request.error.code, call.request.error);
+      return callback(grpcError(call.request.error, outcome.requestId));
+    }
+    const ctx = new GrpcCall(call);
+    op(call.request, ctx).then(
+      (r) => {
+        // grpc-js answered already (deadline, client gone): the late result is dropped.
+        if (ctx.cancelled) return outcome.ended(ctx.cancelCode());
+        if (!r.ok) return callback(failure(r, outcome));
+        call.sendMetadata(requestIdMetadata(outcome.requestId));
+        outcome.ended(0);
+        callback(null, r.value);
+      },
+      (e: unknown) => callback(thrown(e, outcome)),
+    );
+  };
+}
+
+function watchHandler(service: TokenServiceApi, method: DescMethod, o: TokenServiceOptions): grpc.handleServerStreamingCall<unknown, unknown> {
+  return (call) => {
+    const outcome = observe(o.observer, method, call);
+    if (call.request instanceof Undecodable) {
+      outcome.ended(call.request.error.code, call.request.error);
+      return void call.emit("error", grpcError(call.request.error, outcome.requestId));
+    }
+    const ctx = new GrpcCall(call);
+    const run = async (): Promise<void> => {
+      const opened = await service.watchLeases(call.request as never, ctx);
+      if (!opened.ok) return void call.emit("error", failure(opened, outcome));
+      const watch = opened.value;
+      let complete: boolean;
+      try {
+        call.sendMetadata(requestIdMetadata(outcome.requestId));
+        complete = await writeAll(call, watch, ctx, o.writeStallTimeoutMs);
+      } finally {
+        watch.close();
+      }
+      if (!complete || ctx.cancelled) {
+        outcome.ended(ctx.cancelCode());
+        // A call cut for not reading is still open at grpc-js: end it (the status goes out if it can).
+        return void call.emit("error", { code: grpc.status.CANCELLED, details: "client stopped reading" });
+      }
+      if (watch.endError !== undefined) return void call.emit("error", failure({ ok: false, error: watch.endError }, outcome));
+      outcome.ended(0);
+      call.end();
+    };
+    run().catch((e: unknown) => call.emit("error", thrown(e, outcome)));
+  };
+}
+
+function failure(r: Result<never, ServiceError> & { ok: false }, outcome: CallOutcome): grpc.ServerErrorResponse {
+  const e = toConnectError(r.error);
+  outcome.ended(e.code, e);
+  return grpcError(e, outcome.requestId);
+}
+
+/** A service that threw (a bug: errors are values) answers INTERNAL, and the request log says so. */
+function thrown(e: unknown, outcome: CallOutcome): grpc.ServerErrorResponse {
+  const error = grpcError(e, outcome.requestId);
+  outcome.ended(error.code ?? grpc.status.INTERNAL, e);
+  return error;
+}
