@@ -1,20 +1,13 @@
-// The reference servers measured with the same client settings: grpc-js and bare node:http2 (what Node
-// can do without connect-node), and the original Flask service next to tokenpool's legacy routes.
+// The reference servers measured with the same client settings: bare node:http2 (what Node can do
+// without any RPC framework; the grpc-js floor runs in the interleaved rounds, beside the two gRPC
+// engines), and the original Flask service next to tokenpool's legacy routes.
 
 import type { Measurer, Row } from "./measure.js";
 import { logRow, log } from "./progress.js";
 import { startBaseline, startFlask, type Running } from "./servers.js";
 
-export async function grpcjsAndBare(m: Measurer): Promise<Row[]> {
+export async function bareHttp2(m: Measurer): Promise<Row[]> {
   const rows: Row[] = [];
-  log("grpc-js floor (trivial handlers)");
-  const grpcjs = await startBaseline("grpcjs-floor");
-  try {
-    for (const rpc of ["assign", "ka1", "ka100"] as const) rows.push(logRow(await m.rpc(grpcjs, "grpc", rpc, 1, false)));
-    rows.push(logRow(await m.pairs(grpcjs, "grpc", "assign", 1, false)));
-  } finally {
-    await grpcjs.stop();
-  }
   log("bare node:http2 (fixed response)");
   const bare = await startBaseline("bare-http2");
   try {

@@ -3,7 +3,7 @@
 
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { grpcjsAndBare, legacyAgainstFlask } from "./baselines.js";
+import { bareHttp2, legacyAgainstFlask } from "./baselines.js";
 import { writeBodies } from "./bodies.js";
 import { build } from "./build.js";
 import { fanout, type FanoutResult } from "./fanout.js";
@@ -19,7 +19,8 @@ import { throughputRounds, type Contender } from "./throughput.js";
 
 /**
  * --seconds 4 --warmup 1 --rounds 2 --connections 8 --streams 16 --no-redis --no-lateness --skip-build;
- * --lateness-only runs the expiry-lateness scenario alone (--lateness-store memory|lmdb for its server).
+ * --lateness-only runs the expiry-lateness scenario alone (--lateness-store memory|lmdb for its server);
+ * --engines-only runs the gRPC engine comparison alone (grpc-js floor, tokenpool on grpc-js and on connect-node).
  */
 const { values } = parseArgs({
   options: {
@@ -33,6 +34,7 @@ const { values } = parseArgs({
     "skip-build": { type: "boolean", default: false },
     "lateness-only": { type: "boolean", default: false },
     "lateness-store": { type: "string", default: "memory" },
+    "engines-only": { type: "boolean", default: false },
   },
 });
 
@@ -68,18 +70,33 @@ async function main(): Promise<void> {
   let fan: FanoutResult | undefined;
   let late: LatenessResult | undefined;
   try {
-    log("starting the Connect floor and tokenpool (memory, lmdb" + (values["no-redis"] ? ")" : ", redis)"));
-    const floor = await startBaseline("connect-floor");
-    servers.push(floor);
-    const contenders: Contender[] = [{ server: floor, setup: undefined, rounds, protocols: ["grpc", "connect-proto", "connect-json"] }];
+    const enginesOnly = values["engines-only"];
+    const contenders: Contender[] = [];
+    if (!enginesOnly) {
+      log("starting the Connect floor");
+      const floor = await startBaseline("connect-floor");
+      servers.push(floor);
+      contenders.push({ server: floor, setup: undefined, rounds, protocols: ["grpc", "connect-proto", "connect-json"] });
+    }
+    // The two gRPC engines side by side, with grpc-js's own floor (trivial handlers), in the same rounds.
+    log("starting the grpc-js floor and tokenpool memory on each gRPC engine (grpc-js, connect)");
+    const grpcjsFloor = await startBaseline("grpcjs-floor");
+    servers.push(grpcjsFloor);
+    contenders.push({ server: grpcjsFloor, setup: undefined, rounds, protocols: ["grpc"] });
     const memory = await startTokenpool({ store: "memory", password: PASSWORD, totalTokens: 100_000 });
     servers.push(memory);
     const memorySetup = new PoolSetup(memory.url, PASSWORD, ASSIGN_POOL_SIZE);
-    contenders.push({ server: memory, setup: memorySetup, rounds, protocols: ["grpc", "connect-proto", "connect-json"] });
-    const lmdb = await startTokenpool({ store: "lmdb", password: PASSWORD, totalTokens: 1 });
-    servers.push(lmdb);
-    contenders.push({ server: lmdb, setup: new PoolSetup(lmdb.url, PASSWORD, ASSIGN_POOL_SIZE), rounds, protocols: ["grpc"] });
-    if (!values["no-redis"]) {
+    contenders.push({ server: memory, setup: memorySetup, rounds, protocols: enginesOnly ? ["grpc"] : ["grpc", "connect-proto", "connect-json"] });
+    const connectEngine = await startTokenpool({ store: "memory", password: PASSWORD, totalTokens: 1, grpcEngine: "connect" });
+    servers.push(connectEngine);
+    contenders.push({ server: connectEngine, setup: new PoolSetup(connectEngine.url, PASSWORD, ASSIGN_POOL_SIZE), rounds, protocols: ["grpc"] });
+    if (!enginesOnly) {
+      log("starting tokenpool lmdb" + (values["no-redis"] ? "" : " and redis"));
+      const lmdb = await startTokenpool({ store: "lmdb", password: PASSWORD, totalTokens: 1 });
+      servers.push(lmdb);
+      contenders.push({ server: lmdb, setup: new PoolSetup(lmdb.url, PASSWORD, ASSIGN_POOL_SIZE), rounds, protocols: ["grpc"] });
+    }
+    if (!enginesOnly && !values["no-redis"]) {
       const redis = await startRedis();
       servers.push(redis);
       const tpRedis = await startTokenpool({ store: "redis", password: PASSWORD, totalTokens: 1, redisUrl: redis.url });
@@ -92,11 +109,13 @@ async function main(): Promise<void> {
     rows.push(...(await throughputRounds(m, contenders, rounds, FREE_NEEDED)));
     // Only the memory server is needed from here on: the others would just sit in memory.
     for (const s of servers.filter((s) => s !== memory)) await s.stop();
-    rows.push(...(await legacyAgainstFlask(m, memory, PASSWORD)));
-    rows.push(...(await grpcjsAndBare(m)));
-    fan = await fanout(m, memory, memorySetup, PASSWORD, SUBSCRIBERS, FREE_NEEDED);
+    if (!enginesOnly) {
+      rows.push(...(await legacyAgainstFlask(m, memory, PASSWORD)));
+      rows.push(...(await bareHttp2(m)));
+      fan = await fanout(m, memory, memorySetup, PASSWORD, SUBSCRIBERS, FREE_NEEDED);
+    }
     await memory.stop();
-    if (!values["no-lateness"]) {
+    if (!enginesOnly && !values["no-lateness"]) {
       late = await expiryLateness({
         password: PASSWORD,
         leases: 1_000_000,

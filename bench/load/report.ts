@@ -111,11 +111,27 @@ export function renderReport(res: Results, fan: FanoutResult | undefined, late: 
     }
   }
   line();
+  line("gRPC engines, same rounds: server CPU µs per call (calls/s in brackets). Targets: grpc-js engine ≥ 0.6× the grpc-js floor and ≥ 4× the connect engine (CPU per call); KeepAlive ×100 ≥ 0.5× the floor's ×100 row");
+  line();
+  line("| RPC | grpc-js floor | tokenpool, grpc-js engine | floor/engine (CPU) | engine/floor (calls/s) | tokenpool, connect engine | connect/grpc-js (CPU) |");
+  line("|---|---:|---:|---:|---:|---:|---:|");
+  const cpuText = (c: Cell | undefined): string => (c ? `${fmt(c.cpuUs)} (${fmt(c.rps)})` : "–");
+  for (const rpc of ["assign", "ka1", "ka100", "pairs"] as const) {
+    const floor = res.get("grpcjs-floor", "grpc", rpc);
+    const engine = res.get("tokenpool-memory", "grpc", rpc);
+    const connect = res.get("tokenpool-memory-connect-engine", "grpc", rpc);
+    if (!floor && !engine) continue;
+    line(
+      `| ${RPC_NAMES[rpc]} | ${cpuText(floor)} | ${cpuText(engine)} | ${ratio(floor?.cpuUs ?? NaN, engine?.cpuUs ?? NaN)} | ${ratio(engine?.rps ?? NaN, floor?.rps ?? NaN)} | ` +
+        `${cpuText(connect)} | ${ratio(connect?.cpuUs ?? NaN, engine?.cpuUs ?? NaN)} |`,
+    );
+  }
+  line();
   line("KeepAlive token renewals/s (calls/s × tokens per call)");
   line();
   line("| server | protocol | ×1 tokens/s | ×100 tokens/s | gain |");
   line("|---|---|---:|---:|---:|");
-  const kaServers = ["tokenpool-memory", "tokenpool-lmdb", "tokenpool-redis", "connect-floor", "grpcjs-floor"];
+  const kaServers = ["tokenpool-memory", "tokenpool-memory-connect-engine", "tokenpool-lmdb", "tokenpool-redis", "connect-floor", "grpcjs-floor"];
   for (const server of kaServers) {
     for (const protocol of ["grpc", "connect-proto", "connect-json"] as const) {
       const k1 = res.get(server, protocol, "ka1");
@@ -130,7 +146,7 @@ export function renderReport(res: Results, fan: FanoutResult | undefined, late: 
   line("| server | protocol | RPC | calls/s | CPU µs/call | tokenpool memory, same row | tokenpool/baseline |");
   line("|---|---|---|---:|---:|---:|---:|");
   for (const r of res.rows) {
-    if (r.server !== "grpcjs-floor" && r.server !== "bare-http2") continue;
+    if (r.server !== "bare-http2") continue;
     const tp = res.rps("tokenpool-memory", r.protocol, r.rpc);
     line(`| ${r.server} | ${PROTOCOL_NAMES[r.protocol]} | ${RPC_NAMES[r.rpc]} | ${fmt(r.rps)} | ${fmt(r.cpuUsPerCall)} | ${fmt(tp)} | ${ratio(tp, r.rps)} |`);
   }
@@ -235,6 +251,16 @@ export function renderReport(res: Results, fan: FanoutResult | undefined, late: 
     min_lmdb_ratio: r2(worstLmdb),
     lmdb_ratios: Object.fromEntries(Object.entries(lmdbMem).map(([k, v]) => [k, r2(v)])),
     grpc_over_grpcjs: r2(res.rps("tokenpool-memory", "grpc", "assign") / res.rps("grpcjs-floor", "grpc", "assign")),
+    // Server CPU per call, floor / engine and connect engine / grpc-js engine, per RPC (issue 15 targets).
+    grpcjs_engine_vs_floor_cpu: Object.fromEntries(
+      (["assign", "ka1", "ka100", "pairs"] as const).map((rpc) => [rpc, r2((res.get("grpcjs-floor", "grpc", rpc)?.cpuUs ?? NaN) / (res.get("tokenpool-memory", "grpc", rpc)?.cpuUs ?? NaN))]),
+    ),
+    connect_engine_vs_grpcjs_engine_cpu: Object.fromEntries(
+      (["assign", "ka1", "ka100", "pairs"] as const).map((rpc) => [
+        rpc,
+        r2((res.get("tokenpool-memory-connect-engine", "grpc", rpc)?.cpuUs ?? NaN) / (res.get("tokenpool-memory", "grpc", rpc)?.cpuUs ?? NaN)),
+      ]),
+    ),
     connect_proto_over_bare_http2: r2(res.rps("tokenpool-memory", "connect-proto", "assign") / res.rps("bare-http2", "connect-proto", "assign")),
     legacy_over_flask: r2(legacyIssue / flask),
     lease_bytes: late?.memory ? late.memory.bytesPerLease : null,

@@ -29,6 +29,8 @@ export interface TokenpoolOptions {
   readonly redisUrl?: string;
   /** Tokens of the default pool (the legacy routes' pool). */
   readonly totalTokens: number;
+  /** Who serves native gRPC (the server's --grpc-engine); its default, grpc-js, when unset. */
+  readonly grpcEngine?: "grpc-js" | "connect";
 }
 
 export async function startTokenpool(o: TokenpoolOptions): Promise<Running> {
@@ -44,9 +46,11 @@ export async function startTokenpool(o: TokenpoolOptions): Promise<Running> {
   ];
   if (o.store === "lmdb") args.push("--data-dir", join(tempDir("tokenpool-load-lmdb-"), "data"));
   if (o.store === "redis" && o.redisUrl) args.push("--redis-url", o.redisUrl);
+  if (o.grpcEngine) args.push("--grpc-engine", o.grpcEngine);
   const child = startChild(process.execPath, args, { cwd: ROOT, env: ENV });
-  const url = await waitForLine(child, LISTENING, 60_000, `tokenpool (${o.store})`);
-  return { name: `tokenpool-${o.store}`, url, pid: child.pid, child, stop: () => child.stop() };
+  const name = `tokenpool-${o.store}${o.grpcEngine === "connect" ? "-connect-engine" : ""}`;
+  const url = await waitForLine(child, LISTENING, 60_000, name);
+  return { name, url, pid: child.pid, child, stop: () => child.stop() };
 }
 
 export type Baseline = "connect-floor" | "grpcjs-floor" | "bare-http2";

@@ -3,6 +3,7 @@
 // Frames are only looked at, never answered: what was read is replayed to the chosen server as is,
 // less the one SETTINGS acknowledgement that answers the listener's own early SETTINGS.
 
+/// <reference path="./hpack-js.d.ts" />
 import hpack from "hpack.js";
 
 const FRAME_HEADER = 9;
