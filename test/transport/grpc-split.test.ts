@@ -11,12 +11,14 @@ import hpack from "hpack.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../gen/es/google/rpc/status_pb.js";
-import { GetPoolRequestSchema } from "../../gen/es/tokenpool/v1/token_service_pb.js";
+import { GetPoolRequestSchema, WatchLeasesRequestSchema } from "../../gen/es/tokenpool/v1/token_service_pb.js";
 import { createRegistry } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { Health } from "../../gen/es/grpc/health/v1/health_pb.js";
+import { connectClient, type RpcError } from "../harness/clients.js";
 import { startTestServer, type TestServer } from "../harness/server.js";
+import { sleep } from "../harness/sleep.js";
 
 const HEALTH_CHECK = "/grpc.health.v1.Health/Check";
 const EMPTY_ENVELOPE = Buffer.alloc(5);
@@ -159,6 +161,58 @@ describe("one port, two gRPC engines", () => {
       socket.destroy();
     }
   });
+
+  it("shutdown drains both engines: watches on grpc-js and on connect-node end UNAVAILABLE, close() returns", async () => {
+    const own = await startTestServer("memory");
+    const grpc = connectClient(own.url, own.password, "grpc-h2");
+    const connect = connectClient(own.url, own.password, "connect-binary-h2");
+    const ended = [grpc, connect].map(async (c) => {
+      try {
+        for await (const _ of c.watch({ pool: "default" })) void _;
+        return "clean";
+      } catch (e) {
+        return (e as RpcError).reason ?? (e as RpcError).code;
+      }
+    });
+    await sleep(300);
+    const started = Date.now();
+    await own.close();
+    expect(await Promise.all(ended)).toEqual(["SHUTDOWN", "SHUTDOWN"]);
+    // --shutdown-grace 1 in the test server: nothing had to wait for the grace deadline.
+    expect(Date.now() - started).toBeLessThan(1000);
+    grpc.close();
+    connect.close();
+  });
+
+  it("a grpc-js WatchLeases whose client stopped reading is cut at the write-stall limit, freeing its slot", async () => {
+    const own = await startTestServer("memory", ["--write-stall-timeout", "1"]);
+    const session = http2.connect(own.url);
+    try {
+      const pool = "stall";
+      const admin = connectClient(own.url, own.password, "connect-binary-h2");
+      await admin.unary("createPool", { name: pool, initialTokens: 1 });
+      const body = envelope(toBinary(WatchLeasesRequestSchema, create(WatchLeasesRequestSchema, { pool })));
+      const req = session.request({ ":method": "POST", ":path": "/tokenpool.v1.TokenService/WatchLeases", ...grpcHeaders({ "x-api-password": own.password }) });
+      req.on("error", () => undefined);
+      req.end(body);
+      req.pause(); // never reads: flow control fills, the server's writes stop draining
+      const streams = async (): Promise<number> => Number(/^tokenpool_watch_streams (\d+)/m.exec(await (await fetch(`${own.url}/metrics`)).text())?.[1]);
+      await sleep(200);
+      expect(await streams()).toBe(1);
+      // Enough events to fill the client's window (64 KiB) and grpc-js's buffer many times over.
+      for (let i = 0; i < 800; i++) {
+        const lease = (await admin.unary("assignToken", { pool, owner: "o" })).lease as { token: string };
+        await admin.unary("releaseToken", { pool, token: lease.token });
+      }
+      const until = Date.now() + 5000;
+      while ((await streams()) !== 0 && Date.now() < until) await sleep(100);
+      expect(await streams()).toBe(0);
+      admin.close();
+    } finally {
+      session.destroy();
+      await own.close();
+    }
+  }, 30_000);
 
   it("grpc-js answers carry the request id, google.rpc.Status details and the same metrics labels", async () => {
     const session = http2.connect(s.url);

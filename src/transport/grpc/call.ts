@@ -57,19 +57,26 @@ export function methodDefinition(service: DescService, method: DescMethod): grpc
 /**
  * One call as the service layer and the connect-es implementations see it. The signal is made on
  * first use (most calls never wait), and cancellation aborts it with a shared reason: no DOMException
- * per call. `cancelled` says grpc-js ended the call (client gone, deadline) or it was cut.
+ * per call.
  */
 export class GrpcCall {
-  cancelled = false;
+  private ended = false;
   private controller: AbortController | undefined;
 
-  constructor(readonly call: AnyCall) {
-    (call as grpc.ServerUnaryCall<unknown, unknown>).once("cancelled", () => this.cut());
+  constructor(readonly call: AnyCall) {}
+
+  /** grpc-js ended the call (client gone, deadline), or it was cut; read when a result is ready. */
+  get cancelled(): boolean {
+    return this.ended || this.call.cancelled;
   }
 
+  /** Made on first use (most calls never wait): only then is grpc-js's cancel event listened to. */
   get signal(): AbortSignal {
-    this.controller ??= new AbortController();
-    if (this.cancelled && !this.controller.signal.aborted) this.controller.abort(CALL_CANCELLED);
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.cancelled) this.cut();
+      else (this.call as grpc.ServerUnaryCall<unknown, unknown>).once("cancelled", () => this.cut());
+    }
     return this.controller.signal;
   }
 
@@ -87,9 +94,8 @@ export class GrpcCall {
 
   /** The call is over for the handler: grpc-js cancelled it, or it is cut for not reading. */
   cut(): void {
-    if (this.cancelled) return;
-    this.cancelled = true;
-    this.controller?.abort(CALL_CANCELLED);
+    this.ended = true;
+    if (this.controller !== undefined && !this.controller.signal.aborted) this.controller.abort(CALL_CANCELLED);
   }
 
   /** The code a call grpc-js ended itself was answered with, as its client saw it. */
