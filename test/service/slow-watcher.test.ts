@@ -18,14 +18,6 @@ const BUFFER = 20;
 
 let s: TestServer;
 let c: TestClient;
-beforeAll(async () => {
-  s = await startTestServer("memory", ["--watch-buffer", String(BUFFER)]);
-  c = connectClient(s.url, s.password, "grpc-h2");
-});
-afterAll(async () => {
-  c.close();
-  await s.close();
-});
 
 /** A gRPC WatchLeases call on its own HTTP/2 session, decoded as it arrives. */
 class RawWatch {
@@ -118,44 +110,75 @@ async function pausedWatcher(): Promise<{ w: RawWatch; pool: string; flood: () =
   return { w, pool, flood, dropsBefore: await dropped() };
 }
 
-describe("a WatchLeases client that stops reading (HTTP/2 flow control)", () => {
-  it("is counted at once, and reset with ENHANCE_YOUR_CALM while it stays silent", async () => {
-    const { w, flood, dropsBefore } = await pausedWatcher();
-    try {
-      const started = Date.now();
-      await flood();
-      await until("the drop to be counted", async () => (await dropped()) === dropsBefore + 1);
-      await w.closed;
-      expect(w.stream.rstCode).toBe(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
-      // The flush grace, not the 30 s write-stall timeout.
-      expect(Date.now() - started).toBeLessThan(15_000);
-    } finally {
-      w.close();
-    }
-  });
+/**
+ * Both gRPC engines. connect-node parks its write on the stream, so a silent client is reset there;
+ * grpc-js takes every message into nghttp2's queue, so the cut finds nothing parked: its status goes
+ * out behind the unread messages, the drop is counted and the slot freed, and the stream stays until
+ * its client goes away (README, "Two gRPC engines").
+ */
+for (const engine of ["connect", "grpc-js"] as const) {
+  describe(`a WatchLeases client that stops reading (HTTP/2 flow control), ${engine} engine`, () => {
+    beforeAll(async () => {
+      s = await startTestServer("memory", ["--watch-buffer", String(BUFFER), "--grpc-engine", engine]);
+      c = connectClient(s.url, s.password, "grpc-h2");
+    });
+    afterAll(async () => {
+      c.close();
+      await s.close();
+    });
 
-  it("gets every event up to last_sequence and then SLOW_CONSUMER when it reads again", async () => {
-    const { w, pool, flood, dropsBefore } = await pausedWatcher();
-    try {
-      const flooding = flood();
-      await until("the drop to be counted", async () => (await dropped()) === dropsBefore + 1);
-      w.stream.resume(); // within the flush grace
-      await w.closed;
-      await flooding;
-      expect(w.stream.rstCode).toBe(http2.constants.NGHTTP2_NO_ERROR);
-      expect(w.trailers?.["grpc-status"]).toBe("8"); // RESOURCE_EXHAUSTED
-      const status = fromBinary(StatusSchema, Buffer.from(String(w.trailers?.["grpc-status-details-bin"]), "base64"));
-      const info = status.details.map((d) => fromBinary(ErrorInfoSchema, d.value)).find((i) => i.reason === "SLOW_CONSUMER");
-      expect(info).toBeDefined();
-      // Exactly where to resume: the last event received, with no gap before it.
-      const last = w.sequences.at(-1)!;
-      expect(Number(info!.metadata.last_sequence)).toBe(last);
-      expect(w.sequences).toEqual(Array.from({ length: w.sequences.length }, (_, i) => w.sequences[0]! + i));
-      // And well short of everything that was published: it was cut, not drained.
-      const published = Number(((await c.unary("getPool", { name: pool })).pool as { sequence: string }).sequence);
-      expect(last).toBeLessThan(published - BUFFER);
-    } finally {
-      w.close();
+    if (engine === "connect") {
+      it("is counted at once, and reset with ENHANCE_YOUR_CALM while it stays silent", async () => {
+        const { w, flood, dropsBefore } = await pausedWatcher();
+        try {
+          const started = Date.now();
+          await flood();
+          await until("the drop to be counted", async () => (await dropped()) === dropsBefore + 1);
+          await w.closed;
+          expect(w.stream.rstCode).toBe(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+          // The flush grace, not the 30 s write-stall timeout.
+          expect(Date.now() - started).toBeLessThan(15_000);
+        } finally {
+          w.close();
+        }
+      });
+    } else {
+      it("is counted at once and its stream slot freed while it stays silent", async () => {
+        const { w, flood, dropsBefore } = await pausedWatcher();
+        try {
+          await flood();
+          await until("the drop to be counted", async () => (await dropped()) === dropsBefore + 1);
+          const streams = async (): Promise<number> => Number(/^tokenpool_watch_streams (\d+)/m.exec(await (await fetch(`${s.url}/metrics`)).text())?.[1]);
+          await until("the slot to be freed", async () => (await streams()) === 0);
+        } finally {
+          w.close();
+        }
+      });
     }
+
+    it("gets every event up to last_sequence and then SLOW_CONSUMER when it reads again", async () => {
+      const { w, pool, flood, dropsBefore } = await pausedWatcher();
+      try {
+        const flooding = flood();
+        await until("the drop to be counted", async () => (await dropped()) === dropsBefore + 1);
+        w.stream.resume(); // within the flush grace
+        await w.closed;
+        await flooding;
+        expect(w.stream.rstCode).toBe(http2.constants.NGHTTP2_NO_ERROR);
+        expect(w.trailers?.["grpc-status"]).toBe("8"); // RESOURCE_EXHAUSTED
+        const status = fromBinary(StatusSchema, Buffer.from(String(w.trailers?.["grpc-status-details-bin"]), "base64"));
+        const info = status.details.map((d) => fromBinary(ErrorInfoSchema, d.value)).find((i) => i.reason === "SLOW_CONSUMER");
+        expect(info).toBeDefined();
+        // Exactly where to resume: the last event received, with no gap before it.
+        const last = w.sequences.at(-1)!;
+        expect(Number(info!.metadata.last_sequence)).toBe(last);
+        expect(w.sequences).toEqual(Array.from({ length: w.sequences.length }, (_, i) => w.sequences[0]! + i));
+        // And well short of everything that was published: it was cut, not drained.
+        const published = Number(((await c.unary("getPool", { name: pool })).pool as { sequence: string }).sequence);
+        expect(last).toBeLessThan(published - BUFFER);
+      } finally {
+        w.close();
+      }
+    });
   });
-});
+}

@@ -3,6 +3,7 @@
 // through the one table (transport/errors.ts), with google.rpc.Status details. No rule, check or
 // limit lives here: auth, validation and the stream gate are the service's.
 
+import http2 from "node:http2";
 import type { DescMethod } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { TokenService } from "../../../gen/es/tokenpool/v1/token_service_pb.js";
@@ -12,6 +13,14 @@ import type { TokenServiceApi, Unary } from "../../service/token-service.js";
 import { toConnectError } from "../errors.js";
 import { GrpcCall, methodDefinition, observe, requestIdMetadata, Undecodable, writeAll, type CallObserver, type CallOutcome } from "./call.js";
 import { grpcError } from "./status.js";
+import { resetStream } from "./stream-reset.js";
+
+/**
+ * A watcher cut for falling behind gets this long for what the transport holds to flush, then its
+ * SLOW_CONSUMER status; a client still not reading by then has its stream reset (ENHANCE_YOUR_CALM,
+ * RESOURCE_EXHAUSTED on its side), as on the Connect path, rather than waiting for the write-stall cut.
+ */
+const SLOW_CONSUMER_FLUSH_MS = 1000;
 
 export interface TokenServiceOptions {
   readonly observer: CallObserver;
@@ -66,6 +75,14 @@ function watchHandler(service: TokenServiceApi, method: DescMethod, o: TokenServ
       const opened = await service.watchLeases(call.request as never, ctx);
       if (!opened.ok) return void call.emit("error", failure(opened, outcome));
       const watch = opened.value;
+      // Cut while a write is parked on flow control: the grace runs from the cut, then the reset.
+      // (Cut with every message already handed to grpc-js, the status goes out behind them; a client
+      // that never reads them again keeps that stream until it goes away: see README.)
+      let flushTimer: NodeJS.Timeout | undefined;
+      let resetForSlowness = false;
+      watch.onCut(() => {
+        flushTimer = setTimeout(() => (resetForSlowness = resetStream(call)), SLOW_CONSUMER_FLUSH_MS);
+      });
       let complete: boolean;
       try {
         call.sendMetadata(requestIdMetadata(outcome.requestId));
@@ -74,10 +91,16 @@ function watchHandler(service: TokenServiceApi, method: DescMethod, o: TokenServ
         watch.close();
       }
       if (!complete || ctx.cancelled) {
-        outcome.ended(ctx.cancelCode());
-        // A call cut for not reading is still open at grpc-js: end it (the status goes out if it can).
-        return void call.emit("error", { code: grpc.status.CANCELLED, details: "client stopped reading" });
+        if (!resetForSlowness) clearTimeout(flushTimer);
+        // What its client saw: RESOURCE_EXHAUSTED for the slow-consumer reset, else the cancel or deadline.
+        outcome.ended(resetForSlowness ? grpc.status.RESOURCE_EXHAUSTED : ctx.cancelCode());
+        if (resetForSlowness) return;
+        // A call cut for not reading is still open at grpc-js: its stream is reset (CANCEL, as the
+        // listener's stall guard does on the Connect path), or, failing that, ended when it can be.
+        if (!resetStream(call, http2.constants.NGHTTP2_CANCEL)) call.emit("error", { code: grpc.status.CANCELLED, details: "client stopped reading" });
+        return;
       }
+      clearTimeout(flushTimer);
       if (watch.endError !== undefined) return void call.emit("error", failure({ ok: false, error: watch.endError }, outcome));
       outcome.ended(0);
       call.end();
