@@ -56,7 +56,15 @@ const CONNECT_HTTP_STATUS: Record<string, number> = {
  * ("error parsing request proto", "could not decompress"): connect-es reports those as INTERNAL
  * on every protocol, and so does grpc-go.
  */
-const LIBRARY_INTERNAL = [/^parse binary: /, /^received compressed envelope, but do not know how to decompress$/, /^decompression failed/i];
+// grpc-js (native gRPC's default engine) words the same library cases its own way: a body that does
+// not decompress, and a grpc-timeout it cannot parse (grpc-go answers that INTERNAL too).
+const LIBRARY_INTERNAL = [
+  /^parse binary: /,
+  /^received compressed envelope, but do not know how to decompress$/,
+  /^decompression failed/i,
+  /^Failed to decompress message$/,
+  /^Invalid grpc-timeout value /,
+];
 
 /** Codes only application code produces: tokenpool must attach its ErrorInfo to them. */
 const APPLICATION_CODES = new Set(["not_found", "already_exists", "failed_precondition", "out_of_range", "unauthenticated"]);

@@ -344,7 +344,12 @@ function parseHeaderLines(lines: readonly string[]): Map<string, string> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// HTTP/2 (prior knowledge) over a few shared sessions, reopened when the server drops one.
+// HTTP/2 (prior knowledge) over a few shared sessions, reopened when the server drops one. Native
+// gRPC (proto) and everything else never share a session: the server gives each connection to one
+// engine by its first request (README, "Two gRPC engines"), as real clients' one-protocol sessions get.
+
+/** The server's rule for a grpc-js connection (src/transport/http/first-headers.ts, isGrpcProto). */
+const NATIVE_GRPC = /^application\/grpc(\+proto)?\s*(;|$)/i;
 
 class H2Pool {
   private readonly sessions: (http2.ClientHttp2Session | undefined)[];
@@ -354,16 +359,18 @@ class H2Pool {
     private readonly baseUrl: string,
     size: number,
   ) {
-    this.sessions = new Array<http2.ClientHttp2Session | undefined>(size).fill(undefined);
+    // The first half for native gRPC, the second for every other protocol.
+    this.sessions = new Array<http2.ClientHttp2Session | undefined>(2 * size).fill(undefined);
   }
 
-  private session(isolated: boolean): http2.ClientHttp2Session {
+  private session(isolated: boolean, grpc: boolean): http2.ClientHttp2Session {
     if (isolated) {
       const own = http2.connect(this.baseUrl, { maxHeaderListPairs: 4096 });
       own.on("error", () => undefined);
       return own;
     }
-    const i = this.next++ % this.sessions.length;
+    const half = this.sessions.length / 2;
+    const i = (this.next++ % half) + (grpc ? 0 : half);
     const s = this.sessions[i];
     if (s && !s.closed && !s.destroyed) return s;
     const fresh = http2.connect(this.baseUrl, { maxHeaderListPairs: 4096 });
@@ -381,7 +388,8 @@ class H2Pool {
   send(req: WireRequest, timeoutMs: number): Promise<WireResult> {
     return new Promise((resolve) => {
       let stream: http2.ClientHttp2Stream;
-      const session = this.session(req.isolate === true);
+      const contentType = req.headers.find(([n]) => n.toLowerCase() === "content-type")?.[1] ?? "";
+      const session = this.session(req.isolate === true, NATIVE_GRPC.test(contentType));
       const headers: http2.OutgoingHttpHeaders = { ":method": req.method, ":path": req.path, ":scheme": "http", ":authority": "fuzz.local" };
       for (const [n, v] of req.headers) {
         const name = n.toLowerCase();
