@@ -20,7 +20,8 @@ import { throughputRounds, type Contender } from "./throughput.js";
 /**
  * --seconds 4 --warmup 1 --rounds 2 --connections 8 --streams 16 --no-redis --no-lateness --skip-build;
  * --lateness-only runs the expiry-lateness scenario alone (--lateness-store memory|lmdb for its server);
- * --engines-only runs the gRPC engine comparison alone (grpc-js floor, tokenpool on grpc-js and on connect-node).
+ * --engines-only runs the gRPC engine comparison alone (grpc-js floor, tokenpool on grpc-js and on connect-node);
+ * --fanout-only runs the 100-subscriber fan-out alone (--grpc-engine grpc-js|connect for its server).
  */
 const { values } = parseArgs({
   options: {
@@ -35,6 +36,8 @@ const { values } = parseArgs({
     "lateness-only": { type: "boolean", default: false },
     "lateness-store": { type: "string", default: "memory" },
     "engines-only": { type: "boolean", default: false },
+    "fanout-only": { type: "boolean", default: false },
+    "grpc-engine": { type: "string", default: "grpc-js" },
   },
 });
 
@@ -65,6 +68,7 @@ async function main(): Promise<void> {
   const tmp = tempDir("tokenpool-load-");
   if (values["lateness-only"]) return latenessOnly(settings, tmp, loadBefore);
   const m = new Measurer(settings, writeBodies(tmp));
+  if (values["fanout-only"]) return fanoutOnly(m, loadBefore);
   const rows: Row[] = [];
   const servers: Running[] = [];
   let fan: FanoutResult | undefined;
@@ -164,6 +168,20 @@ async function latenessOnly(settings: { password: string; connections: number; s
   process.stdout.write(
     `${JSON.stringify({ bench: "lateness", store, leases: late.leases, memory: late.memory, moderate: late.moderate, withSubscriber: late.withSubscriber, subscriber: late.subscriber, saturated: late.saturated, loadBefore, loadAfter })}\n`,
   );
+}
+
+async function fanoutOnly(m: Measurer, loadBefore: number[]): Promise<void> {
+  const grpcEngine = values["grpc-engine"] === "connect" ? "connect" : "grpc-js";
+  const memory = await startTokenpool({ store: "memory", password: PASSWORD, totalTokens: 1, grpcEngine });
+  try {
+    const setup = new PoolSetup(memory.url, PASSWORD, ASSIGN_POOL_SIZE);
+    await setup.prepare();
+    const fan = await fanout(m, memory, setup, PASSWORD, SUBSCRIBERS, FREE_NEEDED);
+    const loadAfter = loadavg();
+    process.stdout.write(`${JSON.stringify({ bench: "fanout", grpcEngine, ...fan, load: undefined, loadRps: fan.load.rps, loadBefore, loadAfter })}\n`);
+  } finally {
+    await memory.stop();
+  }
 }
 
 main().then(

@@ -16,8 +16,12 @@ export interface FanoutResult {
   readonly eventsPerSec: number;
   /** Messages delivered to all subscribers together per second. */
   readonly deliveriesPerSec: number;
-  /** Events some subscriber did not receive (summed over subscribers). */
+  /** Events a subscriber's stream skipped (sequence gaps, summed over subscribers): a real loss. */
   readonly lost: number;
+  /** Events not yet delivered when the wait for catch-up ended (summed): slow, not lost. */
+  readonly behind: number;
+  /** Slowest subscriber's catch-up after the load ended, ms (undefined: not every one caught up). */
+  readonly catchUpMs: number | undefined;
   /** Subscribers cut off or ended early (e.g. SLOW_CONSUMER). */
   readonly cut: number;
   readonly firstCut: string | undefined;
@@ -35,27 +39,35 @@ export async function fanout(m: Measurer, server: Running, setup: PoolSetup, pas
   const end = await setup.sequence(ASSIGN_POOL);
   const events = end - start;
   // Delivery trails the load: wait (bounded) until every subscriber has caught up.
-  const until = Date.now() + 20_000;
+  const loadEnded = Date.now();
+  const until = loadEnded + 60_000;
   const caughtUp = (r: WatcherResult): boolean => r.endedWith !== undefined || (r.lastSequence ?? start) >= end;
   while (Date.now() < until && !watchers.every((w) => caughtUp(w.result()))) await sleep(100);
+  const allCaughtUp = watchers.every((w) => caughtUp(w.result()));
+  const catchUpMs = allCaughtUp ? Date.now() - loadEnded : undefined;
   const results = watchers.map((w) => w.result());
   for (const w of watchers) w.close();
-  const lost = results.reduce((n, r) => n + (events - r.received), 0);
+  // A gap inside a stream, or events before its first one, is lost; what is after its last one is
+  // still on its way (or was cut, which is counted separately).
+  const lost = results.reduce((n, r) => n + r.missing + (r.firstSequence === undefined ? 0 : r.firstSequence - start - 1), 0);
+  const behind = results.reduce((n, r) => n + (r.endedWith === undefined ? end - (r.lastSequence ?? start) : 0), 0);
   const cutOff = results.filter((r) => r.endedWith !== undefined);
   // Each successful AssignToken emits one event: the timed run's call rate is the event rate.
   const result: FanoutResult = {
     subscribers,
     events,
     eventsPerSec: load.rps,
-    deliveriesPerSec: load.rps * subscribers * (events > 0 ? 1 - lost / (events * subscribers) : 0),
+    deliveriesPerSec: load.rps * subscribers * (events > 0 ? 1 - (lost + behind) / (events * subscribers) : 0),
     lost,
+    behind,
+    catchUpMs,
     cut: cutOff.length,
     firstCut: cutOff[0]?.endedWith,
     load,
   };
   log(
     `  ${events} events (${Math.round(result.eventsPerSec)}/s in the timed run), ${Math.round(result.deliveriesPerSec)} deliveries/s, ` +
-      `lost ${lost}, cut ${cutOff.length}${result.firstCut ? ` (${result.firstCut})` : ""}`,
+      `lost ${lost}, behind ${behind} ${catchUpMs === undefined ? "after 60 s" : `(all caught up ${catchUpMs} ms after the load)`}, cut ${cutOff.length}${result.firstCut ? ` (${result.firstCut})` : ""}`,
   );
   return result;
 }

@@ -216,7 +216,7 @@ export function renderReport(res: Results, fan: FanoutResult | undefined, late: 
   if (fan) {
     line(
       `- ${fan.subscribers} WatchLeases subscribers, no loss at the highest event rate: ${Math.round(fan.eventsPerSec)} events/s ` +
-        `(${Math.round(fan.deliveriesPerSec)} deliveries/s), ${fan.lost} lost, ${fan.cut} cut — ${verdict(fan.lost === 0 && fan.cut === 0)}`,
+        `(${Math.round(fan.deliveriesPerSec)} deliveries/s), ${fan.lost} lost, ${fan.behind} still behind ${fan.catchUpMs === undefined ? "60 s after the load" : `(caught up ${fan.catchUpMs} ms after the load)`}, ${fan.cut} cut — ${verdict(fan.lost === 0 && fan.cut === 0 && fan.behind === 0)}`,
     );
   }
   line();
@@ -279,6 +279,8 @@ export function renderReport(res: Results, fan: FanoutResult | undefined, late: 
     watch_subscribers: fan?.subscribers ?? null,
     watch_events_per_s: fan ? r0(fan.eventsPerSec) : null,
     watch_deliveries_per_s: fan ? r0(fan.deliveriesPerSec) : null,
+    watch_behind: fan ? fan.behind : null,
+    watch_catch_up_ms: fan ? (fan.catchUpMs ?? null) : null,
     watch_lost: fan?.lost ?? null,
     watch_cut: fan?.cut ?? null,
     load_before: info.loadBefore.map((x) => r2(x)),

@@ -25,7 +25,7 @@ import { checkGetRequest } from "../transport/connect/get-requests.js";
 import { requestJsonOptions } from "../transport/connect/json-text.js";
 import { openServices, PROTECTED, routes } from "../transport/connect/routes.js";
 import { grpcEngine } from "../transport/grpc/grpc-engine.js";
-import { authGate } from "../transport/http/auth-gate.js";
+import { authGate, type AuthGateOptions } from "../transport/http/auth-gate.js";
 import { fallbackRouter } from "../transport/http/fallback.js";
 import { docsRoutes } from "../transport/docs/docs-routes.js";
 import { OnePortServer } from "../transport/http/one-port.js";
@@ -105,6 +105,18 @@ export async function startServer(config: Config, options: StartOptions): Promis
 
   // Health and reflection, shared by both engines so each exists once.
   const open = openServices(readiness.notReadyReason);
+  // The password check from the headers, before any body is read, on both engines.
+  const auth: AuthGateOptions = {
+    check,
+    services: PROTECTED,
+    requestId: requestIdOf,
+    requestIdHeader: REQUEST_ID_HEADER,
+    onReject: ({ method, requestId, seconds, ...f }) => {
+      authFailures.record({ protocol: "rpc", ...f });
+      metrics.observeRpc(method, "unauthenticated", seconds);
+      if (log.isLevelEnabled("debug")) log.debug({ method: f.route.slice(1), code: "Unauthenticated", ms: Math.round(seconds * 1000), requestId }, "rpc");
+    },
+  };
   // Native gRPC connections go to grpc-js (unless configured otherwise), serving the same service.
   const grpc =
     config.grpcEngine === "grpc-js"
@@ -114,6 +126,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
           observer: grpcCallObserver(log, metrics),
           limits: config.limits,
           connections: config.connections,
+          auth,
         })
       : undefined;
   const handler = connectNodeAdapter({
@@ -141,20 +154,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
     ),
   });
   // Credentials are checked from the headers before connect-node reads a byte of the body.
-  const gated = authGate(
-    {
-      check,
-      services: PROTECTED,
-      requestId: requestIdOf,
-      requestIdHeader: REQUEST_ID_HEADER,
-      onReject: ({ method, requestId, seconds, ...f }) => {
-        authFailures.record({ protocol: "rpc", ...f });
-        metrics.observeRpc(method, "unauthenticated", seconds);
-        if (log.isLevelEnabled("debug")) log.debug({ method: f.route.slice(1), code: "Unauthenticated", ms: Math.round(seconds * 1000), requestId }, "rpc");
-      },
-    },
-    guardConnectHandler(handler),
-  );
+  const gated = authGate(auth, guardConnectHandler(handler));
   const server = new OnePortServer({
     handler: gated,
     ...config.connections,

@@ -87,9 +87,7 @@ export class GrpcCall {
 
   /** The client's address without the port, as the Connect path logs it. */
   get peer(): string | undefined {
-    const peer = this.call.getPeer();
-    const m = /^(?:\[(.+)\]|([^:]+)):\d+$/.exec(peer);
-    return m ? (m[1] ?? m[2]) : peer || undefined;
+    return peerAddress(this.call.getPeer());
   }
 
   /** The call is over for the handler: grpc-js cancelled it, or it is cut for not reading. */
@@ -103,6 +101,12 @@ export class GrpcCall {
     const deadline = this.call.getDeadline();
     return deadline instanceof Date && deadline.getTime() <= Date.now() ? grpc.status.DEADLINE_EXCEEDED : grpc.status.CANCELLED;
   }
+}
+
+/** grpc-js's peer, "1.2.3.4:5678" or "[::1]:5678", as the address alone ("unknown": none). */
+export function peerAddress(peer: string): string | undefined {
+  const m = /^(?:\[(.+)\]|([^:]+)):\d+$/.exec(peer);
+  return m ? (m[1] ?? m[2]) : peer === "unknown" || peer === "" ? undefined : peer;
 }
 
 export function requestIdMetadata(requestId: string): grpc.Metadata {

@@ -1,12 +1,14 @@
 // The grpc-js engine: a grpc-js Server that never listens itself, fed the HTTP/2 connections the
 // one-port listener judged gRPC through grpc-js's public connection injector, with the same limits
-// as the connect-node path (message size, streams per connection, idle connections).
+// as the connect-node path (message size, streams per connection, idle connections, auth before body).
 
 import type net from "node:net";
 import type { ServiceImplSpec } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import type { ConnectionLimits, Limits } from "../../config/limits.js";
 import type { TokenServiceApi } from "../../service/token-service.js";
+import type { AuthGateOptions } from "../http/auth-gate.js";
+import { grpcAuthGate } from "./auth-gate.js";
 import { addConnectServices } from "./bridge.js";
 import type { CallObserver } from "./call.js";
 import { addTokenService } from "./token-service.js";
@@ -28,6 +30,8 @@ export interface GrpcEngineOptions {
   readonly observer: CallObserver;
   readonly limits: Limits;
   readonly connections: ConnectionLimits;
+  /** The password check, run on each call's metadata before its message is read. */
+  readonly auth: AuthGateOptions;
 }
 
 export function grpcEngine(options: GrpcEngineOptions): GrpcEngine {
@@ -35,6 +39,7 @@ export function grpcEngine(options: GrpcEngineOptions): GrpcEngine {
     "grpc.max_receive_message_length": options.limits.maxRequestBytes,
     "grpc.max_concurrent_streams": options.connections.maxConnectionStreams,
     "grpc.max_connection_idle_ms": options.connections.idleTimeoutMs,
+    interceptors: [grpcAuthGate(options.auth)],
   });
   const calls = { observer: options.observer, writeStallTimeoutMs: options.connections.writeStallTimeoutMs };
   addTokenService(server, options.service, calls);
