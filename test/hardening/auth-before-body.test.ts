@@ -6,6 +6,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import http2 from "node:http2";
+import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectClient } from "../harness/clients.js";
 import { startTestServer, type TestServer } from "../harness/server.js";
@@ -158,6 +159,33 @@ describe("credentials before the body", () => {
       expect(await client.unary("getPool", { name: "default" })).toMatchObject({ pool: { name: "default" } });
     } finally {
       client.close();
+    }
+  });
+
+  it("answers HTTP/1.1 a small body that arrives after its head (chunked, as connect-es sends it), and keeps the connection", async () => {
+    const socket = net.connect(port, "127.0.0.1");
+    await new Promise((resolve) => socket.once("connect", resolve));
+    let got = "";
+    socket.on("data", (c: Buffer) => (got += c.toString("latin1")));
+    const head = (password: string): string =>
+      `POST ${RPC}/ListPools HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n${password ? `x-api-password: ${password}\r\n` : ""}\r\n`;
+    const body = "2\r\n{}\r\n0\r\n\r\n";
+    try {
+      socket.write(head(""));
+      await new Promise((r) => setTimeout(r, 100)); // the body comes in a later packet
+      socket.write(body);
+      const until = async (re: RegExp): Promise<void> => {
+        for (let i = 0; i < 100 && !re.test(got); i++) await new Promise((r) => setTimeout(r, 20));
+      };
+      await until(/HTTP\/1\.1 401[\s\S]*unauthenticated/);
+      expect(got).toMatch(/^HTTP\/1\.1 401 /);
+      expect(got).not.toMatch(/connection: close/i);
+      // The same connection serves the next, authenticated call.
+      socket.write(head(s.password) + body);
+      await until(/HTTP\/1\.1 200/);
+      expect(got).toMatch(/HTTP\/1\.1 200 /);
+    } finally {
+      socket.destroy();
     }
   });
 

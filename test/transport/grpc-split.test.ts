@@ -11,7 +11,7 @@ import hpack from "hpack.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../gen/es/google/rpc/status_pb.js";
-import { GetPoolRequestSchema, WatchLeasesRequestSchema } from "../../gen/es/tokenpool/v1/token_service_pb.js";
+import { AssignTokenRequestSchema, GetPoolRequestSchema, WatchLeasesRequestSchema } from "../../gen/es/tokenpool/v1/token_service_pb.js";
 import { createRegistry } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
@@ -213,6 +213,38 @@ describe("one port, two gRPC engines", () => {
       await own.close();
     }
   }, 30_000);
+
+  it("grpc-js honours deadlines beyond 24.8 days (its own parser wraps them to an instant DEADLINE_EXCEEDED)", async () => {
+    const c = connectClient(s.url, s.password, "connect-binary-h2");
+    try {
+      await c.unary("createPool", { name: "deadline-clamp", initialTokens: 1 });
+      await c.unary("assignToken", { pool: "deadline-clamp", owner: "holder" });
+    } finally {
+      c.close();
+    }
+    /** An AssignToken that waits `waitMs` for a token of the full pool, under grpc-timeout `timeout`. */
+    const waitingAssign = async (timeout: string, waitMs: number): Promise<{ grpc: string | undefined; ms: number }> => {
+      const body = toBinary(AssignTokenRequestSchema, create(AssignTokenRequestSchema, { pool: "deadline-clamp", owner: "waiter", waitTimeout: { nanos: waitMs * 1e6 } }));
+      const started = Date.now();
+      const a = await request(session, "/tokenpool.v1.TokenService/AssignToken", grpcHeaders({ "grpc-timeout": timeout, "x-api-password": s.password }), envelope(body));
+      return { grpc: grpcStatus(a), ms: Date.now() - started };
+    };
+    const session = http2.connect(s.url);
+    try {
+      // The wait runs out (POOL_EXHAUSTED, NOT_FOUND in the error table), not the deadline.
+      for (const timeout of ["99999999H", "2562047H", "30000000S"]) {
+        const r = await waitingAssign(timeout, 300);
+        expect({ timeout, grpc: r.grpc }).toEqual({ timeout, grpc: "5" });
+        expect(r.ms).toBeGreaterThanOrEqual(250);
+      }
+      // A deadline shorter than the wait still ends the call first.
+      const short = await waitingAssign("200m", 900);
+      expect(short.grpc).toBe("4");
+      expect(short.ms).toBeLessThan(800);
+    } finally {
+      session.close();
+    }
+  });
 
   it("grpc-js answers carry the request id, google.rpc.Status details and the same metrics labels", async () => {
     const session = http2.connect(s.url);

@@ -10,6 +10,7 @@ import type { TokenServiceApi } from "../../service/token-service.js";
 import type { AuthGateOptions } from "../http/auth-gate.js";
 import { grpcAuthGate } from "./auth-gate.js";
 import { addConnectServices } from "./bridge.js";
+import { clampDeadlines } from "./deadline-clamp.js";
 import type { CallObserver } from "./call.js";
 import { addTokenService } from "./token-service.js";
 
@@ -45,6 +46,7 @@ export function grpcEngine(options: GrpcEngineOptions): GrpcEngine {
   addTokenService(server, options.service, calls);
   addConnectServices(server, options.open, calls);
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  clampDeadlines(server);
   return {
     injectConnection: (socket) => injector.injectConnection(socket),
     drain: (graceMs) => injector.drain(graceMs),

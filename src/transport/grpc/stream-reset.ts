@@ -1,9 +1,9 @@
 // Resets the HTTP/2 stream under a grpc-js call: a RST_STREAM is not flow-controlled, so it reaches a
 // client that stopped reading when no status can (trailers queue behind the data it does not read).
-// grpc-js has no public way to do this; the stream is one private field away (`call.call.stream`:
-// ServerWritableStreamImpl → BaseServerInterceptingCall, no interceptors configured), pinned with
-// grpc-js 1.14.7 and held by test/service/slow-watcher.test.ts. Without it the call falls back to
-// the write-stall cut (the slot is freed, the stream waits for its session to end).
+// grpc-js has no public way to do this; the stream is a few private fields away (`call.call`, then
+// each interceptor's `nextCall` down to BaseServerInterceptingCall's `stream`), pinned with grpc-js
+// 1.14.7 and held by test/service/slow-watcher.test.ts. Without it the call falls back to the
+// write-stall cut (the slot is freed, the stream waits for its session to end).
 
 import http2 from "node:http2";
 
@@ -13,8 +13,12 @@ interface Resettable {
   close(code: number): void;
 }
 
+const field = (o: unknown, name: string): unknown => (typeof o === "object" && o !== null && name in o ? (o as Record<string, unknown>)[name] : undefined);
+
 function streamOf(call: unknown): Resettable | undefined {
-  const inner = typeof call === "object" && call !== null && "call" in call ? (call as { call: unknown }).call : undefined;
+  let inner = field(call, "call");
+  // Through the interceptors (the auth gate) to the base call.
+  for (let i = 0; i < 8 && field(inner, "nextCall") !== undefined; i++) inner = field(inner, "nextCall");
   const stream = typeof inner === "object" && inner !== null && "stream" in inner ? (inner as { stream: unknown }).stream : undefined;
   if (typeof stream !== "object" || stream === null) return undefined;
   const s = stream as Partial<Resettable>;

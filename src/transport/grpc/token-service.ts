@@ -94,7 +94,8 @@ function watchHandler(service: TokenServiceApi, method: DescMethod, o: TokenServ
         if (!resetForSlowness) clearTimeout(flushTimer);
         // What its client saw: RESOURCE_EXHAUSTED for the slow-consumer reset, else the cancel or deadline.
         outcome.ended(resetForSlowness ? grpc.status.RESOURCE_EXHAUSTED : ctx.cancelCode());
-        if (resetForSlowness) return;
+        // Reset already, or ended by grpc-js itself (deadline: its status is on its way; client gone).
+        if (resetForSlowness || call.cancelled) return;
         // A call cut for not reading is still open at grpc-js: its stream is reset (CANCEL, as the
         // listener's stall guard does on the Connect path), or, failing that, ended when it can be.
         if (!resetStream(call, http2.constants.NGHTTP2_CANCEL)) call.emit("error", { code: grpc.status.CANCELLED, details: "client stopped reading" });

@@ -100,6 +100,37 @@ function wireOf(req: HttpRequest, route: Route, query: string): { wire: Wire; js
 
 const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
 
+/** A rejected HTTP/1.1 body up to this size is received (unparsed) before the answer. */
+const DISCARD_MAX_BYTES = 64 * 1024;
+/** ... for at most this long. */
+const DISCARD_MAX_MS = 1000;
+
+function answerWhenReceived(req: HttpRequest, send: (closeAfter: boolean) => void): void {
+  // Whatever came with the head has been parsed by the next turn.
+  setImmediate(() => {
+    if (req.complete) return send(false);
+    const declared = req.headers["content-length"];
+    if (declared !== undefined && !(Number(declared) <= DISCARD_MAX_BYTES)) return send(true);
+    // Declared small, or chunked (connect-es sends unary bodies chunked): received until it ends,
+    // grows past the limit, or takes too long.
+    let sent = false;
+    let received = 0;
+    const once = (): void => {
+      if (sent) return;
+      sent = true;
+      clearTimeout(timer);
+      send(!req.complete);
+    };
+    const timer = setTimeout(once, DISCARD_MAX_MS);
+    req.on("data", (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > DISCARD_MAX_BYTES) once();
+    });
+    req.once("end", once);
+    req.once("close", once);
+  });
+}
+
 export function authGate(options: AuthGateOptions, next: HttpHandler): HttpHandler {
   const routes = new Map<string, Route>();
   for (const service of options.services) {
@@ -126,10 +157,11 @@ export function authGate(options: AuthGateOptions, next: HttpHandler): HttpHandl
     const requestId = options.requestId(get(options.requestIdHeader));
     const h2 = req instanceof http2.Http2ServerRequest;
     if (h2) answers.send(res, wire.wire, wire.json, requestId, false);
-    // HTTP/1.1: answered once the parser is through the bytes that came with the head, so a body sent
-    // with it is known complete (Node then discards it and the connection stays usable). A body still
-    // on its way (large, or never coming) is not worth waiting for: the connection ends after the answer.
-    else setImmediate(() => answers.send(res, wire.wire, wire.json, requestId, !req.complete));
+    // HTTP/1.1 has no way to refuse the rest of a body but closing the connection, and a client still
+    // writing when it closes may lose the answer (EPIPE, or a reset that discards it unread). So a small
+    // declared body is let through unparsed and answered when it ends (the connection stays usable); a
+    // large, unbounded or stalled one is answered at once and the connection ends after the answer.
+    else answerWhenReceived(req, (closeAfter) => answers.send(res, wire.wire, wire.json, requestId, closeAfter));
     if (h2 && !req.complete) {
       // The answer is complete; the rest of the request is not wanted (RFC 9113 §8.1: RST_STREAM
       // NO_ERROR, once the answer is out). What arrives until then is dropped unparsed, but consumed:

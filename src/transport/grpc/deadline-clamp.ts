@@ -1,0 +1,36 @@
+// grpc-js 1.14 turns a grpc-timeout into milliseconds with `| 0`, so any deadline past 2^31 ms
+// (24.8 days; "99999999H", or the "2562047H" some clients send for "no deadline") wraps to a small or
+// negative number and the call fails DEADLINE_EXCEEDED at once. Before grpc-js reads a request's
+// headers, such a timeout is clamped to the longest one it handles. The engine's HTTP/2 server is one
+// private field away (`http2Servers`, pinned with grpc-js 1.14.7; test/transport/grpc-split.test.ts).
+
+import type http2 from "node:http2";
+import type * as grpc from "@grpc/grpc-js";
+
+const TIMEOUT = /^(\d{1,8})\s*([HMSmun])$/;
+const MS_PER_UNIT: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
+/** 2^31 - 1 ms, in seconds and 8 digits at most (grpc-js reads at most 8). */
+const LONGEST = "2147483S";
+
+/** The timeout grpc-js should see for this header value: unchanged unless it would overflow. */
+export function clampedTimeout(value: string): string {
+  const m = TIMEOUT.exec(value.trim());
+  if (m === null) return value; // grpc-js answers an unparseable one INTERNAL, as grpc-go does
+  return Number(m[1]) * MS_PER_UNIT[m[2]!]! > 2 ** 31 - 1 ? LONGEST : value;
+}
+
+/**
+ * Installs the clamp on the HTTP/2 server a grpc-js connection injector just created; false when
+ * grpc-js's internals moved (the overflow then stays, as in stock grpc-js).
+ */
+export function clampDeadlines(server: grpc.Server): boolean {
+  const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
+  if (!(servers instanceof Map)) return false;
+  const h2 = [...(servers as Map<unknown, unknown>).keys()].at(-1) as http2.Http2Server | undefined;
+  if (h2 === undefined || typeof h2.prependListener !== "function") return false;
+  h2.prependListener("stream", (_stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+    const value = headers["grpc-timeout"];
+    if (typeof value === "string") headers["grpc-timeout"] = clampedTimeout(value);
+  });
+  return true;
+}
