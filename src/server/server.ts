@@ -11,7 +11,6 @@ import { opsRoutes } from "../ops/ops-routes.js";
 import { grpcCallObserver, instrumentRoutes, REQUEST_ID_HEADER, requestLogInterceptor } from "../ops/request-log.js";
 import { requestIdOf } from "../service/request-id.js";
 import type { Clock } from "../runtime/clock.js";
-import { shareReasonlessAbortError } from "../runtime/shared-abort-reason.js";
 import { DeferredStore } from "../store/deferred-store.js";
 import { DEFAULT_POOL, openingReason, openStore } from "./open-store.js";
 import type { Store } from "../store/store.js";
@@ -56,8 +55,6 @@ const MAX_POOLS_LABELLED = 100;
 
 export async function startServer(config: Config, options: StartOptions): Promise<RunningServer> {
   const { log, clock } = options;
-  // connect-es aborts twice per call without a reason: one shared AbortError instead of two new ones.
-  shareReasonlessAbortError();
   const password = config.apiPassword ?? generatePassword(options.announcePassword);
   const check = new PasswordCheck(password);
   // Calls get UNAVAILABLE (and /readyz says why) until the real store is attached.
