@@ -56,8 +56,14 @@ export class Measurer {
     private readonly bodies: BodyFiles,
   ) {}
 
+  /** HTTP/2 connections each h2load row opens. */
+  get connections(): number {
+    return this.s.connections;
+  }
+
   /** A unary RPC with a fixed body: h2load over HTTP/2, wrk over HTTP/1.1. */
-  async rpc(target: Running, protocol: Exclude<Protocol, "http1-get">, rpc: Rpc, round: number, tokenpool: boolean): Promise<Row> {
+  /** `ratePerConnection`: calls per second per connection (h2load --rps); flat out when absent. */
+  async rpc(target: Running, protocol: Exclude<Protocol, "http1-get">, rpc: Rpc, round: number, tokenpool: boolean, ratePerConnection?: number): Promise<Row> {
     const url = `${target.url}${rpcPath[rpc]}`;
     const headers = { ...HEADERS[protocol], "x-api-password": this.s.password };
     const driver: Driver =
@@ -71,6 +77,7 @@ export class Measurer {
               connections: this.s.connections,
               streams: this.s.streams,
               seconds,
+              ...(ratePerConnection !== undefined && { ratePerConnection }),
             });
     // h2load cannot read gRPC trailers: one checked call first proves the server answers this body OK.
     if (protocol === "grpc") await grpcCallOnce(target.url, rpcPath[rpc], readFileSync(this.bodies.file(rpc, "proto")), this.s.password);
@@ -119,8 +126,12 @@ export class Measurer {
     const cpu1 = cpuMs(target.pid);
     const after = tokenpool ? await scrape(target.url) : undefined;
     // gRPC failures arrive as trailers h2load does not read: tokenpool's own counters tell.
+    // Only the row's own method: watch streams cut meanwhile (the fan-out's) are not its failures.
+    const method = rpc === "assign" ? "AssignToken" : "KeepAlive";
     const serverErrors =
-      before?.rpcErrors !== undefined && after?.rpcErrors !== undefined ? after.rpcErrors - before.rpcErrors : undefined;
+      before?.rpcErrors !== undefined && after?.rpcErrors !== undefined
+        ? (after.rpcErrorsByMethod.get(method) ?? 0) - (before.rpcErrorsByMethod.get(method) ?? 0)
+        : undefined;
     const trailersUnread = protocol === "grpc" && rpc !== "pairs";
     const errors = !trailersUnread ? r.errors : tokenpool && serverErrors !== undefined ? r.errors + serverErrors : undefined;
     return {

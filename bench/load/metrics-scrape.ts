@@ -4,6 +4,8 @@
 export interface Scrape {
   /** RPCs answered with a code other than ok, summed over methods; undefined if not exported. */
   readonly rpcErrors: number | undefined;
+  /** The same by method name (AssignToken, …): a row counts its own method's failures only. */
+  readonly rpcErrorsByMethod: ReadonlyMap<string, number>;
   readonly rpcOk: number | undefined;
   /** Cumulative lateness buckets (upper bound in seconds → count), when exported. */
   readonly latenessBuckets: ReadonlyArray<readonly [number, number]>;
@@ -15,12 +17,17 @@ export async function scrape(baseUrl: string): Promise<Scrape> {
   let ok: number | undefined;
   let errors: number | undefined;
   const buckets: Array<[number, number]> = [];
+  const byMethod = new Map<string, number>();
   for (const line of body.split("\n")) {
     if (line.startsWith("tokenpool_rpc_total{")) {
       const code = /code="([^"]*)"/.exec(line)?.[1];
+      const method = /method="([^"]*)"/.exec(line)?.[1] ?? "";
       const value = Number(line.slice(line.lastIndexOf(" ") + 1));
       if (code === "ok") ok = (ok ?? 0) + value;
-      else errors = (errors ?? 0) + value;
+      else {
+        errors = (errors ?? 0) + value;
+        byMethod.set(method, (byMethod.get(method) ?? 0) + value);
+      }
       ok ??= 0;
       errors ??= 0;
     } else if (line.startsWith("tokenpool_expiry_lateness_seconds_bucket{")) {
@@ -28,7 +35,7 @@ export async function scrape(baseUrl: string): Promise<Scrape> {
       if (le !== undefined) buckets.push([le === "+Inf" ? Infinity : Number(le), Number(line.slice(line.lastIndexOf(" ") + 1))]);
     }
   }
-  return { rpcErrors: errors, rpcOk: ok, latenessBuckets: buckets };
+  return { rpcErrors: errors, rpcErrorsByMethod: byMethod, rpcOk: ok, latenessBuckets: buckets };
 }
 
 /** The q-quantile of a cumulative histogram, interpolated linearly inside its bucket (as Prometheus does). */
