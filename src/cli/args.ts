@@ -2,7 +2,7 @@
 // durations like 30s, 500ms, 5m.
 
 import { parseArgs } from "node:util";
-import type { Protocol } from "../client/index.js";
+import type { Protocol } from "../client/node.js";
 
 export class UsageError extends Error {
   override readonly name = "UsageError";

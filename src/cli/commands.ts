@@ -3,7 +3,7 @@
 
 import { LeaseEventSchema, GetTokenResponseSchema, GenerateTokensResponseSchema, LeaseEventType, PoolSchema, TokenState, type Pool } from "../../gen/es/tokenpool/v1/token_service_pb.js";
 import { msDuration } from "../client/timing.js";
-import { LeaseLostError, type Lease, type TokenPoolClient } from "../client/index.js";
+import { LeaseLostError, type Lease, type TokenPoolClient } from "../client/node.js";
 import { durationArg, intArg, UsageError, type Parsed } from "./args.js";
 import { json, seconds, table, time } from "./format.js";
 

@@ -1,7 +1,7 @@
 // `tokenpool`, the command-line client: parses, runs one command on the client library, and turns
 // any failure into "CODE REASON: message" on stderr with a non-zero exit.
 
-import { describeError, createTokenPoolClient, LeaseLostError } from "../client/index.js";
+import { describeError, createTokenPoolClient, LeaseLostError } from "../client/node.js";
 import { parse, USAGE, UsageError } from "./args.js";
 import { commandFor, type Io } from "./commands.js";
 

@@ -1,12 +1,13 @@
 // createTokenPoolClient: the generated connect-es client plus what every user needs and should not
 // write: proven leases with one batched keep-alive loop per pool, idempotent acquire retries, a
-// resumable watch, and a close() that gives everything back.
+// resumable watch, and a close() that gives everything back. The entry points (node.ts, browser.ts)
+// bind it to their platform's transports.
 
 import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { describeError, isTransient } from "./errors.js";
 import { PoolKeeper } from "./keep-alive.js";
 import { HeldLease, type Lease } from "./lease.js";
-import { allowManyListeners, createTransport, type Protocol } from "./transport.js";
+import type { Platform, Protocol } from "./platform.js";
 import { backoff, linkSignals, durationMs, monotonicNow, msDuration, sleep } from "./timing.js";
 import { watchPool, type WatchOptions } from "./watch.js";
 import { TokenService, type LeaseEvent } from "../../gen/es/tokenpool/v1/token_service_pb.js";
@@ -19,7 +20,7 @@ export interface TokenPoolClientOptions {
   readonly protocol?: Protocol | undefined;
   readonly httpVersion?: "1.1" | "2" | undefined;
   readonly interceptors?: readonly Interceptor[] | undefined;
-  /** Use this transport instead of building one (e.g. connect-web's in a browser). */
+  /** Use this transport instead of building one from baseUrl, password, protocol and interceptors. */
   readonly transport?: Transport | undefined;
   /** Subtracted from every proof: covers clock-rate differences and timer lateness. Default max(250 ms, TTL/10). */
   readonly safetyMarginMs?: number | undefined;
@@ -55,12 +56,12 @@ export interface TokenPoolClient extends AsyncDisposable {
 
 const defaultMargin = (ttlMs: number): number => Math.max(250, ttlMs / 10);
 
-export function createTokenPoolClient(o: TokenPoolClientOptions): TokenPoolClient {
-  const transport = o.transport ?? createTransport({ baseUrl: o.baseUrl, password: o.password, protocol: o.protocol ?? "connect", httpVersion: o.httpVersion, interceptors: o.interceptors });
+export function createTokenPoolClientOn(platform: Platform, o: TokenPoolClientOptions): TokenPoolClient {
+  const transport = o.transport ?? platform.createTransport({ baseUrl: o.baseUrl, password: o.password, protocol: o.protocol ?? "connect", httpVersion: o.httpVersion, interceptors: o.interceptors });
   const service = createClient(TokenService, transport);
   const callTimeoutMs = o.callTimeoutMs ?? 10_000;
   const closing = new AbortController();
-  allowManyListeners(closing.signal);
+  platform.allowManyListeners(closing.signal);
   const keepers = new Map<string, PoolKeeper>();
   const releases = new Set<Promise<void>>();
 

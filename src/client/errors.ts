@@ -65,3 +65,8 @@ export class SequenceCompactedError extends Error {
     super(`SEQUENCE_COMPACTED: events after ${afterSequence} of pool ${pool} are gone (oldest kept: ${oldestSequence}): ${message}`);
   }
 }
+
+/** createTokenPoolClient was asked for a protocol this platform cannot speak: "grpc" in a browser. */
+export class UnsupportedProtocolError extends Error {
+  override readonly name = "UnsupportedProtocolError";
+}

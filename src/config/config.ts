@@ -36,6 +36,8 @@ export interface Config {
   readonly eventRingSize: number;
   readonly watchBuffer: number;
   readonly logLevel: string;
+  /** Origins whose browser pages may call the API (CORS); "*" = any; empty = CORS off. */
+  readonly corsOrigins: readonly string[];
   readonly limits: Limits;
   readonly connections: ConnectionLimits;
 }
@@ -130,6 +132,13 @@ const OPTIONS = {
   shutdownGrace: { flag: "shutdown-grace", env: ["SHUTDOWN_GRACE"], default: "10", help: "seconds in-flight calls get on SIGTERM" },
   eventRing: { flag: "event-ring", env: ["EVENT_RING_SIZE"], default: "10000", help: "events retained per pool for WatchLeases resume" },
   watchBuffer: { flag: "watch-buffer", env: ["WATCH_BUFFER"], default: "10000", help: "events a slow watcher may lag before it is cut off" },
+  corsOrigin: {
+    flag: "cors-origin",
+    env: ["CORS_ORIGIN"],
+    default: "",
+    shownDefault: "(off)",
+    help: "comma-separated origins (https://app.example.com) whose browser pages may call the API, or * for any",
+  },
   logLevel: { flag: "log-level", env: ["LOG_LEVEL"], default: "info", help: "trace | debug | info | warn | error | silent" },
   maxRequestBytes: { flag: "max-request-bytes", env: ["MAX_REQUEST_BYTES"], default: String(defaultLimits.maxRequestBytes), help: "largest request body" },
   maxBatch: { flag: "max-batch", env: ["MAX_BATCH_TOKENS"], default: String(defaultLimits.maxBatchTokens), help: "most tokens per KeepAlive/GenerateTokens call" },
@@ -252,6 +261,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     throw new ConfigError(`${logLevel.source}=${JSON.stringify(logLevel.value)}: expected trace, debug, info, warn, error or silent`);
   }
   const password = raw("apiPassword").value;
+  const corsOrigins = origins(raw("corsOrigin"));
   const maxTokens = int("maxTokens", 1, 50_000_000);
   const limits: Limits = {
     ...defaultLimits,
@@ -297,6 +307,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     eventRingSize: int("eventRing", 1, 10_000_000),
     watchBuffer: int("watchBuffer", 1, 10_000_000),
     logLevel: logLevel.value,
+    corsOrigins,
     limits,
     connections,
   };
@@ -325,6 +336,24 @@ function redisSettings(
     redisTopology,
     redisReplicaAck: { minReplicas: int("redisMinReplicasAck", 0, 100), timeoutMs: seconds("redisAckTimeout", 0.001, 60) },
   };
+}
+
+/** Each entry an origin exactly as a browser sends it (scheme://host[:port], no path), or "*". */
+function origins({ value, source }: { value: string; source: string }): string[] {
+  const list = value.split(",").map((o) => o.trim()).filter((o) => o !== "");
+  for (const o of list) {
+    if (o === "*") continue;
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(o);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== o) {
+      throw new ConfigError(`${source}=${JSON.stringify(value)}: ${JSON.stringify(o)} is not an origin like https://app.example.com or http://127.0.0.1:3000 (no path, no trailing slash), nor *`);
+    }
+  }
+  return list;
 }
 
 function parseFlags(argv: readonly string[]): Record<string, string> | "help" {

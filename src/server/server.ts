@@ -25,6 +25,7 @@ import { requestJsonOptions } from "../transport/connect/json-text.js";
 import { openServices, PROTECTED, routes } from "../transport/connect/routes.js";
 import { grpcEngine } from "../transport/grpc/grpc-engine.js";
 import { authGate, type AuthGateOptions } from "../transport/http/auth-gate.js";
+import { withCors } from "../transport/http/cors.js";
 import { fallbackRouter } from "../transport/http/fallback.js";
 import { docsRoutes } from "../transport/docs/docs-routes.js";
 import { OnePortServer } from "../transport/http/one-port.js";
@@ -152,8 +153,11 @@ export async function startServer(config: Config, options: StartOptions): Promis
   });
   // Credentials are checked from the headers before connect-node reads a byte of the body.
   const gated = authGate(auth, guardConnectHandler(handler));
+  // Outside the auth gate: a browser's preflight carries no password. (Native gRPC on the grpc-js
+  // engine never comes from a browser, so it needs none.)
+  const served = config.corsOrigins.length > 0 ? withCors(config.corsOrigins, gated) : gated;
   const server = new OnePortServer({
-    handler: gated,
+    handler: served,
     ...config.connections,
     onError: transportErrorLog(log, clock),
     ...(grpc && { grpc }),

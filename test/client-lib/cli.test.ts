@@ -6,7 +6,7 @@ import { execFile, spawn } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, type ServerProcess } from "../harness/server-process.js";
-import { TokenState, type TokenPoolClient } from "../../src/client/index.js";
+import { TokenState, type TokenPoolClient } from "../../src/client/node.js";
 import { client, freshPool, PASSWORD, serverProcess, sleep } from "./fixtures.js";
 
 const run = promisify(execFile);

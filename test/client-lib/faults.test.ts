@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../harness/ports.js";
 import type { ServerProcess } from "../harness/server-process.js";
-import { LeaseLostError, TokenState, type Lease, type TokenPoolClient } from "../../src/client/index.js";
+import { LeaseLostError, TokenState, type Lease, type TokenPoolClient } from "../../src/client/node.js";
 import { client, freshPool, rpcCount, serverProcess, sleep } from "./fixtures.js";
 import { startStallProxy, type StallProxy } from "./stall-proxy.js";
 

@@ -1,7 +1,7 @@
 // Shared bits of the client-library tests: a server process, a fresh pool, metrics counters.
 
 import { startServer, type ServerProcess } from "../harness/server-process.js";
-import { createTokenPoolClient, type TokenPoolClient, type TokenPoolClientOptions } from "../../src/client/index.js";
+import { createTokenPoolClient, type TokenPoolClient, type TokenPoolClientOptions } from "../../src/client/node.js";
 
 export const PASSWORD = "client-test-password-8d1e";
 

@@ -5,7 +5,7 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ServerProcess } from "../harness/server-process.js";
-import { LeaseLostError, TokenState, type TokenPoolClient } from "../../src/client/index.js";
+import { LeaseLostError, TokenState, type TokenPoolClient } from "../../src/client/node.js";
 import { client, freshPool, serverProcess, sleep } from "./fixtures.js";
 
 let s: ServerProcess;

@@ -3,26 +3,16 @@
 // shell one runs `npx tokenpool` line by line.
 
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, type ServerProcess } from "../harness/server-process.js";
-import type { TokenPoolClient } from "../../src/client/index.js";
+import type { TokenPoolClient } from "../../src/client/node.js";
 import { client, PASSWORD, serverProcess } from "./fixtures.js";
+import { clientExamples, sectionBlocks } from "./readme-blocks.js";
 
 const run = promisify(execFile);
-
-/** The fenced code blocks of one README section, by language. */
-function sectionBlocks(heading: string): Record<string, string[]> {
-  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-  const start = readme.indexOf(`\n## ${heading}\n`);
-  if (start < 0) throw new Error(`README has no section ${heading}`);
-  const end = readme.indexOf("\n## ", start + 1);
-  const blocks: Record<string, string[]> = {};
-  for (const m of readme.slice(start, end < 0 ? undefined : end).matchAll(/```(\w+)\n([\s\S]*?)```/g)) (blocks[m[1]!] ??= []).push(m[2]!);
-  return blocks;
-}
 
 let s: ServerProcess;
 let admin: TokenPoolClient;
@@ -43,14 +33,14 @@ afterAll(async () => {
 describe("README: Client library and CLI", () => {
   const blocks = sectionBlocks("Client library and CLI");
 
-  it("has one TypeScript and one shell example", () => {
-    expect(blocks.ts).toHaveLength(1);
+  it("has a Node and a browser TypeScript example (browser.test.ts runs that one) and one shell example", () => {
+    expect(clientExamples().count).toBe(2);
     expect(blocks.sh).toHaveLength(1);
   });
 
   it("runs the TypeScript example: work outlasting the TTL keeps its lease, then it is released", async () => {
     const file = join(dir, "example.ts");
-    writeFileSync(file, blocks.ts![0]!);
+    writeFileSync(file, clientExamples().node);
     const { stdout, stderr } = await run(process.execPath, ["--import", "tsx", file], { cwd: ROOT, env, timeout: 60_000 });
     expect(stderr).not.toContain("lost it");
     expect(stdout).toMatch(/^step 0 with (\S+) \(generation 1\)\n/);

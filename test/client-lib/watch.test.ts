@@ -3,7 +3,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ServerProcess } from "../harness/server-process.js";
-import { LeaseEventType, SequenceCompactedError, type LeaseEvent, type TokenPoolClient } from "../../src/client/index.js";
+import { LeaseEventType, SequenceCompactedError, type LeaseEvent, type TokenPoolClient } from "../../src/client/node.js";
 import { client, freshPool, serverProcess, sleep } from "./fixtures.js";
 import { startStallProxy, type StallProxy } from "./stall-proxy.js";
 
