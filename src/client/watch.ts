@@ -8,7 +8,10 @@ import { backoff, linkSignals, sleep } from "./timing.js";
 import type { LeaseEvent, LeaseEventType, TokenService } from "../../gen/es/tokenpool/v1/token_service_pb.js";
 
 export interface WatchOptions {
-  /** Replay the retained events after this sequence first. Default: the pool's sequence when the watch starts. */
+  /**
+   * Replay the retained events after this sequence first (0: from the pool's first event). Default: the
+   * pool's sequence when the watch starts, so it delivers what happens from then on, reconnects included.
+   */
   readonly afterSequence?: bigint | undefined;
   readonly types?: readonly LeaseEventType[] | undefined;
   readonly owner?: string | undefined;
@@ -18,10 +21,14 @@ export interface WatchOptions {
   readonly onReconnect?: ((error: unknown, attempt: number) => void) | undefined;
 }
 
-/** Failures after which resuming is right: the server went away, ended the stream, or cut a slow reader. */
+/**
+ * Failures after which resuming is right: the server went away, ended the stream, or cut a slow reader.
+ * CANCELED too (the caller's own abort never gets here): connect-node reports an HTTP/2 connection
+ * that died with the server (kill -9) as a stream reset with CANCEL.
+ */
 function resumable(e: unknown): boolean {
   const d = describeError(e);
-  return isTransient(e) || d.reason === "SHUTDOWN" || d.reason === "SLOW_CONSUMER" || d.reason === "UNAVAILABLE";
+  return isTransient(e) || d.code === "CANCELED" || d.reason === "SHUTDOWN" || d.reason === "SLOW_CONSUMER" || d.reason === "UNAVAILABLE";
 }
 
 export async function* watchPool(service: Client<typeof TokenService>, pool: string, o: WatchOptions, closed: AbortSignal): AsyncGenerator<LeaseEvent> {
@@ -34,12 +41,15 @@ export async function* watchPool(service: Client<typeof TokenService>, pool: str
 }
 
 async function* resumingWatch(service: Client<typeof TokenService>, pool: string, o: WatchOptions, signal: AbortSignal): AsyncGenerator<LeaseEvent> {
-  // Starting from a known sequence (not "live only") makes even the first reconnect gap-free.
-  let after = o.afterSequence ?? (await service.getPool({ name: pool }, { signal })).pool?.sequence ?? 0n;
+  // Always a known sequence, never "live only": then even a stream that breaks before its first event
+  // resumes without a gap. A pool without events has sequence 0, which (set) replays from its first.
+  let after: bigint | undefined = o.afterSequence;
   let attempt = 0;
   while (!signal.aborted) {
     try {
-      const stream = service.watchLeases({ pool, afterSequence: after, types: [...(o.types ?? [])], owner: o.owner ?? "" }, { signal });
+      // Inside the retry: a server unreachable at the start is waited for like one lost later.
+      after ??= (await service.getPool({ name: pool }, { signal })).pool?.sequence ?? 0n;
+      const stream = service.watchLeases({ pool, afterSequence: after, resume: true, types: [...(o.types ?? [])], owner: o.owner ?? "" }, { signal });
       for await (const m of stream) {
         attempt = 0;
         if (m.kind.case !== "event") continue;
@@ -49,7 +59,7 @@ async function* resumingWatch(service: Client<typeof TokenService>, pool: string
     } catch (e) {
       if (signal.aborted) return;
       const d = describeError(e);
-      if (d.reason === "SEQUENCE_COMPACTED") throw new SequenceCompactedError(pool, after, BigInt(d.metadata.oldest_sequence ?? "0"), d.message);
+      if (d.reason === "SEQUENCE_COMPACTED") throw new SequenceCompactedError(pool, after ?? 0n, BigInt(d.metadata.oldest_sequence ?? "0"), d.message);
       if (!resumable(e)) throw e;
       o.onReconnect?.(e, attempt);
     }

@@ -177,14 +177,14 @@ export class EventHub {
     return sub;
   }
 
-  /** Starts a watch: replays retained events after `afterSequence` (0 = live only), then live ones. */
-  subscribe(pool: string, afterSequence: number): Subscription | WatchEnd {
+  /** Starts a watch: replays retained events after `afterSequence` (undefined = live only), then live ones. */
+  subscribe(pool: string, afterSequence: number | undefined): Subscription | WatchEnd {
     const ring = this.rings.get(pool);
     const last = this.lastSequence.get(pool) ?? 0;
-    const start = afterSequence === 0 ? last : afterSequence;
+    const start = afterSequence ?? last;
     const oldest = ring?.oldest();
     if (start < last && (oldest === undefined || start + 1 < oldest)) {
-      return { code: "OUT_OF_RANGE", pool, oldestSequence: oldest ?? last + 1, requested: afterSequence };
+      return { code: "OUT_OF_RANGE", pool, oldestSequence: oldest ?? last + 1, requested: start };
     }
     const sub = new Subscription(pool, this.options.subscriberBuffer, (s) => this.unsubscribe(s), start);
     if (ring && start < last) for (const e of ring.since(start)) sub.offer(e);

@@ -260,7 +260,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenServiceApi {
     async watchLeases(req, call) {
       const denied = refused("watchLeases", call);
       if (denied) return err(denied);
-      if (req.allPools && req.afterSequence > 0n) {
+      if (req.allPools && (req.afterSequence > 0n || req.resume)) {
         return err(invalid("after_sequence", "cannot resume an all_pools watch: sequences are per pool"));
       }
       let pool = "";
@@ -282,7 +282,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenServiceApi {
       if (!streams.tryAcquire()) return err({ code: "TOO_MANY_STREAMS", limit: limits.maxStreams });
       let watch: Awaited<ReturnType<Store["watch"]>>;
       try {
-        watch = req.allPools ? await store.watchAll() : await store.watch(pool, Number(req.afterSequence));
+        watch = req.allPools ? await store.watchAll() : await store.watch(pool, req.afterSequence > 0n || req.resume ? Number(req.afterSequence) : undefined);
       } catch (e) {
         streams.release();
         throw e;

@@ -70,7 +70,7 @@ export class DeferredStore implements Store {
     return this.target ? this.target.getToken(pool, token) : this.refuse();
   }
 
-  watch(pool: string, afterSequence: number): Promise<Result<Watch, StoreError | WatchEnd>> {
+  watch(pool: string, afterSequence: number | undefined): Promise<Result<Watch, StoreError | WatchEnd>> {
     return this.target ? this.target.watch(pool, afterSequence) : this.refuse();
   }
 

@@ -220,7 +220,7 @@ export class LocalStore implements Store {
     return this.read(() => this.current.get(pool, token));
   }
 
-  async watch(pool: string, afterSequence: number) {
+  async watch(pool: string, afterSequence: number | undefined) {
     const exists = await this.read(() => this.current.getPool(pool));
     if (!exists.ok) return exists;
     const sub = this.hub.subscribe(pool, afterSequence);

@@ -78,8 +78,8 @@ export interface Store {
   releaseOldestRecyclable(pool: string): Promise<Result<{ released: string | undefined; available: number }, StoreError>>;
   deleteToken(pool: string, token: string): Promise<Result<void, StoreError>>;
   getToken(pool: string, token: string): Promise<Result<TokenInfo, StoreError>>;
-  /** Replays retained events after `afterSequence` (0 = live only), then streams live ones. */
-  watch(pool: string, afterSequence: number): Promise<Result<Watch, StoreError | WatchEnd>>;
+  /** Replays retained events after `afterSequence` (undefined = live only), then streams live ones. */
+  watch(pool: string, afterSequence: number | undefined): Promise<Result<Watch, StoreError | WatchEnd>>;
   /** Live events of every pool, including pools created after the watch started; no resume. */
   watchAll(): Promise<Result<Watch, StoreError>>;
   /** Why the backend cannot serve calls right now (Redis unreachable, lmdb refusing writes); undefined = ready. */

@@ -111,7 +111,8 @@ describe("tokenpool CLI", () => {
     expect(lines.map((l) => l.type)).toEqual(["LEASE_EVENT_TYPE_ASSIGNED", "LEASE_EVENT_TYPE_RELEASED"]);
     expect(lines.map((l) => l.sequence)).toEqual(["2", "3"]);
     expect(text.code).toBe(0);
-    expect(text.stdout).toBe(""); // --after 0: live only, and nothing happened in its 2 s before the release
+    // --after 0: from the pool's first event (then live; nothing else happened in its 2 s before the release).
+    expect(text.stdout).toMatch(/^1 +\S+ +GENERATED +w-1 *\n2 +\S+ +ASSIGNED +w-1 +watcher-test +gen 1\n$/);
   });
 
   it("says what is wrong: bad password, bad command line", async () => {

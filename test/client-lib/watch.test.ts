@@ -1,7 +1,13 @@
 // client.watch against a real server process: it resumes after a dropped connection with exactly
-// the events it had not delivered (no gap, no repeat), and says SEQUENCE_COMPACTED when they are gone.
+// the events it had not delivered (no gap, no repeat), even when it broke before its first event on a
+// pool at sequence 0 (network drop, and kill -9 + restart on lmdb), and says SEQUENCE_COMPACTED when
+// they are gone.
 
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../harness/ports.js";
 import type { ServerProcess } from "../harness/server-process.js";
 import { LeaseEventType, SequenceCompactedError, type LeaseEvent, type TokenPoolClient } from "../../src/client/node.js";
 import { client, freshPool, serverProcess, sleep } from "./fixtures.js";
@@ -21,7 +27,82 @@ afterAll(async () => {
   await s?.stop();
 });
 
+/** Until the server counts `n` open WatchLeases streams (its watch_streams gauge). */
+async function streamsOpen(url: string, n: number): Promise<void> {
+  const until = Date.now() + 10_000;
+  for (;;) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    if (new RegExp(`^tokenpool_watch_streams ${n}$`, "m").test(text)) return;
+    if (Date.now() > until) throw new Error(`watch_streams never reached ${n}`);
+    await sleep(50);
+  }
+}
+
+/** Collects the watch's events into `into` until `count` of them arrived. */
+function collect(c: TokenPoolClient, pool: string, into: LeaseEvent[], count: number, reconnects: unknown[]): Promise<void> {
+  return (async () => {
+    for await (const e of c.watch(pool, { onReconnect: (err) => reconnects.push(err) })) {
+      into.push(e);
+      if (into.length === count) break;
+    }
+  })();
+}
+
 describe("client.watch", () => {
+  it("started on a pool at sequence 0, misses nothing when the connection drops before its first event", async () => {
+    const pool = await freshPool(admin, 0, 5000);
+    expect((await admin.service.getPool({ name: pool })).pool?.sequence).toBe(0n);
+    const c = client(proxy.url, { protocol: "connect" });
+    const events: LeaseEvent[] = [];
+    const reconnects: unknown[] = [];
+    const done = collect(c, pool, events, 3, reconnects);
+    await streamsOpen(s.url, 1);
+    // Dropped and held off: the reconnect reaches the server only after the events happened.
+    proxy.stall();
+    proxy.dropAll();
+    for (let i = 0; i < 3; i++) await admin.service.generateTokens({ pool, tokens: [`g${i}`] });
+    await sleep(300);
+    proxy.resume();
+    await done;
+    expect(reconnects.length).toBeGreaterThanOrEqual(1);
+    expect(events.map((e) => [e.sequence, e.token])).toEqual([
+      [1n, "g0"],
+      [2n, "g1"],
+      [3n, "g2"],
+    ]);
+    await c.close();
+  });
+
+  it("started on a pool at sequence 0, misses nothing across a kill -9 and restart (lmdb)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tokenpool-watch-"));
+    const args = ["--store", "lmdb", "--data-dir", dir, "--port", String(await freePort())];
+    let lmdb = await serverProcess(args);
+    const c = client(lmdb.url, { protocol: "grpc" });
+    try {
+      const pool = await freshPool(c, 0, 5000);
+      const events: LeaseEvent[] = [];
+      const reconnects: unknown[] = [];
+      const done = collect(c, pool, events, 2, reconnects);
+      await streamsOpen(lmdb.url, 1);
+      await lmdb.kill9();
+      lmdb = await serverProcess(args);
+      // Right after the restart, before the watch's backoff brings it back.
+      const restarted = client(lmdb.url);
+      await restarted.service.generateTokens({ pool, tokens: ["after-restart-1", "after-restart-2"] });
+      await restarted.close();
+      await done;
+      expect(reconnects.length).toBeGreaterThanOrEqual(1);
+      expect(events.map((e) => [e.sequence, e.token])).toEqual([
+        [1n, "after-restart-1"],
+        [2n, "after-restart-2"],
+      ]);
+    } finally {
+      await c.close();
+      await lmdb.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it("resumes after a dropped connection from the last delivered sequence", async () => {
     const pool = await freshPool(admin, 0, 5000);
     const c = client(proxy.url, { protocol: "connect" });

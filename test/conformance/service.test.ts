@@ -287,6 +287,11 @@ for (const { store, clients, flags } of RUNS) {
         const replayed = await takeEvents(replay, 3);
         await replay.return?.();
         expect(replayed.map((e) => Number(e.sequence))).toEqual(seqs.slice(1));
+        // after_sequence 0 with resume replays from the pool's very first event.
+        const fromStart = c.watch({ pool: p, afterSequence: "0", resume: true }, { signal: AbortSignal.timeout(5000) })[Symbol.asyncIterator]();
+        const all = await takeEvents(fromStart, seqs.at(-1)!);
+        await fromStart.return?.();
+        expect(all.map((e) => Number(e.sequence))).toEqual(Array.from({ length: seqs.at(-1)! }, (_, i) => i + 1));
         await expectRpcError(
           (async () => {
             for await (const _ of c.watch({ pool: "missing-" + p })) return;

@@ -237,7 +237,7 @@ describe("lmdb store", () => {
     const before = value(await store.getPool("p"));
 
     const seen: LeaseEvent[] = [];
-    const watch = value(await store.watch("p", 0));
+    const watch = value(await store.watch("p", undefined));
     void (async () => {
       for await (const e of watch) seen.push(e);
     })();

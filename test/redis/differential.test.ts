@@ -165,7 +165,7 @@ describe("redis store ≡ in-process core", () => {
           expect(errorShape(await memory.createPool(pool, config, 0), pi.r.bind(pi))).toEqual(
             errorShape(await redis.createPool(pool, config, 0), pi.r.bind(pi)),
           );
-          const [wm, wr] = await Promise.all([memory.watch(pool, 0), redis.watch(pool, 0)]);
+          const [wm, wr] = await Promise.all([memory.watch(pool, undefined), redis.watch(pool, undefined)]);
           if (!wm.ok || !wr.ok) throw new Error("watch failed");
           return [new Tail(wm.value), new Tail(wr.value)];
         };
@@ -321,7 +321,7 @@ describe("redis store ≡ in-process core", () => {
         const pool = `${name}-${++poolCounter}`;
         const created = await store.createPool(pool, config, 0);
         if (!created.ok) throw new Error(JSON.stringify(created.error));
-        const w = await store.watch(pool, 0);
+        const w = await store.watch(pool, undefined);
         if (!w.ok) throw new Error("watch failed");
         const tail = new Tail(w.value);
         const result = await scenario(store, pool);

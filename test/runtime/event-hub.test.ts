@@ -21,7 +21,7 @@ const event = (sequence: number): LeaseEvent => ({
 describe("event hub subscriptions", () => {
   it("cuts a subscriber that falls more than its buffer behind, drops its queue, and resumes exactly", async () => {
     const hub = new EventHub({ ringSize: 100, subscriberBuffer: 3 });
-    const sub = hub.subscribe("p", 0);
+    const sub = hub.subscribe("p", undefined);
     if ("code" in sub) throw new Error("no subscription");
     const ends: (WatchEnd | undefined)[] = [];
     sub.onEnd((reason) => ends.push(reason));
@@ -45,8 +45,8 @@ describe("event hub subscriptions", () => {
 
   it("tells onEnd listeners of a clean end and of a shutdown once", () => {
     const hub = new EventHub({ ringSize: 10, subscriberBuffer: 10 });
-    const a = hub.subscribe("p", 0);
-    const b = hub.subscribe("p", 0);
+    const a = hub.subscribe("p", undefined);
+    const b = hub.subscribe("p", undefined);
     if ("code" in a || "code" in b) throw new Error("no subscription");
     const seen: string[] = [];
     a.onEnd((r) => seen.push(`a:${r?.code ?? "clean"}`));

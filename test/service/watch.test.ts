@@ -55,6 +55,27 @@ describe("WatchLeases", () => {
     expect(only).toMatchObject({ type: "LEASE_EVENT_TYPE_RELEASED", owner: "alice", token: a.token });
   });
 
+  it("replays from the first event with after_sequence 0 and resume, and is live only without resume", async () => {
+    const p = await newPool({ initialTokens: 2 }); // sequences 1 and 2 (generated)
+    const fromZero = new AbortController();
+    const replay = collect(c.watch({ pool: p, afterSequence: "0", resume: true }, { signal: fromZero.signal })[Symbol.asyncIterator](), (all) => eventsOf(all).length >= 3);
+    const live = new AbortController();
+    const liveOnly = collect(c.watch({ pool: p, afterSequence: "0" }, { signal: live.signal })[Symbol.asyncIterator](), (all) => eventsOf(all).length >= 1);
+    await settle();
+    await c.unary("generateTokens", { pool: p, tokens: ["third"] });
+    const [replayed, lived] = await Promise.all([replay, liveOnly]);
+    fromZero.abort();
+    live.abort();
+    expect(eventsOf(replayed).map((e) => e.sequence)).toEqual(["1", "2", "3"]);
+    expect(eventsOf(lived).map((e) => [e.sequence, e.token])).toEqual([["3", "third"]]);
+    // An all-pools watch is live only: asking it to resume is refused.
+    await expect(
+      (async () => {
+        for await (const _ of c.watch({ allPools: true, resume: true })) return;
+      })(),
+    ).rejects.toMatchObject({ code: "invalid_argument" });
+  });
+
   it("sends Progress heartbeats with the current sequence while quiet", async () => {
     const p = await newPool({ initialTokens: 1 });
     await c.unary("assignToken", { pool: p, owner: "x" }); // sequences 1 (generated), 2 (assigned)

@@ -331,14 +331,14 @@ export class RedisStore implements Store {
     });
   }
 
-  async watch(pool: string, afterSequence: number): Promise<Result<Watch, StoreError | WatchEnd>> {
+  async watch(pool: string, afterSequence: number | undefined): Promise<Result<Watch, StoreError | WatchEnd>> {
     return this.guard(async (): Promise<Result<Watch, StoreError | WatchEnd>> => {
       const at = await this.position(pool);
       if (!at) return fail({ code: "POOL_NOT_FOUND", pool });
       const { last, oldest } = at;
-      const start = afterSequence === 0 ? last : afterSequence;
+      const start = afterSequence ?? last;
       if (start < last && (oldest === undefined || start + 1 < oldest)) {
-        const end: WatchEnd = { code: "OUT_OF_RANGE", pool, oldestSequence: oldest ?? last + 1, requested: afterSequence };
+        const end: WatchEnd = { code: "OUT_OF_RANGE", pool, oldestSequence: oldest ?? last + 1, requested: start };
         return { ok: false, error: end };
       }
       let stream: PoolStream | undefined;

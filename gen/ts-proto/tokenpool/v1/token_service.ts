@@ -374,9 +374,9 @@ export interface WatchLeasesRequest {
   /** The pool to watch; leave empty with all_pools. */
   pool: string;
   /**
-   * Replay retained events with a greater sequence before streaming live ones; 0 = live only.
-   * If they are no longer retained the stream fails with OUT_OF_RANGE (reason SEQUENCE_COMPACTED,
-   * metadata oldest_sequence): re-read state with GetPool/GetToken, then watch again.
+   * Replay retained events with a greater sequence before streaming live ones; 0 = live only (unless
+   * resume is set). If they are no longer retained the stream fails with OUT_OF_RANGE (reason
+   * SEQUENCE_COMPACTED, metadata oldest_sequence): re-read state with GetPool/GetToken, then watch again.
    */
   afterSequence: number;
   /** Only these event types (all when empty). */
@@ -394,6 +394,12 @@ export interface WatchLeasesRequest {
    * passed without renewal (e.g. 0.8); 0 = no warnings.
    */
   expiringFraction: number;
+  /**
+   * after_sequence is a resume point even when it is 0: replay from the pool's first event. A watcher
+   * that started on a pool without events (sequence 0) resumes with 0 and this, and misses nothing.
+   * (A bool, not `optional` on after_sequence: protoc before 3.12, still in distributions, refuses that.)
+   */
+  resume: boolean;
 }
 
 /** One message of the WatchLeases stream. */
@@ -2762,6 +2768,7 @@ function createBaseWatchLeasesRequest(): WatchLeasesRequest {
     allPools: false,
     heartbeatInterval: undefined,
     expiringFraction: 0,
+    resume: false,
   };
 }
 
@@ -2791,6 +2798,9 @@ export const WatchLeasesRequest: MessageFns<WatchLeasesRequest> = {
     }
     if (message.expiringFraction !== 0) {
       writer.uint32(57).double(message.expiringFraction);
+    }
+    if (message.resume !== false) {
+      writer.uint32(64).bool(message.resume);
     }
     return writer;
   },
@@ -2874,6 +2884,14 @@ export const WatchLeasesRequest: MessageFns<WatchLeasesRequest> = {
             message.expiringFraction = reader.double();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.resume = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2911,6 +2929,7 @@ export const WatchLeasesRequest: MessageFns<WatchLeasesRequest> = {
         : isSet(object.expiring_fraction)
         ? globalThis.Number(object.expiring_fraction)
         : 0,
+      resume: isSet(object.resume) ? globalThis.Boolean(object.resume) : false,
     };
   },
 
@@ -2937,6 +2956,9 @@ export const WatchLeasesRequest: MessageFns<WatchLeasesRequest> = {
     if (message.expiringFraction !== 0) {
       obj.expiringFraction = floatToJson(message.expiringFraction);
     }
+    if (message.resume !== false) {
+      obj.resume = message.resume;
+    }
     return obj;
   },
 
@@ -2954,6 +2976,7 @@ export const WatchLeasesRequest: MessageFns<WatchLeasesRequest> = {
       ? Duration.fromPartial(object.heartbeatInterval)
       : undefined;
     message.expiringFraction = object.expiringFraction ?? 0;
+    message.resume = object.resume ?? false;
     return message;
   },
 };
