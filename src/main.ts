@@ -31,8 +31,8 @@ async function main(): Promise<void> {
     server = await startServer(config, {
       clock: systemClock,
       log,
-      // Printed once to the terminal, never to the log stream.
-      announcePassword: (p) => process.stderr.write(`tokenpool: API_PASSWORD not set; generated password for this run: ${p}\n`),
+      // Printed once on stdout, never into the log stream (stderr).
+      announcePassword: (p) => process.stdout.write(`tokenpool: API_PASSWORD not set; generated password for this run: ${p}\n`),
       // Probes are answered from here on; a large lmdb recovery can take a while after this line.
       onListening: (url) => log.info({ url }, `port open at ${url}; /healthz answers, /readyz waits for the store (${openingReason(config)})`),
     });

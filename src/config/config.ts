@@ -66,7 +66,7 @@ const OPTIONS = {
     default: "",
     secret: true,
     shownDefault: "(random)",
-    help: "shared secret clients send as X-API-PASSWORD or Authorization: Bearer (random if unset, printed once to stderr)",
+    help: "shared secret clients send as X-API-PASSWORD or Authorization: Bearer (random if unset, printed once to stdout)",
   },
   metricsToken: {
     flag: "metrics-token",

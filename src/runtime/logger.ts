@@ -1,6 +1,6 @@
 // The one logging interface every layer writes to (pino's shape, so a pino logger is one), and the
-// production logger behind it: JSON lines, or one readable line per entry when a person watches the
-// terminal the log goes to. Secrets never reach it: callers pass redacted summaries.
+// production logger behind it, on stderr: JSON lines, or one readable line per entry when stderr is a
+// terminal (a person watches it). Secrets never reach it: callers pass redacted summaries.
 
 import { pino } from "pino";
 
@@ -22,15 +22,20 @@ export interface Logger {
   isLevelEnabled(level: LogLevel): boolean;
 }
 
-/** `pretty` defaults to "stdout (where the log goes) is a terminal": machines get JSON, people get lines. */
-export function createLogger(level: string, pretty: boolean = process.stdout.isTTY === true): Logger {
+/**
+ * The log goes to stderr, and `pretty` defaults to "stderr is a terminal": the rule looks at the stream
+ * the lines go to, so machines get JSON and people get lines. stdout stays free for what a program may
+ * want to read (--help, the generated password).
+ */
+export function createLogger(level: string, pretty: boolean = process.stderr.isTTY === true): Logger {
   const options = {
     level,
     base: { service: "tokenpool" },
     redact: { paths: ["apiPassword", "*.apiPassword", "password", "*.password"], censor: "[redacted]" },
   };
   // Formatting pino's own JSON line keeps redaction and serializers exactly as in production.
-  return pretty ? pino(options, { write: (line: string) => void process.stdout.write(prettyLine(line)) }) : pino(options);
+  // Synchronous like pino's default stdout, so the last lines before process.exit() are not lost.
+  return pretty ? pino(options, { write: (line: string) => void process.stderr.write(prettyLine(line)) }) : pino(options, pino.destination({ dest: 2, sync: true }));
 }
 
 const LEVELS: Readonly<Record<number, string>> = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };

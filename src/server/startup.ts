@@ -12,7 +12,7 @@ export const PROTOCOLS = ["gRPC (h2c)", "gRPC-Web", "Connect (JSON and binary, H
 export function configSummary(config: Config): Record<string, unknown> {
   return {
     ...config,
-    apiPassword: config.apiPassword === undefined ? "generated (printed once to stderr)" : REDACTED,
+    apiPassword: config.apiPassword === undefined ? "generated (printed once to stdout)" : REDACTED,
     metricsToken: config.metricsToken === undefined ? "unset (/metrics is open)" : REDACTED,
     redisUrl: redactUrl(config.redisUrl),
   };

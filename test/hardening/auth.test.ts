@@ -222,7 +222,7 @@ describe("authentication on every RPC and legacy route", () => {
   });
 
   it("logs refusals with protocol, route, credential form and peer, never the secret presented", () => {
-    const log = server.stdout();
+    const log = server.stderr();
     for (const v of VARIANTS) if (v.secret) expect(log, v.name).not.toContain(v.secret);
     expect(log).not.toContain(PASSWORD);
     const lines = log

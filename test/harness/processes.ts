@@ -57,11 +57,14 @@ export function startChild(command: string, args: readonly string[], { keepOutpu
   };
 }
 
-/** Waits until `pattern` appears in the child's stdout; returns the first capture group. */
+/**
+ * Waits until `pattern` appears in the child's stdout or stderr (tokenpool logs to stderr, redis-server
+ * and the bench's own servers print to stdout); returns the first capture group.
+ */
 export async function waitForLine(child: Child, pattern: RegExp, timeoutMs: number, what: string): Promise<string> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const m = pattern.exec(child.stdout());
+    const m = pattern.exec(child.stdout()) ?? pattern.exec(child.stderr());
     if (m) return m[1] ?? m[0];
     if (child.process.exitCode !== null || child.process.signalCode !== null || Date.now() > until) {
       await child.stop(0);

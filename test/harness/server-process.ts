@@ -35,20 +35,20 @@ export function runServer(args: readonly string[], env: Record<string, string> =
   const c = startChild(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", ...env },
-    // Tests read every line a server wrote (its JSON logs), however long it ran.
+    // Tests read every line a server wrote (its JSON logs, on stderr), however long it ran.
     keepOutputChars: Infinity,
   });
   return { child: c.process, exited: c.exited, stdout: c.stdout, stderr: c.stderr };
 }
 
-/** Starts a server on an ephemeral 127.0.0.1 port and waits until it logs that it is listening. */
+/** Starts a server on an ephemeral 127.0.0.1 port and waits until it logs (stderr) that it is listening. */
 export async function startServer(args: readonly string[], timeoutMs = 60_000, env: Record<string, string> = {}): Promise<ServerProcess> {
   const p = runServer(["--port", "0", "--host", "127.0.0.1", ...args], env);
   let gone = false;
   void p.exited.then(() => (gone = true));
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const m = /listening on (http:\/\/[\d.:]+)/.exec(p.stdout());
+    const m = /listening on (http:\/\/[\d.:]+)/.exec(p.stderr());
     if (m) {
       return {
         ...p,

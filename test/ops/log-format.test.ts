@@ -1,48 +1,79 @@
-// Server logs for people and for machines: on a terminal (a pty from `script`) each entry is one
-// readable line, through a pipe it stays pino's JSON; the formatter keeps every field and redaction.
+// Server logs for people and for machines: the log goes to stderr, and it is one readable line per
+// entry exactly when stderr is a terminal (a pty from `script`), whatever stdout is; through a pipe it
+// stays pino's JSON. The formatter keeps every field and redaction.
 
 import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT, startServer } from "../harness/server-process.js";
+import { sleep } from "../harness/sleep.js";
 import { prettyLine } from "../../src/runtime/logger.js";
 
 const ARGS = ["--port", "0", "--host", "127.0.0.1", "--store", "memory", "--api-password", "log-format-secret"];
 
-/** The server's output when its stdout is a terminal, up to the line saying it listens. */
-function underTerminal(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const command = [process.execPath, "--import", "tsx", "src/main.ts", ...ARGS].join(" ");
-    const child = spawn("script", ["-qfec", command, "/dev/null"], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
-    let out = "";
-    // Killing `script` closes the terminal: the server gets SIGHUP and ends with it.
-    const timer = setTimeout(() => (child.kill("SIGKILL"), reject(new Error(`no listening line: ${out}`))), 20_000);
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      out += d;
-      if (!/listening on[^\n]*\n/.test(out)) return;
-      clearTimeout(timer);
+/**
+ * Runs the server under a terminal (`script` gives it a pty) with one of its streams sent to a file
+ * instead, until the listening line shows up in either; returns what the terminal and the file got.
+ */
+function underTerminal(fileStream: "stdout" | "stderr"): Promise<{ terminal: string; file: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "tokenpool-log-"));
+  const path = join(dir, "out");
+  const command = [process.execPath, "--import", "tsx", "src/main.ts", ...ARGS, fileStream === "stdout" ? `>${path}` : `2>${path}`].join(" ");
+  const child = spawn("script", ["-qfec", command, "/dev/null"], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
+  let terminal = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (terminal += d));
+  const read = (): string => {
+    try {
+      return readFileSync(path, "utf8");
+    } catch {
+      return "";
+    }
+  };
+  return (async () => {
+    try {
+      const until = Date.now() + 20_000;
+      while (!/listening on[^\n]*\n/.test(terminal + read())) {
+        if (Date.now() > until) throw new Error(`no listening line: ${terminal}${read()}`);
+        await sleep(50);
+      }
+      return { terminal, file: read() };
+    } finally {
+      // Killing `script` closes the terminal: the server gets SIGHUP and ends with it.
       child.kill("SIGKILL");
-      resolve(out);
-    });
-  });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  })();
 }
 
 describe("server log format", () => {
-  it("is one readable line per entry on a terminal, without JSON or the password", async () => {
-    const out = await underTerminal();
-    const lines = out.split(/\r?\n/).filter((l) => l !== "");
+  it("is one readable line per entry on stderr when stderr is a terminal (stdout not), without JSON or the password", async () => {
+    const { terminal, file } = await underTerminal("stdout");
+    expect(file).toBe(""); // nothing on stdout: the log is on stderr
+    const lines = terminal.split(/\r?\n/).filter((l) => l !== "");
     expect(lines.length).toBeGreaterThanOrEqual(3);
     for (const l of lines) expect(l).toMatch(/^\d\d:\d\d:\d\d\.\d{3} (INFO |WARN |ERROR) \S/);
-    expect(out).toMatch(/INFO  tokenpool listening on http:\/\/127\.0\.0\.1:\d+/);
-    expect(out).toContain('"apiPassword":"[redacted]"');
-    expect(out).not.toContain("log-format-secret");
+    expect(terminal).toMatch(/INFO  tokenpool listening on http:\/\/127\.0\.0\.1:\d+/);
+    expect(terminal).toContain('"apiPassword":"[redacted]"');
+    expect(terminal).not.toContain("log-format-secret");
   });
 
-  it("stays JSON through a pipe", async () => {
-    const s = await startServer(ARGS.slice(2));
+  it("stays JSON when stderr is not a terminal, even with stdout on one", async () => {
+    const { terminal, file } = await underTerminal("stderr");
+    expect(terminal.trim()).toBe("");
+    const lines = file.trim().split("\n");
+    for (const l of lines) expect(() => JSON.parse(l), l).not.toThrow();
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg).join("\n")).toContain("tokenpool listening on");
+  });
+
+  it("stays JSON on stderr through a pipe, and leaves stdout empty", async () => {
+    const s = await startServer(ARGS.slice(4));
     try {
-      const lines = s.stdout().trim().split("\n");
+      const lines = s.stderr().trim().split("\n");
       for (const l of lines) expect(() => JSON.parse(l)).not.toThrow();
       expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg).join("\n")).toContain("tokenpool listening on");
+      expect(s.stdout()).toBe("");
     } finally {
       await s.stop();
     }

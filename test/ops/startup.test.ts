@@ -50,15 +50,17 @@ describe("start-up summary", () => {
         { API_PASSWORD: "api-secret-4", METRICS_TOKEN: "metrics-secret-6" },
       );
       const until = Date.now() + 20_000;
-      while (!/listening on http/.test(stdout()) && child.exitCode === null && Date.now() < until) await sleep(50);
+      while (!/listening on http/.test(stderr()) && child.exitCode === null && Date.now() < until) await sleep(50);
       child.kill("SIGTERM");
       await exited;
-      const out = stdout();
-      const err = stderr();
+      const out = stderr(); // the log
+      const err = stdout();
 
+      // ioredis's own console warning about the unneeded AUTH shares stderr with the log.
       const lines = out
         .trim()
         .split("\n")
+        .filter((l) => !l.startsWith("[WARN] This Redis server"))
         .map((l) => JSON.parse(l) as Record<string, unknown>);
       const byMsg = (re: RegExp) => lines.find((l) => re.test(String(l.msg)));
       expect(byMsg(/^configuration$/)?.config).toMatchObject({ redisUrl: `redis://:[redacted]@127.0.0.1:${redis.port}`, apiPassword: "[redacted]", metricsToken: "[redacted]" });

@@ -35,14 +35,16 @@ describe("tokenpool process", () => {
     expect(r.stderr()).toContain("bogus-flag");
   });
 
-  it("generates a password when none is set, prints it once to stderr and never logs it", async () => {
+  it("generates a password when none is set, prints it once to stdout and never logs it (stderr)", async () => {
     const s = await start([]);
     try {
-      const m = /generated password for this run: (\S+)/.exec(s.stderr());
+      const m = /generated password for this run: (\S+)/.exec(s.stdout());
       expect(m).not.toBeNull();
       const password = m![1]!;
       expect(password.length).toBeGreaterThanOrEqual(32);
-      expect(s.stdout()).not.toContain(password);
+      expect(s.stdout().split(password)).toHaveLength(2); // once
+      expect(s.stderr()).toContain("tokenpool listening on"); // the log is there…
+      expect(s.stderr()).not.toContain(password); // …without it
       const ok = connectClient(s.url, password, "connect-binary-h2");
       expect(await ok.unary("getPool", { name: "default" })).toMatchObject({ pool: { name: "default", total: 1 } });
     } finally {
@@ -81,6 +83,6 @@ describe("tokenpool process", () => {
     expect(received).toEqual(["LEASE_EVENT_TYPE_ASSIGNED"]);
     expect(outcome).toBe("unavailable");
     expect(await s.exited).toBe(0);
-    expect(s.stdout()).toContain("shutting down");
+    expect(s.stderr()).toContain("shutting down");
   });
 });

@@ -189,7 +189,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     await load.stopWatchers();
 
     const serverExit = crashed ? server.child.exitCode : await server.stop();
-    const serverLog = warnings(server.stdout());
+    const serverLog = warnings(server.stderr());
     const trackers = load.allTrackers;
     const byType: Record<string, number> = {};
     for (const t of trackers) for (const [k, n] of Object.entries(t.byType)) byType[k] = (byType[k] ?? 0) + n;
