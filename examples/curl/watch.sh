@@ -4,8 +4,7 @@
 # With an after-sequence, retained events after it are replayed first (how a watcher resumes).
 set -euo pipefail
 U="${TOKENPOOL_URL:-http://127.0.0.1:8080}/tokenpool.v1.TokenService"
-# Without an after-sequence the field is left out: live events only (a "0" would replay from the first event).
-BODY="{\"pool\":\"${1:-default}\"${2:+,\"afterSequence\":\"$2\"}}"
+BODY="{\"pool\":\"${1:-default}\",\"afterSequence\":\"${2:-0}\"}"
 # Connect frames: a flag byte (0x02 marks the end-of-stream frame), a 4-byte big-endian length, the
 # JSON. printf writes the length as one byte, which is enough for this request (under 256 bytes).
 printf "\x00\x00\x00\x00\x$(printf %02x ${#BODY})$BODY" |

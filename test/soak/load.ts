@@ -130,7 +130,7 @@ export async function startLoad(options: LoadOptions): Promise<Load> {
   const watcherTasks: Promise<void>[] = [];
 
   /** Streams `pool` into `tracker` until `signal`; resolves once the first heartbeat proves it open. */
-  const follow = (c: TokenClient, pool: string, tracker: PoolTracker, signal: AbortSignal, afterSequence?: bigint): { open: Promise<void>; done: Promise<void> } => {
+  const follow = (c: TokenClient, pool: string, tracker: PoolTracker, signal: AbortSignal, afterSequence = 0n): { open: Promise<void>; done: Promise<void> } => {
     let opened: () => void = () => undefined;
     const open = new Promise<void>((r) => (opened = r));
     const done = (async () => {
@@ -169,7 +169,7 @@ export async function startLoad(options: LoadOptions): Promise<Load> {
         const round = new AbortController();
         const onStop = (): void => round.abort();
         stop.addEventListener("abort", onStop, { once: true });
-        const w = follow(c, POOLS.roomy.name, resuming, round.signal, resuming.lastSequence);
+        const w = follow(c, POOLS.roomy.name, resuming, round.signal, resuming.lastSequence ?? 0n);
         if (resuming.lastSequence === undefined) opening.push(w.open);
         await sleep(between(2_000, 6_000), stop);
         round.abort();
