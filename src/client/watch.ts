@@ -42,7 +42,7 @@ export async function* watchPool(service: Client<typeof TokenService>, pool: str
 
 async function* resumingWatch(service: Client<typeof TokenService>, pool: string, o: WatchOptions, signal: AbortSignal): AsyncGenerator<LeaseEvent> {
   // Always a known sequence, never "live only": then even a stream that breaks before its first event
-  // resumes without a gap. A pool without events has sequence 0, which (set) replays from its first.
+  // resumes without a gap. A pool without events has sequence 0, which with resume replays from its first.
   let after: bigint | undefined = o.afterSequence;
   let attempt = 0;
   while (!signal.aborted) {
