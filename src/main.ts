@@ -26,6 +26,13 @@ async function main(): Promise<void> {
 
   const log = createLogger(config.logLevel);
   log.info({ config: configSummary(config) }, "configuration");
+  if (config.watchBuffer <= config.limits.maxBatchTokens) {
+    // Allowed (tests use tiny buffers), but one full batch then cuts every watcher, however fast it reads.
+    log.warn(
+      { watchBuffer: config.watchBuffer, maxBatch: config.limits.maxBatchTokens },
+      "--watch-buffer is not above --max-batch: a single GenerateTokens or KeepAlive of a full batch will cut every WatchLeases watcher off (SLOW_CONSUMER)",
+    );
+  }
   let server;
   try {
     server = await startServer(config, {

@@ -131,7 +131,8 @@ const OPTIONS = {
   restartGrace: { flag: "restart-grace", env: ["RESTART_GRACE"], default: "15", help: "seconds a recovered lease survives after a restart" },
   shutdownGrace: { flag: "shutdown-grace", env: ["SHUTDOWN_GRACE"], default: "10", help: "seconds in-flight calls get on SIGTERM" },
   eventRing: { flag: "event-ring", env: ["EVENT_RING_SIZE"], default: "10000", help: "events retained per pool for WatchLeases resume" },
-  watchBuffer: { flag: "watch-buffer", env: ["WATCH_BUFFER"], default: "10000", help: "events a slow watcher may lag before it is cut off" },
+  // Twice the largest batch: one GenerateTokens or KeepAlive emits up to --max-batch events at once.
+  watchBuffer: { flag: "watch-buffer", env: ["WATCH_BUFFER"], default: "20000", help: "events a slow watcher may lag before it is cut off (keep it above --max-batch)" },
   corsOrigin: {
     flag: "cors-origin",
     env: ["CORS_ORIGIN"],

@@ -25,6 +25,10 @@ beforeAll(async () => {
     "--api-password", PASSWORD,
     "--total-tokens", "4",
     "--event-ring", "1000000",
+    // The invariant checker's all-pools recorder must see every event, and one fuzzed call can emit
+    // far more than any default buffer at once (a pool created with 10^5 tokens, then deleted): it is
+    // an instrument here, not a subject (test/service/slow-watcher.test.ts covers the cut).
+    "--watch-buffer", "1000000",
     "--max-request-bytes", String(MAX_REQUEST_BYTES),
     "--log-level", "info",
     "--shutdown-grace", "2",

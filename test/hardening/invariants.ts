@@ -185,7 +185,10 @@ export async function checkPoolInvariants(options: {
     for (let round = 0; round < 8; round++) {
       const before = await getPool(c, name, headers);
       if (!before) break;
-      await waitForRecorder(recorder, name, before.sequence);
+      if (!(await waitForRecorder(recorder, name, before.sequence))) {
+        problems.push(`pool ${name}: the event recorder never caught up with sequence ${before.sequence} (saw ${recorder.pools.get(name)?.lastSequence ?? 0n})`);
+        break;
+      }
       const replay = recorder.pools.get(name);
       const fresh = !replay || replay.lastSequence > before.sequence; // recreated without events yet
       const mismatches: string[] = [];
@@ -223,11 +226,17 @@ export async function checkPoolInvariants(options: {
   return { pools: pools.length, tokensChecked, eventsReplayed: options.recorder?.events() ?? 0, completeHistories, problems };
 }
 
-async function waitForRecorder(recorder: EventRecorder, pool: string, sequence: bigint): Promise<void> {
-  const until = Date.now() + 2000;
-  while (Date.now() < until) {
+/**
+ * Waits until the recorder has seen the pool's sequence: after a burst (a pool created with 10^5
+ * tokens) it trails by seconds. False when it never got there: the replay would then be judged on
+ * an incomplete history.
+ */
+async function waitForRecorder(recorder: EventRecorder, pool: string, sequence: bigint): Promise<boolean> {
+  const until = Date.now() + 30_000;
+  for (;;) {
     const seen = recorder.pools.get(pool)?.lastSequence ?? 0n;
-    if (seen >= sequence) return;
+    if (seen >= sequence) return true;
+    if (Date.now() > until) return false;
     await sleep(20);
   }
 }
