@@ -48,6 +48,8 @@ export function poolMessage(p: PoolStats): Pool {
     waiters: p.waiters,
     generation: BigInt(p.generation),
     sequence: BigInt(p.sequence),
+    cordoned: 0,
+    maxLeasesPerOwner: 0,
   };
 }
 
@@ -82,6 +84,7 @@ export function tokenMessage(t: TokenInfo): GetTokenResponse {
     state: t.state === "held" ? TokenState.HELD : TokenState.FREE,
     idleExpireTime: optionalTimestamp(t.idleExpireTime),
     lease: t.lease && leaseMessage(t.lease),
+    cordoned: false,
   };
 }
 

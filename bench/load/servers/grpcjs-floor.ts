@@ -23,6 +23,11 @@ const impl: TokenServiceServer = {
   releaseToken: empty(s.releaseToken),
   deleteToken: empty(s.deleteToken),
   getToken: empty(s.getToken),
+  updatePool: empty(s.updatePool),
+  assignTokens: empty(s.assignTokens),
+  listTokens: empty(s.listTokens),
+  cordonToken: empty(s.cordonToken),
+  uncordonToken: empty(s.uncordonToken),
   watchLeases: (call: ServerWritableStream<WatchLeasesRequest, WatchLeasesResponse>) => call.end(),
 };
 

@@ -7,14 +7,14 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_protobuf_wrappers } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file tokenpool/v1/token_service.proto.
  */
 export const file_tokenpool_v1_token_service: GenFile = /*@__PURE__*/
-  fileDesc("CiB0b2tlbnBvb2wvdjEvdG9rZW5fc2VydmljZS5wcm90bxIMdG9rZW5wb29sLnYxIuoBCgRQb29sEgwKBG5hbWUYASABKAkSLAoJbGVhc2VfdHRsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEisKCGlkbGVfdHRsGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCm1heF90b2tlbnMYBCABKA0SDQoFdG90YWwYBSABKA0SEQoJYXZhaWxhYmxlGAYgASgNEgwKBGhlbGQYByABKA0SDwoHd2FpdGVycxgIIAEoDRISCgpnZW5lcmF0aW9uGAkgASgEEhAKCHNlcXVlbmNlGAogASgEItwBCgVMZWFzZRIMCgRwb29sGAEgASgJEg0KBXRva2VuGAIgASgJEg0KBW93bmVyGAMgASgJEhIKCmdlbmVyYXRpb24YBCABKAQSLwoLZXhwaXJlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjQKEGlkbGVfZXhwaXJlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCWxlYXNlX3R0bBgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKoAQoRQ3JlYXRlUG9vbFJlcXVlc3QSDAoEbmFtZRgBIAEoCRIsCglsZWFzZV90dGwYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKwoIaWRsZV90dGwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEgoKbWF4X3Rva2VucxgEIAEoDRIWCg5pbml0aWFsX3Rva2VucxgFIAEoDSI2ChJDcmVhdGVQb29sUmVzcG9uc2USIAoEcG9vbBgBIAEoCzISLnRva2VucG9vbC52MS5Qb29sIh4KDkdldFBvb2xSZXF1ZXN0EgwKBG5hbWUYASABKAkiMwoPR2V0UG9vbFJlc3BvbnNlEiAKBHBvb2wYASABKAsyEi50b2tlbnBvb2wudjEuUG9vbCI5ChBMaXN0UG9vbHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoDRISCgpwYWdlX3Rva2VuGAIgASgJIk8KEUxpc3RQb29sc1Jlc3BvbnNlEiEKBXBvb2xzGAEgAygLMhIudG9rZW5wb29sLnYxLlBvb2wSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiEKEURlbGV0ZVBvb2xSZXF1ZXN0EgwKBG5hbWUYASABKAkiFAoSRGVsZXRlUG9vbFJlc3BvbnNlIkQKFUdlbmVyYXRlVG9rZW5zUmVxdWVzdBIMCgRwb29sGAEgASgJEg0KBWNvdW50GAIgASgNEg4KBnRva2VucxgDIAMoCSI7ChZHZW5lcmF0ZVRva2Vuc1Jlc3BvbnNlEg4KBnRva2VucxgBIAMoCRIRCglhdmFpbGFibGUYAiABKA0ipAEKEkFzc2lnblRva2VuUmVxdWVzdBIMCgRwb29sGAEgASgJEg0KBW93bmVyGAIgASgJEiwKCWxlYXNlX3R0bBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIvCgx3YWl0X3RpbWVvdXQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEgoKcmVxdWVzdF9pZBgFIAEoCSJMChNBc3NpZ25Ub2tlblJlc3BvbnNlEiIKBWxlYXNlGAEgASgLMhMudG9rZW5wb29sLnYxLkxlYXNlEhEKCWF2YWlsYWJsZRgCIAEoDSIwChBLZWVwQWxpdmVSZXF1ZXN0EgwKBHBvb2wYASABKAkSDgoGdG9rZW5zGAIgAygJIkMKEUtlZXBBbGl2ZVJlc3BvbnNlEi4KB3Jlc3VsdHMYASADKAsyHS50b2tlbnBvb2wudjEuS2VlcEFsaXZlUmVzdWx0IqkBCg9LZWVwQWxpdmVSZXN1bHQSDQoFdG9rZW4YASABKAkSLQoGc3RhdHVzGAIgASgOMh0udG9rZW5wb29sLnYxLktlZXBBbGl2ZVN0YXR1cxIiCgVsZWFzZRgDIAEoCzITLnRva2VucG9vbC52MS5MZWFzZRI0ChBpZGxlX2V4cGlyZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJVChNSZWxlYXNlVG9rZW5SZXF1ZXN0EgwKBHBvb2wYASABKAkSDQoFdG9rZW4YAiABKAkSEgoKZ2VuZXJhdGlvbhgDIAEoBBINCgVvd25lchgEIAEoCSIpChRSZWxlYXNlVG9rZW5SZXNwb25zZRIRCglhdmFpbGFibGUYASABKA0iMQoSRGVsZXRlVG9rZW5SZXF1ZXN0EgwKBHBvb2wYASABKAkSDQoFdG9rZW4YAiABKAkiFQoTRGVsZXRlVG9rZW5SZXNwb25zZSIuCg9HZXRUb2tlblJlcXVlc3QSDAoEcG9vbBgBIAEoCRINCgV0b2tlbhgCIAEoCSKyAQoQR2V0VG9rZW5SZXNwb25zZRIMCgRwb29sGAEgASgJEg0KBXRva2VuGAIgASgJEicKBXN0YXRlGAMgASgOMhgudG9rZW5wb29sLnYxLlRva2VuU3RhdGUSNAoQaWRsZV9leHBpcmVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIgoFbGVhc2UYBSABKAsyEy50b2tlbnBvb2wudjEuTGVhc2Ui6wEKEldhdGNoTGVhc2VzUmVxdWVzdBIMCgRwb29sGAEgASgJEhYKDmFmdGVyX3NlcXVlbmNlGAIgASgEEisKBXR5cGVzGAMgAygOMhwudG9rZW5wb29sLnYxLkxlYXNlRXZlbnRUeXBlEg0KBW93bmVyGAQgASgJEhEKCWFsbF9wb29scxgFIAEoCBI1ChJoZWFydGJlYXRfaW50ZXJ2YWwYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGQoRZXhwaXJpbmdfZnJhY3Rpb24YByABKAESDgoGcmVzdW1lGAggASgIInQKE1dhdGNoTGVhc2VzUmVzcG9uc2USKQoFZXZlbnQYASABKAsyGC50b2tlbnBvb2wudjEuTGVhc2VFdmVudEgAEioKCHByb2dyZXNzGAIgASgLMhYudG9rZW5wb29sLnYxLlByb2dyZXNzSABCBgoEa2luZCJGCghQcm9ncmVzcxIQCghzZXF1ZW5jZRgBIAEoBBIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKbAgoKTGVhc2VFdmVudBIQCghzZXF1ZW5jZRgBIAEoBBIqCgR0eXBlGAIgASgOMhwudG9rZW5wb29sLnYxLkxlYXNlRXZlbnRUeXBlEgwKBHBvb2wYAyABKAkSDQoFdG9rZW4YBCABKAkSDQoFb3duZXIYBSABKAkSEgoKZ2VuZXJhdGlvbhgGIAEoBBIoCgR0aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtleHBpcmVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNAoQaWRsZV9leHBpcmVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqbwoPS2VlcEFsaXZlU3RhdHVzEiEKHUtFRVBfQUxJVkVfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGAoUS0VFUF9BTElWRV9TVEFUVVNfT0sQARIfChtLRUVQX0FMSVZFX1NUQVRVU19OT1RfRk9VTkQQAipVCgpUb2tlblN0YXRlEhsKF1RPS0VOX1NUQVRFX1VOU1BFQ0lGSUVEEAASFAoQVE9LRU5fU1RBVEVfRlJFRRABEhQKEFRPS0VOX1NUQVRFX0hFTEQQAirfAgoOTGVhc2VFdmVudFR5cGUSIAocTEVBU0VfRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEh4KGkxFQVNFX0VWRU5UX1RZUEVfR0VORVJBVEVEEAESHQoZTEVBU0VfRVZFTlRfVFlQRV9BU1NJR05FRBACEhwKGExFQVNFX0VWRU5UX1RZUEVfUkVORVdFRBADEh0KGUxFQVNFX0VWRU5UX1RZUEVfUkVMRUFTRUQQBBIiCh5MRUFTRV9FVkVOVF9UWVBFX0xFQVNFX0VYUElSRUQQBRIhCh1MRUFTRV9FVkVOVF9UWVBFX0lETEVfRVhQSVJFRBAGEhwKGExFQVNFX0VWRU5UX1RZUEVfREVMRVRFRBAHEiUKIUxFQVNFX0VWRU5UX1RZUEVfV0FJVEVSX1RJTUVEX09VVBAIEiMKH0xFQVNFX0VWRU5UX1RZUEVfTEVBU0VfRVhQSVJJTkcQCTKgBwoMVG9rZW5TZXJ2aWNlEk8KCkNyZWF0ZVBvb2wSHy50b2tlbnBvb2wudjEuQ3JlYXRlUG9vbFJlcXVlc3QaIC50b2tlbnBvb2wudjEuQ3JlYXRlUG9vbFJlc3BvbnNlEksKB0dldFBvb2wSHC50b2tlbnBvb2wudjEuR2V0UG9vbFJlcXVlc3QaHS50b2tlbnBvb2wudjEuR2V0UG9vbFJlc3BvbnNlIgOQAgESUQoJTGlzdFBvb2xzEh4udG9rZW5wb29sLnYxLkxpc3RQb29sc1JlcXVlc3QaHy50b2tlbnBvb2wudjEuTGlzdFBvb2xzUmVzcG9uc2UiA5ACARJPCgpEZWxldGVQb29sEh8udG9rZW5wb29sLnYxLkRlbGV0ZVBvb2xSZXF1ZXN0GiAudG9rZW5wb29sLnYxLkRlbGV0ZVBvb2xSZXNwb25zZRJbCg5HZW5lcmF0ZVRva2VucxIjLnRva2VucG9vbC52MS5HZW5lcmF0ZVRva2Vuc1JlcXVlc3QaJC50b2tlbnBvb2wudjEuR2VuZXJhdGVUb2tlbnNSZXNwb25zZRJSCgtBc3NpZ25Ub2tlbhIgLnRva2VucG9vbC52MS5Bc3NpZ25Ub2tlblJlcXVlc3QaIS50b2tlbnBvb2wudjEuQXNzaWduVG9rZW5SZXNwb25zZRJMCglLZWVwQWxpdmUSHi50b2tlbnBvb2wudjEuS2VlcEFsaXZlUmVxdWVzdBofLnRva2VucG9vbC52MS5LZWVwQWxpdmVSZXNwb25zZRJVCgxSZWxlYXNlVG9rZW4SIS50b2tlbnBvb2wudjEuUmVsZWFzZVRva2VuUmVxdWVzdBoiLnRva2VucG9vbC52MS5SZWxlYXNlVG9rZW5SZXNwb25zZRJSCgtEZWxldGVUb2tlbhIgLnRva2VucG9vbC52MS5EZWxldGVUb2tlblJlcXVlc3QaIS50b2tlbnBvb2wudjEuRGVsZXRlVG9rZW5SZXNwb25zZRJOCghHZXRUb2tlbhIdLnRva2VucG9vbC52MS5HZXRUb2tlblJlcXVlc3QaHi50b2tlbnBvb2wudjEuR2V0VG9rZW5SZXNwb25zZSIDkAIBElQKC1dhdGNoTGVhc2VzEiAudG9rZW5wb29sLnYxLldhdGNoTGVhc2VzUmVxdWVzdBohLnRva2VucG9vbC52MS5XYXRjaExlYXNlc1Jlc3BvbnNlMAFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("CiB0b2tlbnBvb2wvdjEvdG9rZW5fc2VydmljZS5wcm90bxIMdG9rZW5wb29sLnYxIpoCCgRQb29sEgwKBG5hbWUYASABKAkSLAoJbGVhc2VfdHRsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEisKCGlkbGVfdHRsGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCm1heF90b2tlbnMYBCABKA0SDQoFdG90YWwYBSABKA0SEQoJYXZhaWxhYmxlGAYgASgNEgwKBGhlbGQYByABKA0SDwoHd2FpdGVycxgIIAEoDRISCgpnZW5lcmF0aW9uGAkgASgEEhAKCHNlcXVlbmNlGAogASgEEhAKCGNvcmRvbmVkGAsgASgNEhwKFG1heF9sZWFzZXNfcGVyX293bmVyGAwgASgNItwBCgVMZWFzZRIMCgRwb29sGAEgASgJEg0KBXRva2VuGAIgASgJEg0KBW93bmVyGAMgASgJEhIKCmdlbmVyYXRpb24YBCABKAQSLwoLZXhwaXJlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjQKEGlkbGVfZXhwaXJlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCWxlYXNlX3R0bBgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiLGAQoRQ3JlYXRlUG9vbFJlcXVlc3QSDAoEbmFtZRgBIAEoCRIsCglsZWFzZV90dGwYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKwoIaWRsZV90dGwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEgoKbWF4X3Rva2VucxgEIAEoDRIWCg5pbml0aWFsX3Rva2VucxgFIAEoDRIcChRtYXhfbGVhc2VzX3Blcl9vd25lchgGIAEoDSI2ChJDcmVhdGVQb29sUmVzcG9uc2USIAoEcG9vbBgBIAEoCzISLnRva2VucG9vbC52MS5Qb29sIh4KDkdldFBvb2xSZXF1ZXN0EgwKBG5hbWUYASABKAkiMwoPR2V0UG9vbFJlc3BvbnNlEiAKBHBvb2wYASABKAsyEi50b2tlbnBvb2wudjEuUG9vbCI5ChBMaXN0UG9vbHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoDRISCgpwYWdlX3Rva2VuGAIgASgJIk8KEUxpc3RQb29sc1Jlc3BvbnNlEiEKBXBvb2xzGAEgAygLMhIudG9rZW5wb29sLnYxLlBvb2wSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiEKEURlbGV0ZVBvb2xSZXF1ZXN0EgwKBG5hbWUYASABKAkiFAoSRGVsZXRlUG9vbFJlc3BvbnNlIkQKFUdlbmVyYXRlVG9rZW5zUmVxdWVzdBIMCgRwb29sGAEgASgJEg0KBWNvdW50GAIgASgNEg4KBnRva2VucxgDIAMoCSI7ChZHZW5lcmF0ZVRva2Vuc1Jlc3BvbnNlEg4KBnRva2VucxgBIAMoCRIRCglhdmFpbGFibGUYAiABKA0ipAEKEkFzc2lnblRva2VuUmVxdWVzdBIMCgRwb29sGAEgASgJEg0KBW93bmVyGAIgASgJEiwKCWxlYXNlX3R0bBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIvCgx3YWl0X3RpbWVvdXQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEgoKcmVxdWVzdF9pZBgFIAEoCSJMChNBc3NpZ25Ub2tlblJlc3BvbnNlEiIKBWxlYXNlGAEgASgLMhMudG9rZW5wb29sLnYxLkxlYXNlEhEKCWF2YWlsYWJsZRgCIAEoDSIwChBLZWVwQWxpdmVSZXF1ZXN0EgwKBHBvb2wYASABKAkSDgoGdG9rZW5zGAIgAygJIkMKEUtlZXBBbGl2ZVJlc3BvbnNlEi4KB3Jlc3VsdHMYASADKAsyHS50b2tlbnBvb2wudjEuS2VlcEFsaXZlUmVzdWx0IqkBCg9LZWVwQWxpdmVSZXN1bHQSDQoFdG9rZW4YASABKAkSLQoGc3RhdHVzGAIgASgOMh0udG9rZW5wb29sLnYxLktlZXBBbGl2ZVN0YXR1cxIiCgVsZWFzZRgDIAEoCzITLnRva2VucG9vbC52MS5MZWFzZRI0ChBpZGxlX2V4cGlyZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJVChNSZWxlYXNlVG9rZW5SZXF1ZXN0EgwKBHBvb2wYASABKAkSDQoFdG9rZW4YAiABKAkSEgoKZ2VuZXJhdGlvbhgDIAEoBBINCgVvd25lchgEIAEoCSIpChRSZWxlYXNlVG9rZW5SZXNwb25zZRIRCglhdmFpbGFibGUYASABKA0iMQoSRGVsZXRlVG9rZW5SZXF1ZXN0EgwKBHBvb2wYASABKAkSDQoFdG9rZW4YAiABKAkiFQoTRGVsZXRlVG9rZW5SZXNwb25zZSIuCg9HZXRUb2tlblJlcXVlc3QSDAoEcG9vbBgBIAEoCRINCgV0b2tlbhgCIAEoCSLEAQoQR2V0VG9rZW5SZXNwb25zZRIMCgRwb29sGAEgASgJEg0KBXRva2VuGAIgASgJEicKBXN0YXRlGAMgASgOMhgudG9rZW5wb29sLnYxLlRva2VuU3RhdGUSNAoQaWRsZV9leHBpcmVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIgoFbGVhc2UYBSABKAsyEy50b2tlbnBvb2wudjEuTGVhc2USEAoIY29yZG9uZWQYBiABKAgizAEKEVVwZGF0ZVBvb2xSZXF1ZXN0EgwKBG5hbWUYASABKAkSLAoJbGVhc2VfdHRsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEisKCGlkbGVfdHRsGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCm1heF90b2tlbnMYBCABKA0SOgoUbWF4X2xlYXNlc19wZXJfb3duZXIYBSABKAsyHC5nb29nbGUucHJvdG9idWYuVUludDMyVmFsdWUiNgoSVXBkYXRlUG9vbFJlc3BvbnNlEiAKBHBvb2wYASABKAsyEi50b2tlbnBvb2wudjEuUG9vbCK0AQoTQXNzaWduVG9rZW5zUmVxdWVzdBIMCgRwb29sGAEgASgJEg0KBW93bmVyGAIgASgJEg0KBWNvdW50GAMgASgNEiwKCWxlYXNlX3R0bBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIvCgx3YWl0X3RpbWVvdXQYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEgoKcmVxdWVzdF9pZBgGIAEoCSJOChRBc3NpZ25Ub2tlbnNSZXNwb25zZRIjCgZsZWFzZXMYASADKAsyEy50b2tlbnBvb2wudjEuTGVhc2USEQoJYXZhaWxhYmxlGAIgASgNIoABChFMaXN0VG9rZW5zUmVxdWVzdBIMCgRwb29sGAEgASgJEicKBXN0YXRlGAIgASgOMhgudG9rZW5wb29sLnYxLlRva2VuU3RhdGUSDQoFb3duZXIYAyABKAkSEQoJcGFnZV9zaXplGAQgASgNEhIKCnBhZ2VfdG9rZW4YBSABKAkiUgoSTGlzdFRva2Vuc1Jlc3BvbnNlEiMKBnRva2VucxgBIAMoCzITLnRva2VucG9vbC52MS5Ub2tlbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiqwEKBVRva2VuEg0KBXRva2VuGAEgASgJEicKBXN0YXRlGAIgASgOMhgudG9rZW5wb29sLnYxLlRva2VuU3RhdGUSEAoIY29yZG9uZWQYAyABKAgSNAoQaWRsZV9leHBpcmVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIgoFbGVhc2UYBSABKAsyEy50b2tlbnBvb2wudjEuTGVhc2UiMQoSQ29yZG9uVG9rZW5SZXF1ZXN0EgwKBHBvb2wYASABKAkSDQoFdG9rZW4YAiABKAkiOQoTQ29yZG9uVG9rZW5SZXNwb25zZRIiCgV0b2tlbhgBIAEoCzITLnRva2VucG9vbC52MS5Ub2tlbiIzChRVbmNvcmRvblRva2VuUmVxdWVzdBIMCgRwb29sGAEgASgJEg0KBXRva2VuGAIgASgJIjsKFVVuY29yZG9uVG9rZW5SZXNwb25zZRIiCgV0b2tlbhgBIAEoCzITLnRva2VucG9vbC52MS5Ub2tlbiLrAQoSV2F0Y2hMZWFzZXNSZXF1ZXN0EgwKBHBvb2wYASABKAkSFgoOYWZ0ZXJfc2VxdWVuY2UYAiABKAQSKwoFdHlwZXMYAyADKA4yHC50b2tlbnBvb2wudjEuTGVhc2VFdmVudFR5cGUSDQoFb3duZXIYBCABKAkSEQoJYWxsX3Bvb2xzGAUgASgIEjUKEmhlYXJ0YmVhdF9pbnRlcnZhbBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIZChFleHBpcmluZ19mcmFjdGlvbhgHIAEoARIOCgZyZXN1bWUYCCABKAgidAoTV2F0Y2hMZWFzZXNSZXNwb25zZRIpCgVldmVudBgBIAEoCzIYLnRva2VucG9vbC52MS5MZWFzZUV2ZW50SAASKgoIcHJvZ3Jlc3MYAiABKAsyFi50b2tlbnBvb2wudjEuUHJvZ3Jlc3NIAEIGCgRraW5kIkYKCFByb2dyZXNzEhAKCHNlcXVlbmNlGAEgASgEEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpsCCgpMZWFzZUV2ZW50EhAKCHNlcXVlbmNlGAEgASgEEioKBHR5cGUYAiABKA4yHC50b2tlbnBvb2wudjEuTGVhc2VFdmVudFR5cGUSDAoEcG9vbBgDIAEoCRINCgV0b2tlbhgEIAEoCRINCgVvd25lchgFIAEoCRISCgpnZW5lcmF0aW9uGAYgASgEEigKBHRpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0ChBpZGxlX2V4cGlyZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCpvCg9LZWVwQWxpdmVTdGF0dXMSIQodS0VFUF9BTElWRV9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRLRUVQX0FMSVZFX1NUQVRVU19PSxABEh8KG0tFRVBfQUxJVkVfU1RBVFVTX05PVF9GT1VORBACKm8KClRva2VuU3RhdGUSGwoXVE9LRU5fU1RBVEVfVU5TUEVDSUZJRUQQABIUChBUT0tFTl9TVEFURV9GUkVFEAESFAoQVE9LRU5fU1RBVEVfSEVMRBACEhgKFFRPS0VOX1NUQVRFX0NPUkRPTkVEEAMqqwMKDkxlYXNlRXZlbnRUeXBlEiAKHExFQVNFX0VWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIeChpMRUFTRV9FVkVOVF9UWVBFX0dFTkVSQVRFRBABEh0KGUxFQVNFX0VWRU5UX1RZUEVfQVNTSUdORUQQAhIcChhMRUFTRV9FVkVOVF9UWVBFX1JFTkVXRUQQAxIdChlMRUFTRV9FVkVOVF9UWVBFX1JFTEVBU0VEEAQSIgoeTEVBU0VfRVZFTlRfVFlQRV9MRUFTRV9FWFBJUkVEEAUSIQodTEVBU0VfRVZFTlRfVFlQRV9JRExFX0VYUElSRUQQBhIcChhMRUFTRV9FVkVOVF9UWVBFX0RFTEVURUQQBxIlCiFMRUFTRV9FVkVOVF9UWVBFX1dBSVRFUl9USU1FRF9PVVQQCBIjCh9MRUFTRV9FVkVOVF9UWVBFX0xFQVNFX0VYUElSSU5HEAkSIwofTEVBU0VfRVZFTlRfVFlQRV9UT0tFTl9DT1JET05FRBAKEiUKIUxFQVNFX0VWRU5UX1RZUEVfVE9LRU5fVU5DT1JET05FRBALMswKCgxUb2tlblNlcnZpY2USTwoKQ3JlYXRlUG9vbBIfLnRva2VucG9vbC52MS5DcmVhdGVQb29sUmVxdWVzdBogLnRva2VucG9vbC52MS5DcmVhdGVQb29sUmVzcG9uc2USSwoHR2V0UG9vbBIcLnRva2VucG9vbC52MS5HZXRQb29sUmVxdWVzdBodLnRva2VucG9vbC52MS5HZXRQb29sUmVzcG9uc2UiA5ACARJRCglMaXN0UG9vbHMSHi50b2tlbnBvb2wudjEuTGlzdFBvb2xzUmVxdWVzdBofLnRva2VucG9vbC52MS5MaXN0UG9vbHNSZXNwb25zZSIDkAIBEk8KCkRlbGV0ZVBvb2wSHy50b2tlbnBvb2wudjEuRGVsZXRlUG9vbFJlcXVlc3QaIC50b2tlbnBvb2wudjEuRGVsZXRlUG9vbFJlc3BvbnNlElsKDkdlbmVyYXRlVG9rZW5zEiMudG9rZW5wb29sLnYxLkdlbmVyYXRlVG9rZW5zUmVxdWVzdBokLnRva2VucG9vbC52MS5HZW5lcmF0ZVRva2Vuc1Jlc3BvbnNlElIKC0Fzc2lnblRva2VuEiAudG9rZW5wb29sLnYxLkFzc2lnblRva2VuUmVxdWVzdBohLnRva2VucG9vbC52MS5Bc3NpZ25Ub2tlblJlc3BvbnNlEkwKCUtlZXBBbGl2ZRIeLnRva2VucG9vbC52MS5LZWVwQWxpdmVSZXF1ZXN0Gh8udG9rZW5wb29sLnYxLktlZXBBbGl2ZVJlc3BvbnNlElUKDFJlbGVhc2VUb2tlbhIhLnRva2VucG9vbC52MS5SZWxlYXNlVG9rZW5SZXF1ZXN0GiIudG9rZW5wb29sLnYxLlJlbGVhc2VUb2tlblJlc3BvbnNlElIKC0RlbGV0ZVRva2VuEiAudG9rZW5wb29sLnYxLkRlbGV0ZVRva2VuUmVxdWVzdBohLnRva2VucG9vbC52MS5EZWxldGVUb2tlblJlc3BvbnNlEk4KCEdldFRva2VuEh0udG9rZW5wb29sLnYxLkdldFRva2VuUmVxdWVzdBoeLnRva2VucG9vbC52MS5HZXRUb2tlblJlc3BvbnNlIgOQAgESVAoLV2F0Y2hMZWFzZXMSIC50b2tlbnBvb2wudjEuV2F0Y2hMZWFzZXNSZXF1ZXN0GiEudG9rZW5wb29sLnYxLldhdGNoTGVhc2VzUmVzcG9uc2UwARJPCgpVcGRhdGVQb29sEh8udG9rZW5wb29sLnYxLlVwZGF0ZVBvb2xSZXF1ZXN0GiAudG9rZW5wb29sLnYxLlVwZGF0ZVBvb2xSZXNwb25zZRJVCgxBc3NpZ25Ub2tlbnMSIS50b2tlbnBvb2wudjEuQXNzaWduVG9rZW5zUmVxdWVzdBoiLnRva2VucG9vbC52MS5Bc3NpZ25Ub2tlbnNSZXNwb25zZRJUCgpMaXN0VG9rZW5zEh8udG9rZW5wb29sLnYxLkxpc3RUb2tlbnNSZXF1ZXN0GiAudG9rZW5wb29sLnYxLkxpc3RUb2tlbnNSZXNwb25zZSIDkAIBElIKC0NvcmRvblRva2VuEiAudG9rZW5wb29sLnYxLkNvcmRvblRva2VuUmVxdWVzdBohLnRva2VucG9vbC52MS5Db3Jkb25Ub2tlblJlc3BvbnNlElgKDVVuY29yZG9uVG9rZW4SIi50b2tlbnBvb2wudjEuVW5jb3Jkb25Ub2tlblJlcXVlc3QaIy50b2tlbnBvb2wudjEuVW5jb3Jkb25Ub2tlblJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_protobuf_wrappers]);
 
 /**
  * A pool's configuration and live counters.
@@ -81,6 +81,20 @@ export type Pool = Message<"tokenpool.v1.Pool"> & {
    * @generated from field: uint64 sequence = 10;
    */
   sequence: bigint;
+
+  /**
+   * Tokens taken out of service by CordonToken (held or not); they are not counted as available.
+   *
+   * @generated from field: uint32 cordoned = 11;
+   */
+  cordoned: number;
+
+  /**
+   * Leases one owner may hold at once (waiting requests included); zero means no limit.
+   *
+   * @generated from field: uint32 max_leases_per_owner = 12;
+   */
+  maxLeasesPerOwner: number;
 };
 
 /**
@@ -181,6 +195,13 @@ export type CreatePoolRequest = Message<"tokenpool.v1.CreatePoolRequest"> & {
    * @generated from field: uint32 initial_tokens = 5;
    */
   initialTokens: number;
+
+  /**
+   * Leases one owner may hold at once (waiting requests included); zero means no limit.
+   *
+   * @generated from field: uint32 max_leases_per_owner = 6;
+   */
+  maxLeasesPerOwner: number;
 };
 
 /**
@@ -658,6 +679,13 @@ export type GetTokenResponse = Message<"tokenpool.v1.GetTokenResponse"> & {
    * @generated from field: tokenpool.v1.Lease lease = 5;
    */
   lease?: Lease | undefined;
+
+  /**
+   * Taken out of service by CordonToken: not assignable, whatever its state.
+   *
+   * @generated from field: bool cordoned = 6;
+   */
+  cordoned: boolean;
 };
 
 /**
@@ -666,6 +694,337 @@ export type GetTokenResponse = Message<"tokenpool.v1.GetTokenResponse"> & {
  */
 export const GetTokenResponseSchema: GenMessage<GetTokenResponse> = /*@__PURE__*/
   messageDesc(file_tokenpool_v1_token_service, 22);
+
+/**
+ * @generated from message tokenpool.v1.UpdatePoolRequest
+ */
+export type UpdatePoolRequest = Message<"tokenpool.v1.UpdatePoolRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: google.protobuf.Duration lease_ttl = 2;
+   */
+  leaseTtl?: Duration | undefined;
+
+  /**
+   * Zero means tokens never go idle.
+   *
+   * @generated from field: google.protobuf.Duration idle_ttl = 3;
+   */
+  idleTtl?: Duration | undefined;
+
+  /**
+   * Zero leaves it as it is; otherwise not below the number of tokens the pool holds now.
+   *
+   * @generated from field: uint32 max_tokens = 4;
+   */
+  maxTokens: number;
+
+  /**
+   * Unset leaves it as it is; zero means no limit. Leases already held above a lowered quota run on;
+   * new ones are refused. (A wrapper rather than proto3 `optional`, which older protoc releases
+   * still in use, such as Debian's grpcio-tools, refuse.)
+   *
+   * @generated from field: google.protobuf.UInt32Value max_leases_per_owner = 5;
+   */
+  maxLeasesPerOwner?: number | undefined;
+};
+
+/**
+ * Describes the message tokenpool.v1.UpdatePoolRequest.
+ * Use `create(UpdatePoolRequestSchema)` to create a new message.
+ */
+export const UpdatePoolRequestSchema: GenMessage<UpdatePoolRequest> = /*@__PURE__*/
+  messageDesc(file_tokenpool_v1_token_service, 23);
+
+/**
+ * @generated from message tokenpool.v1.UpdatePoolResponse
+ */
+export type UpdatePoolResponse = Message<"tokenpool.v1.UpdatePoolResponse"> & {
+  /**
+   * @generated from field: tokenpool.v1.Pool pool = 1;
+   */
+  pool?: Pool | undefined;
+};
+
+/**
+ * Describes the message tokenpool.v1.UpdatePoolResponse.
+ * Use `create(UpdatePoolResponseSchema)` to create a new message.
+ */
+export const UpdatePoolResponseSchema: GenMessage<UpdatePoolResponse> = /*@__PURE__*/
+  messageDesc(file_tokenpool_v1_token_service, 24);
+
+/**
+ * @generated from message tokenpool.v1.AssignTokensRequest
+ */
+export type AssignTokensRequest = Message<"tokenpool.v1.AssignTokensRequest"> & {
+  /**
+   * @generated from field: string pool = 1;
+   */
+  pool: string;
+
+  /**
+   * @generated from field: string owner = 2;
+   */
+  owner: string;
+
+  /**
+   * How many tokens, 1 to the batch limit (KeepAlive's).
+   *
+   * @generated from field: uint32 count = 3;
+   */
+  count: number;
+
+  /**
+   * @generated from field: google.protobuf.Duration lease_ttl = 4;
+   */
+  leaseTtl?: Duration | undefined;
+
+  /**
+   * Wait up to this long (bounded by the call deadline) until `count` tokens are free.
+   *
+   * @generated from field: google.protobuf.Duration wait_timeout = 5;
+   */
+  waitTimeout?: Duration | undefined;
+
+  /**
+   * Idempotency key: a retry with the same owner and request_id while every lease of the gang lives
+   * returns the same gang.
+   *
+   * @generated from field: string request_id = 6;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message tokenpool.v1.AssignTokensRequest.
+ * Use `create(AssignTokensRequestSchema)` to create a new message.
+ */
+export const AssignTokensRequestSchema: GenMessage<AssignTokensRequest> = /*@__PURE__*/
+  messageDesc(file_tokenpool_v1_token_service, 25);
+
+/**
+ * @generated from message tokenpool.v1.AssignTokensResponse
+ */
+export type AssignTokensResponse = Message<"tokenpool.v1.AssignTokensResponse"> & {
+  /**
+   * Exactly `count` leases, in no particular order.
+   *
+   * @generated from field: repeated tokenpool.v1.Lease leases = 1;
+   */
+  leases: Lease[];
+
+  /**
+   * Free tokens left after this assignment.
+   *
+   * @generated from field: uint32 available = 2;
+   */
+  available: number;
+};
+
+/**
+ * Describes the message tokenpool.v1.AssignTokensResponse.
+ * Use `create(AssignTokensResponseSchema)` to create a new message.
+ */
+export const AssignTokensResponseSchema: GenMessage<AssignTokensResponse> = /*@__PURE__*/
+  messageDesc(file_tokenpool_v1_token_service, 26);
+
+/**
+ * @generated from message tokenpool.v1.ListTokensRequest
+ */
+export type ListTokensRequest = Message<"tokenpool.v1.ListTokensRequest"> & {
+  /**
+   * @generated from field: string pool = 1;
+   */
+  pool: string;
+
+  /**
+   * FREE: assignable (free, not cordoned); HELD: leased (cordoned or not); CORDONED: cordoned
+   * (free or held); unspecified: every token.
+   *
+   * @generated from field: tokenpool.v1.TokenState state = 2;
+   */
+  state: TokenState;
+
+  /**
+   * Only tokens leased by this owner (implies held).
+   *
+   * @generated from field: string owner = 3;
+   */
+  owner: string;
+
+  /**
+   * At most this many tokens (default 100, at most 1000). With a filter a page may hold fewer, even
+   * none, while next_page_token is set: each call examines a bounded number of tokens.
+   *
+   * @generated from field: uint32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page.
+   *
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message tokenpool.v1.ListTokensRequest.
+ * Use `create(ListTokensRequestSchema)` to create a new message.
+ */
+export const ListTokensRequestSchema: GenMessage<ListTokensRequest> = /*@__PURE__*/
+  messageDesc(file_tokenpool_v1_token_service, 27);
+
+/**
+ * @generated from message tokenpool.v1.ListTokensResponse
+ */
+export type ListTokensResponse = Message<"tokenpool.v1.ListTokensResponse"> & {
+  /**
+   * @generated from field: repeated tokenpool.v1.Token tokens = 1;
+   */
+  tokens: Token[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message tokenpool.v1.ListTokensResponse.
+ * Use `create(ListTokensResponseSchema)` to create a new message.
+ */
+export const ListTokensResponseSchema: GenMessage<ListTokensResponse> = /*@__PURE__*/
+  messageDesc(file_tokenpool_v1_token_service, 28);
+
+/**
+ * One token as listed by ListTokens.
+ *
+ * @generated from message tokenpool.v1.Token
+ */
+export type Token = Message<"tokenpool.v1.Token"> & {
+  /**
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * FREE or HELD.
+   *
+   * @generated from field: tokenpool.v1.TokenState state = 2;
+   */
+  state: TokenState;
+
+  /**
+   * @generated from field: bool cordoned = 3;
+   */
+  cordoned: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp idle_expire_time = 4;
+   */
+  idleExpireTime?: Timestamp | undefined;
+
+  /**
+   * Set while the token is held.
+   *
+   * @generated from field: tokenpool.v1.Lease lease = 5;
+   */
+  lease?: Lease | undefined;
+};
+
+/**
+ * Describes the message tokenpool.v1.Token.
+ * Use `create(TokenSchema)` to create a new message.
+ */
+export const TokenSchema: GenMessage<Token> = /*@__PURE__*/
+  messageDesc(file_tokenpool_v1_token_service, 29);
+
+/**
+ * @generated from message tokenpool.v1.CordonTokenRequest
+ */
+export type CordonTokenRequest = Message<"tokenpool.v1.CordonTokenRequest"> & {
+  /**
+   * @generated from field: string pool = 1;
+   */
+  pool: string;
+
+  /**
+   * @generated from field: string token = 2;
+   */
+  token: string;
+};
+
+/**
+ * Describes the message tokenpool.v1.CordonTokenRequest.
+ * Use `create(CordonTokenRequestSchema)` to create a new message.
+ */
+export const CordonTokenRequestSchema: GenMessage<CordonTokenRequest> = /*@__PURE__*/
+  messageDesc(file_tokenpool_v1_token_service, 30);
+
+/**
+ * @generated from message tokenpool.v1.CordonTokenResponse
+ */
+export type CordonTokenResponse = Message<"tokenpool.v1.CordonTokenResponse"> & {
+  /**
+   * The token after the change (its lease, if held, runs on).
+   *
+   * @generated from field: tokenpool.v1.Token token = 1;
+   */
+  token?: Token | undefined;
+};
+
+/**
+ * Describes the message tokenpool.v1.CordonTokenResponse.
+ * Use `create(CordonTokenResponseSchema)` to create a new message.
+ */
+export const CordonTokenResponseSchema: GenMessage<CordonTokenResponse> = /*@__PURE__*/
+  messageDesc(file_tokenpool_v1_token_service, 31);
+
+/**
+ * @generated from message tokenpool.v1.UncordonTokenRequest
+ */
+export type UncordonTokenRequest = Message<"tokenpool.v1.UncordonTokenRequest"> & {
+  /**
+   * @generated from field: string pool = 1;
+   */
+  pool: string;
+
+  /**
+   * @generated from field: string token = 2;
+   */
+  token: string;
+};
+
+/**
+ * Describes the message tokenpool.v1.UncordonTokenRequest.
+ * Use `create(UncordonTokenRequestSchema)` to create a new message.
+ */
+export const UncordonTokenRequestSchema: GenMessage<UncordonTokenRequest> = /*@__PURE__*/
+  messageDesc(file_tokenpool_v1_token_service, 32);
+
+/**
+ * @generated from message tokenpool.v1.UncordonTokenResponse
+ */
+export type UncordonTokenResponse = Message<"tokenpool.v1.UncordonTokenResponse"> & {
+  /**
+   * @generated from field: tokenpool.v1.Token token = 1;
+   */
+  token?: Token | undefined;
+};
+
+/**
+ * Describes the message tokenpool.v1.UncordonTokenResponse.
+ * Use `create(UncordonTokenResponseSchema)` to create a new message.
+ */
+export const UncordonTokenResponseSchema: GenMessage<UncordonTokenResponse> = /*@__PURE__*/
+  messageDesc(file_tokenpool_v1_token_service, 33);
 
 /**
  * @generated from message tokenpool.v1.WatchLeasesRequest
@@ -738,7 +1097,7 @@ export type WatchLeasesRequest = Message<"tokenpool.v1.WatchLeasesRequest"> & {
  * Use `create(WatchLeasesRequestSchema)` to create a new message.
  */
 export const WatchLeasesRequestSchema: GenMessage<WatchLeasesRequest> = /*@__PURE__*/
-  messageDesc(file_tokenpool_v1_token_service, 23);
+  messageDesc(file_tokenpool_v1_token_service, 34);
 
 /**
  * One message of the WatchLeases stream.
@@ -769,7 +1128,7 @@ export type WatchLeasesResponse = Message<"tokenpool.v1.WatchLeasesResponse"> & 
  * Use `create(WatchLeasesResponseSchema)` to create a new message.
  */
 export const WatchLeasesResponseSchema: GenMessage<WatchLeasesResponse> = /*@__PURE__*/
-  messageDesc(file_tokenpool_v1_token_service, 24);
+  messageDesc(file_tokenpool_v1_token_service, 35);
 
 /**
  * Heartbeat: tells a watcher the stream is alive and how far the pool's sequence has advanced
@@ -794,7 +1153,7 @@ export type Progress = Message<"tokenpool.v1.Progress"> & {
  * Use `create(ProgressSchema)` to create a new message.
  */
 export const ProgressSchema: GenMessage<Progress> = /*@__PURE__*/
-  messageDesc(file_tokenpool_v1_token_service, 25);
+  messageDesc(file_tokenpool_v1_token_service, 36);
 
 /**
  * A change of one token's state.
@@ -859,7 +1218,7 @@ export type LeaseEvent = Message<"tokenpool.v1.LeaseEvent"> & {
  * Use `create(LeaseEventSchema)` to create a new message.
  */
 export const LeaseEventSchema: GenMessage<LeaseEvent> = /*@__PURE__*/
-  messageDesc(file_tokenpool_v1_token_service, 26);
+  messageDesc(file_tokenpool_v1_token_service, 37);
 
 /**
  * @generated from enum tokenpool.v1.KeepAliveStatus
@@ -907,6 +1266,14 @@ export enum TokenState {
    * @generated from enum value: TOKEN_STATE_HELD = 2;
    */
   HELD = 2,
+
+  /**
+   * Only a ListTokens filter (cordoned tokens, free or held): a token's own state stays FREE or HELD,
+   * with `cordoned` set.
+   *
+   * @generated from enum value: TOKEN_STATE_CORDONED = 3;
+   */
+  CORDONED = 3,
 }
 
 /**
@@ -971,6 +1338,20 @@ export enum LeaseEventType {
    * @generated from enum value: LEASE_EVENT_TYPE_LEASE_EXPIRING = 9;
    */
   LEASE_EXPIRING = 9,
+
+  /**
+   * CordonToken took the token out of service (owner and generation are its lease's, if held).
+   *
+   * @generated from enum value: LEASE_EVENT_TYPE_TOKEN_CORDONED = 10;
+   */
+  TOKEN_CORDONED = 10,
+
+  /**
+   * UncordonToken returned it.
+   *
+   * @generated from enum value: LEASE_EVENT_TYPE_TOKEN_UNCORDONED = 11;
+   */
+  TOKEN_UNCORDONED = 11,
 }
 
 /**
@@ -1099,6 +1480,60 @@ export const TokenService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchLeasesRequestSchema;
     output: typeof WatchLeasesResponseSchema;
+  },
+  /**
+   * Changes a pool's lease TTL, idle TTL, max tokens or owner quota; unset fields stay as they are.
+   * New values apply to leases and deadlines set from now on; existing ones run as granted.
+   *
+   * @generated from rpc tokenpool.v1.TokenService.UpdatePool
+   */
+  updatePool: {
+    methodKind: "unary";
+    input: typeof UpdatePoolRequestSchema;
+    output: typeof UpdatePoolResponseSchema;
+  },
+  /**
+   * Leases `count` tokens at once, all or none (a gang), each with its own generation. With
+   * wait_timeout the request waits FIFO among gangs until `count` are free; single AssignToken calls
+   * may overtake a waiting gang only `count` times before freed tokens are kept for it.
+   *
+   * @generated from rpc tokenpool.v1.TokenService.AssignTokens
+   */
+  assignTokens: {
+    methodKind: "unary";
+    input: typeof AssignTokensRequestSchema;
+    output: typeof AssignTokensResponseSchema;
+  },
+  /**
+   * Lists a pool's tokens in token id order, a page at a time: O(page) per call, and a token present
+   * for the whole listing appears exactly once.
+   *
+   * @generated from rpc tokenpool.v1.TokenService.ListTokens
+   */
+  listTokens: {
+    methodKind: "unary";
+    input: typeof ListTokensRequestSchema;
+    output: typeof ListTokensResponseSchema;
+  },
+  /**
+   * Makes a token unassignable (maintenance, drain); a current lease runs on and can be kept alive.
+   *
+   * @generated from rpc tokenpool.v1.TokenService.CordonToken
+   */
+  cordonToken: {
+    methodKind: "unary";
+    input: typeof CordonTokenRequestSchema;
+    output: typeof CordonTokenResponseSchema;
+  },
+  /**
+   * Makes a cordoned token assignable again.
+   *
+   * @generated from rpc tokenpool.v1.TokenService.UncordonToken
+   */
+  uncordonToken: {
+    methodKind: "unary";
+    input: typeof UncordonTokenRequestSchema;
+    output: typeof UncordonTokenResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_tokenpool_v1_token_service, 0);

@@ -22,6 +22,7 @@ import {
 } from "@grpc/grpc-js";
 import { Duration } from "../../google/protobuf/duration.js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
+import { UInt32Value } from "../../google/protobuf/wrappers.js";
 
 export const protobufPackage = "tokenpool.v1";
 
@@ -73,6 +74,11 @@ export enum TokenState {
   TOKEN_STATE_UNSPECIFIED = 0,
   TOKEN_STATE_FREE = 1,
   TOKEN_STATE_HELD = 2,
+  /**
+   * TOKEN_STATE_CORDONED - Only a ListTokens filter (cordoned tokens, free or held): a token's own state stays FREE or HELD,
+   * with `cordoned` set.
+   */
+  TOKEN_STATE_CORDONED = 3,
   UNRECOGNIZED = -1,
 }
 
@@ -87,6 +93,9 @@ export function tokenStateFromJSON(object: any): TokenState {
     case 2:
     case "TOKEN_STATE_HELD":
       return TokenState.TOKEN_STATE_HELD;
+    case 3:
+    case "TOKEN_STATE_CORDONED":
+      return TokenState.TOKEN_STATE_CORDONED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -102,6 +111,8 @@ export function tokenStateToJSON(object: TokenState): string {
       return "TOKEN_STATE_FREE";
     case TokenState.TOKEN_STATE_HELD:
       return "TOKEN_STATE_HELD";
+    case TokenState.TOKEN_STATE_CORDONED:
+      return "TOKEN_STATE_CORDONED";
     case TokenState.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -123,6 +134,10 @@ export enum LeaseEventType {
    * Its sequence is that of the last real event of the lease.
    */
   LEASE_EVENT_TYPE_LEASE_EXPIRING = 9,
+  /** LEASE_EVENT_TYPE_TOKEN_CORDONED - CordonToken took the token out of service (owner and generation are its lease's, if held). */
+  LEASE_EVENT_TYPE_TOKEN_CORDONED = 10,
+  /** LEASE_EVENT_TYPE_TOKEN_UNCORDONED - UncordonToken returned it. */
+  LEASE_EVENT_TYPE_TOKEN_UNCORDONED = 11,
   UNRECOGNIZED = -1,
 }
 
@@ -158,6 +173,12 @@ export function leaseEventTypeFromJSON(object: any): LeaseEventType {
     case 9:
     case "LEASE_EVENT_TYPE_LEASE_EXPIRING":
       return LeaseEventType.LEASE_EVENT_TYPE_LEASE_EXPIRING;
+    case 10:
+    case "LEASE_EVENT_TYPE_TOKEN_CORDONED":
+      return LeaseEventType.LEASE_EVENT_TYPE_TOKEN_CORDONED;
+    case 11:
+    case "LEASE_EVENT_TYPE_TOKEN_UNCORDONED":
+      return LeaseEventType.LEASE_EVENT_TYPE_TOKEN_UNCORDONED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -187,6 +208,10 @@ export function leaseEventTypeToJSON(object: LeaseEventType): string {
       return "LEASE_EVENT_TYPE_WAITER_TIMED_OUT";
     case LeaseEventType.LEASE_EVENT_TYPE_LEASE_EXPIRING:
       return "LEASE_EVENT_TYPE_LEASE_EXPIRING";
+    case LeaseEventType.LEASE_EVENT_TYPE_TOKEN_CORDONED:
+      return "LEASE_EVENT_TYPE_TOKEN_CORDONED";
+    case LeaseEventType.LEASE_EVENT_TYPE_TOKEN_UNCORDONED:
+      return "LEASE_EVENT_TYPE_TOKEN_UNCORDONED";
     case LeaseEventType.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -212,6 +237,10 @@ export interface Pool {
   generation: number;
   /** Sequence of the pool's last lease event. */
   sequence: number;
+  /** Tokens taken out of service by CordonToken (held or not); they are not counted as available. */
+  cordoned: number;
+  /** Leases one owner may hold at once (waiting requests included); zero means no limit. */
+  maxLeasesPerOwner: number;
 }
 
 /** A held token. */
@@ -244,6 +273,8 @@ export interface CreatePoolRequest {
   maxTokens: number;
   /** Number of random tokens to generate right away. */
   initialTokens: number;
+  /** Leases one owner may hold at once (waiting requests included); zero means no limit. */
+  maxLeasesPerOwner: number;
 }
 
 export interface CreatePoolResponse {
@@ -367,7 +398,116 @@ export interface GetTokenResponse {
     | Date
     | undefined;
   /** Set while the token is held. */
+  lease?:
+    | Lease
+    | undefined;
+  /** Taken out of service by CordonToken: not assignable, whatever its state. */
+  cordoned: boolean;
+}
+
+export interface UpdatePoolRequest {
+  name: string;
+  leaseTtl?:
+    | Duration
+    | undefined;
+  /** Zero means tokens never go idle. */
+  idleTtl?:
+    | Duration
+    | undefined;
+  /** Zero leaves it as it is; otherwise not below the number of tokens the pool holds now. */
+  maxTokens: number;
+  /**
+   * Unset leaves it as it is; zero means no limit. Leases already held above a lowered quota run on;
+   * new ones are refused. (A wrapper rather than proto3 `optional`, which older protoc releases
+   * still in use, such as Debian's grpcio-tools, refuse.)
+   */
+  maxLeasesPerOwner?: number | undefined;
+}
+
+export interface UpdatePoolResponse {
+  pool?: Pool | undefined;
+}
+
+export interface AssignTokensRequest {
+  pool: string;
+  owner: string;
+  /** How many tokens, 1 to the batch limit (KeepAlive's). */
+  count: number;
+  leaseTtl?:
+    | Duration
+    | undefined;
+  /** Wait up to this long (bounded by the call deadline) until `count` tokens are free. */
+  waitTimeout?:
+    | Duration
+    | undefined;
+  /**
+   * Idempotency key: a retry with the same owner and request_id while every lease of the gang lives
+   * returns the same gang.
+   */
+  requestId: string;
+}
+
+export interface AssignTokensResponse {
+  /** Exactly `count` leases, in no particular order. */
+  leases: Lease[];
+  /** Free tokens left after this assignment. */
+  available: number;
+}
+
+export interface ListTokensRequest {
+  pool: string;
+  /**
+   * FREE: assignable (free, not cordoned); HELD: leased (cordoned or not); CORDONED: cordoned
+   * (free or held); unspecified: every token.
+   */
+  state: TokenState;
+  /** Only tokens leased by this owner (implies held). */
+  owner: string;
+  /**
+   * At most this many tokens (default 100, at most 1000). With a filter a page may hold fewer, even
+   * none, while next_page_token is set: each call examines a bounded number of tokens.
+   */
+  pageSize: number;
+  /** next_page_token of the previous page. */
+  pageToken: string;
+}
+
+export interface ListTokensResponse {
+  tokens: Token[];
+  /** Empty on the last page. */
+  nextPageToken: string;
+}
+
+/** One token as listed by ListTokens. */
+export interface Token {
+  token: string;
+  /** FREE or HELD. */
+  state: TokenState;
+  cordoned: boolean;
+  idleExpireTime?:
+    | Date
+    | undefined;
+  /** Set while the token is held. */
   lease?: Lease | undefined;
+}
+
+export interface CordonTokenRequest {
+  pool: string;
+  token: string;
+}
+
+export interface CordonTokenResponse {
+  /** The token after the change (its lease, if held, runs on). */
+  token?: Token | undefined;
+}
+
+export interface UncordonTokenRequest {
+  pool: string;
+  token: string;
+}
+
+export interface UncordonTokenResponse {
+  token?: Token | undefined;
 }
 
 export interface WatchLeasesRequest {
@@ -449,6 +589,8 @@ function createBasePool(): Pool {
     waiters: 0,
     generation: 0,
     sequence: 0,
+    cordoned: 0,
+    maxLeasesPerOwner: 0,
   };
 }
 
@@ -483,6 +625,12 @@ export const Pool: MessageFns<Pool> = {
     }
     if (message.sequence !== 0) {
       writer.uint32(80).uint64(message.sequence);
+    }
+    if (message.cordoned !== 0) {
+      writer.uint32(88).uint32(message.cordoned);
+    }
+    if (message.maxLeasesPerOwner !== 0) {
+      writer.uint32(96).uint32(message.maxLeasesPerOwner);
     }
     return writer;
   },
@@ -580,6 +728,22 @@ export const Pool: MessageFns<Pool> = {
             message.sequence = longToNumber(reader.uint64());
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.cordoned = reader.uint32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.maxLeasesPerOwner = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -616,6 +780,12 @@ export const Pool: MessageFns<Pool> = {
       waiters: isSet(object.waiters) ? globalThis.Number(object.waiters) : 0,
       generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
       sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0,
+      cordoned: isSet(object.cordoned) ? globalThis.Number(object.cordoned) : 0,
+      maxLeasesPerOwner: isSet(object.maxLeasesPerOwner)
+        ? globalThis.Number(object.maxLeasesPerOwner)
+        : isSet(object.max_leases_per_owner)
+        ? globalThis.Number(object.max_leases_per_owner)
+        : 0,
     };
   },
 
@@ -651,6 +821,12 @@ export const Pool: MessageFns<Pool> = {
     if (message.sequence !== 0) {
       obj.sequence = Math.round(message.sequence);
     }
+    if (message.cordoned !== 0) {
+      obj.cordoned = Math.round(message.cordoned);
+    }
+    if (message.maxLeasesPerOwner !== 0) {
+      obj.maxLeasesPerOwner = Math.round(message.maxLeasesPerOwner);
+    }
     return obj;
   },
 
@@ -673,6 +849,8 @@ export const Pool: MessageFns<Pool> = {
     message.waiters = object.waiters ?? 0;
     message.generation = object.generation ?? 0;
     message.sequence = object.sequence ?? 0;
+    message.cordoned = object.cordoned ?? 0;
+    message.maxLeasesPerOwner = object.maxLeasesPerOwner ?? 0;
     return message;
   },
 };
@@ -865,7 +1043,7 @@ export const Lease: MessageFns<Lease> = {
 };
 
 function createBaseCreatePoolRequest(): CreatePoolRequest {
-  return { name: "", leaseTtl: undefined, idleTtl: undefined, maxTokens: 0, initialTokens: 0 };
+  return { name: "", leaseTtl: undefined, idleTtl: undefined, maxTokens: 0, initialTokens: 0, maxLeasesPerOwner: 0 };
 }
 
 export const CreatePoolRequest: MessageFns<CreatePoolRequest> = {
@@ -884,6 +1062,9 @@ export const CreatePoolRequest: MessageFns<CreatePoolRequest> = {
     }
     if (message.initialTokens !== 0) {
       writer.uint32(40).uint32(message.initialTokens);
+    }
+    if (message.maxLeasesPerOwner !== 0) {
+      writer.uint32(48).uint32(message.maxLeasesPerOwner);
     }
     return writer;
   },
@@ -941,6 +1122,14 @@ export const CreatePoolRequest: MessageFns<CreatePoolRequest> = {
             message.initialTokens = reader.uint32();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.maxLeasesPerOwner = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -976,6 +1165,11 @@ export const CreatePoolRequest: MessageFns<CreatePoolRequest> = {
         : isSet(object.initial_tokens)
         ? globalThis.Number(object.initial_tokens)
         : 0,
+      maxLeasesPerOwner: isSet(object.maxLeasesPerOwner)
+        ? globalThis.Number(object.maxLeasesPerOwner)
+        : isSet(object.max_leases_per_owner)
+        ? globalThis.Number(object.max_leases_per_owner)
+        : 0,
     };
   },
 
@@ -996,6 +1190,9 @@ export const CreatePoolRequest: MessageFns<CreatePoolRequest> = {
     if (message.initialTokens !== 0) {
       obj.initialTokens = Math.round(message.initialTokens);
     }
+    if (message.maxLeasesPerOwner !== 0) {
+      obj.maxLeasesPerOwner = Math.round(message.maxLeasesPerOwner);
+    }
     return obj;
   },
 
@@ -1013,6 +1210,7 @@ export const CreatePoolRequest: MessageFns<CreatePoolRequest> = {
       : undefined;
     message.maxTokens = object.maxTokens ?? 0;
     message.initialTokens = object.initialTokens ?? 0;
+    message.maxLeasesPerOwner = object.maxLeasesPerOwner ?? 0;
     return message;
   },
 };
@@ -2623,7 +2821,7 @@ export const GetTokenRequest: MessageFns<GetTokenRequest> = {
 };
 
 function createBaseGetTokenResponse(): GetTokenResponse {
-  return { pool: "", token: "", state: 0, idleExpireTime: undefined, lease: undefined };
+  return { pool: "", token: "", state: 0, idleExpireTime: undefined, lease: undefined, cordoned: false };
 }
 
 export const GetTokenResponse: MessageFns<GetTokenResponse> = {
@@ -2642,6 +2840,9 @@ export const GetTokenResponse: MessageFns<GetTokenResponse> = {
     }
     if (message.lease !== undefined) {
       Lease.encode(message.lease, writer.uint32(42).fork()).join();
+    }
+    if (message.cordoned !== false) {
+      writer.uint32(48).bool(message.cordoned);
     }
     return writer;
   },
@@ -2699,6 +2900,14 @@ export const GetTokenResponse: MessageFns<GetTokenResponse> = {
             message.lease = Lease.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.cordoned = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2722,6 +2931,7 @@ export const GetTokenResponse: MessageFns<GetTokenResponse> = {
         ? fromJsonTimestamp(object.idle_expire_time)
         : undefined,
       lease: isSet(object.lease) ? Lease.fromJSON(object.lease) : undefined,
+      cordoned: isSet(object.cordoned) ? globalThis.Boolean(object.cordoned) : false,
     };
   },
 
@@ -2742,6 +2952,9 @@ export const GetTokenResponse: MessageFns<GetTokenResponse> = {
     if (message.lease !== undefined) {
       obj.lease = Lease.toJSON(message.lease);
     }
+    if (message.cordoned !== false) {
+      obj.cordoned = message.cordoned;
+    }
     return obj;
   },
 
@@ -2755,6 +2968,1148 @@ export const GetTokenResponse: MessageFns<GetTokenResponse> = {
     message.state = object.state ?? 0;
     message.idleExpireTime = object.idleExpireTime ?? undefined;
     message.lease = (object.lease !== undefined && object.lease !== null) ? Lease.fromPartial(object.lease) : undefined;
+    message.cordoned = object.cordoned ?? false;
+    return message;
+  },
+};
+
+function createBaseUpdatePoolRequest(): UpdatePoolRequest {
+  return { name: "", leaseTtl: undefined, idleTtl: undefined, maxTokens: 0, maxLeasesPerOwner: undefined };
+}
+
+export const UpdatePoolRequest: MessageFns<UpdatePoolRequest> = {
+  encode(message: UpdatePoolRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.leaseTtl !== undefined) {
+      Duration.encode(message.leaseTtl, writer.uint32(18).fork()).join();
+    }
+    if (message.idleTtl !== undefined) {
+      Duration.encode(message.idleTtl, writer.uint32(26).fork()).join();
+    }
+    if (message.maxTokens !== 0) {
+      writer.uint32(32).uint32(message.maxTokens);
+    }
+    if (message.maxLeasesPerOwner !== undefined) {
+      UInt32Value.encode({ value: message.maxLeasesPerOwner! }, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdatePoolRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdatePoolRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.leaseTtl = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.idleTtl = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.maxTokens = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.maxLeasesPerOwner = UInt32Value.decode(reader, reader.uint32()).value;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdatePoolRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      leaseTtl: isSet(object.leaseTtl)
+        ? Duration.fromJSON(object.leaseTtl)
+        : isSet(object.lease_ttl)
+        ? Duration.fromJSON(object.lease_ttl)
+        : undefined,
+      idleTtl: isSet(object.idleTtl)
+        ? Duration.fromJSON(object.idleTtl)
+        : isSet(object.idle_ttl)
+        ? Duration.fromJSON(object.idle_ttl)
+        : undefined,
+      maxTokens: isSet(object.maxTokens)
+        ? globalThis.Number(object.maxTokens)
+        : isSet(object.max_tokens)
+        ? globalThis.Number(object.max_tokens)
+        : 0,
+      maxLeasesPerOwner: isSet(object.maxLeasesPerOwner)
+        ? Number(object.maxLeasesPerOwner)
+        : isSet(object.max_leases_per_owner)
+        ? Number(object.max_leases_per_owner)
+        : undefined,
+    };
+  },
+
+  toJSON(message: UpdatePoolRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.leaseTtl !== undefined) {
+      obj.leaseTtl = Duration.toJSON(message.leaseTtl);
+    }
+    if (message.idleTtl !== undefined) {
+      obj.idleTtl = Duration.toJSON(message.idleTtl);
+    }
+    if (message.maxTokens !== 0) {
+      obj.maxTokens = Math.round(message.maxTokens);
+    }
+    if (message.maxLeasesPerOwner !== undefined) {
+      obj.maxLeasesPerOwner = message.maxLeasesPerOwner;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdatePoolRequest>, I>>(base?: I): UpdatePoolRequest {
+    return UpdatePoolRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdatePoolRequest>, I>>(object: I): UpdatePoolRequest {
+    const message = createBaseUpdatePoolRequest();
+    message.name = object.name ?? "";
+    message.leaseTtl = (object.leaseTtl !== undefined && object.leaseTtl !== null)
+      ? Duration.fromPartial(object.leaseTtl)
+      : undefined;
+    message.idleTtl = (object.idleTtl !== undefined && object.idleTtl !== null)
+      ? Duration.fromPartial(object.idleTtl)
+      : undefined;
+    message.maxTokens = object.maxTokens ?? 0;
+    message.maxLeasesPerOwner = object.maxLeasesPerOwner ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUpdatePoolResponse(): UpdatePoolResponse {
+  return { pool: undefined };
+}
+
+export const UpdatePoolResponse: MessageFns<UpdatePoolResponse> = {
+  encode(message: UpdatePoolResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pool !== undefined) {
+      Pool.encode(message.pool, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdatePoolResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdatePoolResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pool = Pool.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdatePoolResponse {
+    return { pool: isSet(object.pool) ? Pool.fromJSON(object.pool) : undefined };
+  },
+
+  toJSON(message: UpdatePoolResponse): unknown {
+    const obj: any = {};
+    if (message.pool !== undefined) {
+      obj.pool = Pool.toJSON(message.pool);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdatePoolResponse>, I>>(base?: I): UpdatePoolResponse {
+    return UpdatePoolResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdatePoolResponse>, I>>(object: I): UpdatePoolResponse {
+    const message = createBaseUpdatePoolResponse();
+    message.pool = (object.pool !== undefined && object.pool !== null) ? Pool.fromPartial(object.pool) : undefined;
+    return message;
+  },
+};
+
+function createBaseAssignTokensRequest(): AssignTokensRequest {
+  return { pool: "", owner: "", count: 0, leaseTtl: undefined, waitTimeout: undefined, requestId: "" };
+}
+
+export const AssignTokensRequest: MessageFns<AssignTokensRequest> = {
+  encode(message: AssignTokensRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pool !== "") {
+      writer.uint32(10).string(message.pool);
+    }
+    if (message.owner !== "") {
+      writer.uint32(18).string(message.owner);
+    }
+    if (message.count !== 0) {
+      writer.uint32(24).uint32(message.count);
+    }
+    if (message.leaseTtl !== undefined) {
+      Duration.encode(message.leaseTtl, writer.uint32(34).fork()).join();
+    }
+    if (message.waitTimeout !== undefined) {
+      Duration.encode(message.waitTimeout, writer.uint32(42).fork()).join();
+    }
+    if (message.requestId !== "") {
+      writer.uint32(50).string(message.requestId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AssignTokensRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAssignTokensRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pool = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.count = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.leaseTtl = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.waitTimeout = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AssignTokensRequest {
+    return {
+      pool: isSet(object.pool) ? globalThis.String(object.pool) : "",
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+      leaseTtl: isSet(object.leaseTtl)
+        ? Duration.fromJSON(object.leaseTtl)
+        : isSet(object.lease_ttl)
+        ? Duration.fromJSON(object.lease_ttl)
+        : undefined,
+      waitTimeout: isSet(object.waitTimeout)
+        ? Duration.fromJSON(object.waitTimeout)
+        : isSet(object.wait_timeout)
+        ? Duration.fromJSON(object.wait_timeout)
+        : undefined,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+    };
+  },
+
+  toJSON(message: AssignTokensRequest): unknown {
+    const obj: any = {};
+    if (message.pool !== "") {
+      obj.pool = message.pool;
+    }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    if (message.leaseTtl !== undefined) {
+      obj.leaseTtl = Duration.toJSON(message.leaseTtl);
+    }
+    if (message.waitTimeout !== undefined) {
+      obj.waitTimeout = Duration.toJSON(message.waitTimeout);
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AssignTokensRequest>, I>>(base?: I): AssignTokensRequest {
+    return AssignTokensRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AssignTokensRequest>, I>>(object: I): AssignTokensRequest {
+    const message = createBaseAssignTokensRequest();
+    message.pool = object.pool ?? "";
+    message.owner = object.owner ?? "";
+    message.count = object.count ?? 0;
+    message.leaseTtl = (object.leaseTtl !== undefined && object.leaseTtl !== null)
+      ? Duration.fromPartial(object.leaseTtl)
+      : undefined;
+    message.waitTimeout = (object.waitTimeout !== undefined && object.waitTimeout !== null)
+      ? Duration.fromPartial(object.waitTimeout)
+      : undefined;
+    message.requestId = object.requestId ?? "";
+    return message;
+  },
+};
+
+function createBaseAssignTokensResponse(): AssignTokensResponse {
+  return { leases: [], available: 0 };
+}
+
+export const AssignTokensResponse: MessageFns<AssignTokensResponse> = {
+  encode(message: AssignTokensResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.leases) {
+      Lease.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.available !== 0) {
+      writer.uint32(16).uint32(message.available);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AssignTokensResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAssignTokensResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.leases.push(Lease.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.available = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AssignTokensResponse {
+    return {
+      leases: globalThis.Array.isArray(object?.leases) ? object.leases.map((e: any) => Lease.fromJSON(e)) : [],
+      available: isSet(object.available) ? globalThis.Number(object.available) : 0,
+    };
+  },
+
+  toJSON(message: AssignTokensResponse): unknown {
+    const obj: any = {};
+    if (message.leases?.length) {
+      obj.leases = message.leases.map((e) => Lease.toJSON(e));
+    }
+    if (message.available !== 0) {
+      obj.available = Math.round(message.available);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AssignTokensResponse>, I>>(base?: I): AssignTokensResponse {
+    return AssignTokensResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AssignTokensResponse>, I>>(object: I): AssignTokensResponse {
+    const message = createBaseAssignTokensResponse();
+    message.leases = object.leases?.map((e) => Lease.fromPartial(e)) || [];
+    message.available = object.available ?? 0;
+    return message;
+  },
+};
+
+function createBaseListTokensRequest(): ListTokensRequest {
+  return { pool: "", state: 0, owner: "", pageSize: 0, pageToken: "" };
+}
+
+export const ListTokensRequest: MessageFns<ListTokensRequest> = {
+  encode(message: ListTokensRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pool !== "") {
+      writer.uint32(10).string(message.pool);
+    }
+    if (message.state !== 0) {
+      writer.uint32(16).int32(message.state);
+    }
+    if (message.owner !== "") {
+      writer.uint32(26).string(message.owner);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(32).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(42).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTokensRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTokensRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pool = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListTokensRequest {
+    return {
+      pool: isSet(object.pool) ? globalThis.String(object.pool) : "",
+      state: isSet(object.state) ? tokenStateFromJSON(object.state) : 0,
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListTokensRequest): unknown {
+    const obj: any = {};
+    if (message.pool !== "") {
+      obj.pool = message.pool;
+    }
+    if (message.state !== 0) {
+      obj.state = tokenStateToJSON(message.state);
+    }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListTokensRequest>, I>>(base?: I): ListTokensRequest {
+    return ListTokensRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListTokensRequest>, I>>(object: I): ListTokensRequest {
+    const message = createBaseListTokensRequest();
+    message.pool = object.pool ?? "";
+    message.state = object.state ?? 0;
+    message.owner = object.owner ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListTokensResponse(): ListTokensResponse {
+  return { tokens: [], nextPageToken: "" };
+}
+
+export const ListTokensResponse: MessageFns<ListTokensResponse> = {
+  encode(message: ListTokensResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tokens) {
+      Token.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTokensResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTokensResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tokens.push(Token.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListTokensResponse {
+    return {
+      tokens: globalThis.Array.isArray(object?.tokens) ? object.tokens.map((e: any) => Token.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListTokensResponse): unknown {
+    const obj: any = {};
+    if (message.tokens?.length) {
+      obj.tokens = message.tokens.map((e) => Token.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListTokensResponse>, I>>(base?: I): ListTokensResponse {
+    return ListTokensResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListTokensResponse>, I>>(object: I): ListTokensResponse {
+    const message = createBaseListTokensResponse();
+    message.tokens = object.tokens?.map((e) => Token.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseToken(): Token {
+  return { token: "", state: 0, cordoned: false, idleExpireTime: undefined, lease: undefined };
+}
+
+export const Token: MessageFns<Token> = {
+  encode(message: Token, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    if (message.state !== 0) {
+      writer.uint32(16).int32(message.state);
+    }
+    if (message.cordoned !== false) {
+      writer.uint32(24).bool(message.cordoned);
+    }
+    if (message.idleExpireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.idleExpireTime), writer.uint32(34).fork()).join();
+    }
+    if (message.lease !== undefined) {
+      Lease.encode(message.lease, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Token {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseToken();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.cordoned = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.idleExpireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.lease = Lease.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Token {
+    return {
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+      state: isSet(object.state) ? tokenStateFromJSON(object.state) : 0,
+      cordoned: isSet(object.cordoned) ? globalThis.Boolean(object.cordoned) : false,
+      idleExpireTime: isSet(object.idleExpireTime)
+        ? fromJsonTimestamp(object.idleExpireTime)
+        : isSet(object.idle_expire_time)
+        ? fromJsonTimestamp(object.idle_expire_time)
+        : undefined,
+      lease: isSet(object.lease) ? Lease.fromJSON(object.lease) : undefined,
+    };
+  },
+
+  toJSON(message: Token): unknown {
+    const obj: any = {};
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    if (message.state !== 0) {
+      obj.state = tokenStateToJSON(message.state);
+    }
+    if (message.cordoned !== false) {
+      obj.cordoned = message.cordoned;
+    }
+    if (message.idleExpireTime !== undefined) {
+      obj.idleExpireTime = message.idleExpireTime.toISOString();
+    }
+    if (message.lease !== undefined) {
+      obj.lease = Lease.toJSON(message.lease);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Token>, I>>(base?: I): Token {
+    return Token.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Token>, I>>(object: I): Token {
+    const message = createBaseToken();
+    message.token = object.token ?? "";
+    message.state = object.state ?? 0;
+    message.cordoned = object.cordoned ?? false;
+    message.idleExpireTime = object.idleExpireTime ?? undefined;
+    message.lease = (object.lease !== undefined && object.lease !== null) ? Lease.fromPartial(object.lease) : undefined;
+    return message;
+  },
+};
+
+function createBaseCordonTokenRequest(): CordonTokenRequest {
+  return { pool: "", token: "" };
+}
+
+export const CordonTokenRequest: MessageFns<CordonTokenRequest> = {
+  encode(message: CordonTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pool !== "") {
+      writer.uint32(10).string(message.pool);
+    }
+    if (message.token !== "") {
+      writer.uint32(18).string(message.token);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CordonTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCordonTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pool = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CordonTokenRequest {
+    return {
+      pool: isSet(object.pool) ? globalThis.String(object.pool) : "",
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+    };
+  },
+
+  toJSON(message: CordonTokenRequest): unknown {
+    const obj: any = {};
+    if (message.pool !== "") {
+      obj.pool = message.pool;
+    }
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CordonTokenRequest>, I>>(base?: I): CordonTokenRequest {
+    return CordonTokenRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CordonTokenRequest>, I>>(object: I): CordonTokenRequest {
+    const message = createBaseCordonTokenRequest();
+    message.pool = object.pool ?? "";
+    message.token = object.token ?? "";
+    return message;
+  },
+};
+
+function createBaseCordonTokenResponse(): CordonTokenResponse {
+  return { token: undefined };
+}
+
+export const CordonTokenResponse: MessageFns<CordonTokenResponse> = {
+  encode(message: CordonTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== undefined) {
+      Token.encode(message.token, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CordonTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCordonTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = Token.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CordonTokenResponse {
+    return { token: isSet(object.token) ? Token.fromJSON(object.token) : undefined };
+  },
+
+  toJSON(message: CordonTokenResponse): unknown {
+    const obj: any = {};
+    if (message.token !== undefined) {
+      obj.token = Token.toJSON(message.token);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CordonTokenResponse>, I>>(base?: I): CordonTokenResponse {
+    return CordonTokenResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CordonTokenResponse>, I>>(object: I): CordonTokenResponse {
+    const message = createBaseCordonTokenResponse();
+    message.token = (object.token !== undefined && object.token !== null) ? Token.fromPartial(object.token) : undefined;
+    return message;
+  },
+};
+
+function createBaseUncordonTokenRequest(): UncordonTokenRequest {
+  return { pool: "", token: "" };
+}
+
+export const UncordonTokenRequest: MessageFns<UncordonTokenRequest> = {
+  encode(message: UncordonTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pool !== "") {
+      writer.uint32(10).string(message.pool);
+    }
+    if (message.token !== "") {
+      writer.uint32(18).string(message.token);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UncordonTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUncordonTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pool = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UncordonTokenRequest {
+    return {
+      pool: isSet(object.pool) ? globalThis.String(object.pool) : "",
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+    };
+  },
+
+  toJSON(message: UncordonTokenRequest): unknown {
+    const obj: any = {};
+    if (message.pool !== "") {
+      obj.pool = message.pool;
+    }
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UncordonTokenRequest>, I>>(base?: I): UncordonTokenRequest {
+    return UncordonTokenRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UncordonTokenRequest>, I>>(object: I): UncordonTokenRequest {
+    const message = createBaseUncordonTokenRequest();
+    message.pool = object.pool ?? "";
+    message.token = object.token ?? "";
+    return message;
+  },
+};
+
+function createBaseUncordonTokenResponse(): UncordonTokenResponse {
+  return { token: undefined };
+}
+
+export const UncordonTokenResponse: MessageFns<UncordonTokenResponse> = {
+  encode(message: UncordonTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== undefined) {
+      Token.encode(message.token, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UncordonTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUncordonTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = Token.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UncordonTokenResponse {
+    return { token: isSet(object.token) ? Token.fromJSON(object.token) : undefined };
+  },
+
+  toJSON(message: UncordonTokenResponse): unknown {
+    const obj: any = {};
+    if (message.token !== undefined) {
+      obj.token = Token.toJSON(message.token);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UncordonTokenResponse>, I>>(base?: I): UncordonTokenResponse {
+    return UncordonTokenResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UncordonTokenResponse>, I>>(object: I): UncordonTokenResponse {
+    const message = createBaseUncordonTokenResponse();
+    message.token = (object.token !== undefined && object.token !== null) ? Token.fromPartial(object.token) : undefined;
     return message;
   },
 };
@@ -3495,6 +4850,68 @@ export const TokenServiceService = {
     responseSerialize: (value: WatchLeasesResponse): Buffer => Buffer.from(WatchLeasesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): WatchLeasesResponse => WatchLeasesResponse.decode(value),
   },
+  /**
+   * Changes a pool's lease TTL, idle TTL, max tokens or owner quota; unset fields stay as they are.
+   * New values apply to leases and deadlines set from now on; existing ones run as granted.
+   */
+  updatePool: {
+    path: "/tokenpool.v1.TokenService/UpdatePool" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdatePoolRequest): Buffer => Buffer.from(UpdatePoolRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdatePoolRequest => UpdatePoolRequest.decode(value),
+    responseSerialize: (value: UpdatePoolResponse): Buffer => Buffer.from(UpdatePoolResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdatePoolResponse => UpdatePoolResponse.decode(value),
+  },
+  /**
+   * Leases `count` tokens at once, all or none (a gang), each with its own generation. With
+   * wait_timeout the request waits FIFO among gangs until `count` are free; single AssignToken calls
+   * may overtake a waiting gang only `count` times before freed tokens are kept for it.
+   */
+  assignTokens: {
+    path: "/tokenpool.v1.TokenService/AssignTokens" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AssignTokensRequest): Buffer => Buffer.from(AssignTokensRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AssignTokensRequest => AssignTokensRequest.decode(value),
+    responseSerialize: (value: AssignTokensResponse): Buffer =>
+      Buffer.from(AssignTokensResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AssignTokensResponse => AssignTokensResponse.decode(value),
+  },
+  /**
+   * Lists a pool's tokens in token id order, a page at a time: O(page) per call, and a token present
+   * for the whole listing appears exactly once.
+   */
+  listTokens: {
+    path: "/tokenpool.v1.TokenService/ListTokens" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListTokensRequest): Buffer => Buffer.from(ListTokensRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListTokensRequest => ListTokensRequest.decode(value),
+    responseSerialize: (value: ListTokensResponse): Buffer => Buffer.from(ListTokensResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListTokensResponse => ListTokensResponse.decode(value),
+  },
+  /** Makes a token unassignable (maintenance, drain); a current lease runs on and can be kept alive. */
+  cordonToken: {
+    path: "/tokenpool.v1.TokenService/CordonToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CordonTokenRequest): Buffer => Buffer.from(CordonTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CordonTokenRequest => CordonTokenRequest.decode(value),
+    responseSerialize: (value: CordonTokenResponse): Buffer => Buffer.from(CordonTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CordonTokenResponse => CordonTokenResponse.decode(value),
+  },
+  /** Makes a cordoned token assignable again. */
+  uncordonToken: {
+    path: "/tokenpool.v1.TokenService/UncordonToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UncordonTokenRequest): Buffer => Buffer.from(UncordonTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UncordonTokenRequest => UncordonTokenRequest.decode(value),
+    responseSerialize: (value: UncordonTokenResponse): Buffer =>
+      Buffer.from(UncordonTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UncordonTokenResponse => UncordonTokenResponse.decode(value),
+  },
 } as const;
 
 export interface TokenServiceServer extends UntypedServiceImplementation {
@@ -3523,6 +4940,26 @@ export interface TokenServiceServer extends UntypedServiceImplementation {
   getToken: handleUnaryCall<GetTokenRequest, GetTokenResponse>;
   /** Streams lease events of a pool: first those retained after after_sequence, then live ones. */
   watchLeases: handleServerStreamingCall<WatchLeasesRequest, WatchLeasesResponse>;
+  /**
+   * Changes a pool's lease TTL, idle TTL, max tokens or owner quota; unset fields stay as they are.
+   * New values apply to leases and deadlines set from now on; existing ones run as granted.
+   */
+  updatePool: handleUnaryCall<UpdatePoolRequest, UpdatePoolResponse>;
+  /**
+   * Leases `count` tokens at once, all or none (a gang), each with its own generation. With
+   * wait_timeout the request waits FIFO among gangs until `count` are free; single AssignToken calls
+   * may overtake a waiting gang only `count` times before freed tokens are kept for it.
+   */
+  assignTokens: handleUnaryCall<AssignTokensRequest, AssignTokensResponse>;
+  /**
+   * Lists a pool's tokens in token id order, a page at a time: O(page) per call, and a token present
+   * for the whole listing appears exactly once.
+   */
+  listTokens: handleUnaryCall<ListTokensRequest, ListTokensResponse>;
+  /** Makes a token unassignable (maintenance, drain); a current lease runs on and can be kept alive. */
+  cordonToken: handleUnaryCall<CordonTokenRequest, CordonTokenResponse>;
+  /** Makes a cordoned token assignable again. */
+  uncordonToken: handleUnaryCall<UncordonTokenRequest, UncordonTokenResponse>;
 }
 
 export interface TokenServiceClient extends Client {
@@ -3696,6 +5133,96 @@ export interface TokenServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<WatchLeasesResponse>;
+  /**
+   * Changes a pool's lease TTL, idle TTL, max tokens or owner quota; unset fields stay as they are.
+   * New values apply to leases and deadlines set from now on; existing ones run as granted.
+   */
+  updatePool(
+    request: UpdatePoolRequest,
+    callback: (error: ServiceError | null, response: UpdatePoolResponse) => void,
+  ): ClientUnaryCall;
+  updatePool(
+    request: UpdatePoolRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdatePoolResponse) => void,
+  ): ClientUnaryCall;
+  updatePool(
+    request: UpdatePoolRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdatePoolResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Leases `count` tokens at once, all or none (a gang), each with its own generation. With
+   * wait_timeout the request waits FIFO among gangs until `count` are free; single AssignToken calls
+   * may overtake a waiting gang only `count` times before freed tokens are kept for it.
+   */
+  assignTokens(
+    request: AssignTokensRequest,
+    callback: (error: ServiceError | null, response: AssignTokensResponse) => void,
+  ): ClientUnaryCall;
+  assignTokens(
+    request: AssignTokensRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AssignTokensResponse) => void,
+  ): ClientUnaryCall;
+  assignTokens(
+    request: AssignTokensRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AssignTokensResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lists a pool's tokens in token id order, a page at a time: O(page) per call, and a token present
+   * for the whole listing appears exactly once.
+   */
+  listTokens(
+    request: ListTokensRequest,
+    callback: (error: ServiceError | null, response: ListTokensResponse) => void,
+  ): ClientUnaryCall;
+  listTokens(
+    request: ListTokensRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListTokensResponse) => void,
+  ): ClientUnaryCall;
+  listTokens(
+    request: ListTokensRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListTokensResponse) => void,
+  ): ClientUnaryCall;
+  /** Makes a token unassignable (maintenance, drain); a current lease runs on and can be kept alive. */
+  cordonToken(
+    request: CordonTokenRequest,
+    callback: (error: ServiceError | null, response: CordonTokenResponse) => void,
+  ): ClientUnaryCall;
+  cordonToken(
+    request: CordonTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CordonTokenResponse) => void,
+  ): ClientUnaryCall;
+  cordonToken(
+    request: CordonTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CordonTokenResponse) => void,
+  ): ClientUnaryCall;
+  /** Makes a cordoned token assignable again. */
+  uncordonToken(
+    request: UncordonTokenRequest,
+    callback: (error: ServiceError | null, response: UncordonTokenResponse) => void,
+  ): ClientUnaryCall;
+  uncordonToken(
+    request: UncordonTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UncordonTokenResponse) => void,
+  ): ClientUnaryCall;
+  uncordonToken(
+    request: UncordonTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UncordonTokenResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const TokenServiceClient = makeGenericClientConstructor(
