@@ -84,6 +84,8 @@ export const USAGE = `usage: tokenpool [--url URL] [--password PW] [--protocol c
   tokens gen POOL (--count N | ID...)
   tokens get POOL TOKEN
   tokens rm POOL TOKEN
+  tokens cordon|uncordon POOL TOKEN   take a token out of service (its lease runs on) / put it back
+  tokens drain POOL TOKEN [--wait 5m]  cordon, then wait until its lease ends (exit 1 if still held)
   assign POOL [--owner NAME] [--ttl 30s] [--wait 10s] [--for 30s] [--request-id ID]
       prints the lease, keeps it alive until Ctrl-C (or --for), then releases it
   release POOL TOKEN [--generation N] [--owner NAME]

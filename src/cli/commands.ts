@@ -113,6 +113,15 @@ const tokens: Record<string, Command> = {
       ),
     );
   },
+  async cordon(c, p, io) {
+    const res = await c.service.cordonToken({ pool: arg(p, 2, "POOL"), token: arg(p, 3, "TOKEN") });
+    io.out(p.json ? JSON.stringify({ cordoned: res.token?.token, held: res.token?.state === TokenState.HELD }) : `cordoned ${res.token?.token ?? ""}`);
+  },
+  async uncordon(c, p, io) {
+    const res = await c.service.uncordonToken({ pool: arg(p, 2, "POOL"), token: arg(p, 3, "TOKEN") });
+    io.out(p.json ? JSON.stringify({ uncordoned: res.token?.token }) : `uncordoned ${res.token?.token ?? ""}`);
+  },
+  drain,
   async rm(c, p, io) {
     const pool = arg(p, 2, "POOL");
     const token = arg(p, 3, "TOKEN");
@@ -120,6 +129,48 @@ const tokens: Record<string, Command> = {
     io.out(p.json ? JSON.stringify({ deleted: token, pool }) : `deleted token ${token}`);
   },
 };
+
+/** Events after which a token is no longer held. */
+const LEASE_ENDS = new Set([LeaseEventType.RELEASED, LeaseEventType.LEASE_EXPIRED, LeaseEventType.DELETED, LeaseEventType.IDLE_EXPIRED]);
+
+/**
+ * Drain = cordon, then wait until the token's lease ends (--wait bounds it; exit 1 if it is still
+ * held then). The watch resumes from the pool's sequence read after the cordon, and the token is
+ * checked once the watch position is fixed, so a release in between is never missed.
+ */
+async function drain(c: TokenPoolClient, p: Parsed, io: Io): Promise<void> {
+  const pool = arg(p, 2, "POOL");
+  const token = arg(p, 3, "TOKEN");
+  const waitMs = durationArg("wait", p.flags.wait);
+  await c.service.cordonToken({ pool, token });
+  const from = (await c.service.getPool({ name: pool })).pool?.sequence ?? 0n;
+  const done = (): void => io.out(p.json ? JSON.stringify({ drained: token, pool }) : `drained ${token}: cordoned and not held`);
+  if ((await c.service.getToken({ pool, token })).state !== TokenState.HELD) return done();
+  // Its own controller and timer, both ended on the way out: a drained token must not leave the
+  // process waiting for the stream or for --wait to run out.
+  const stop = new AbortController();
+  const onInterrupt = (): void => stop.abort(io.interrupted.reason);
+  io.interrupted.addEventListener("abort", onInterrupt, { once: true });
+  const timer = waitMs === undefined ? undefined : setTimeout(() => stop.abort(new Error("--wait elapsed")), waitMs);
+  let drained = false;
+  try {
+    for await (const e of c.watch(pool, { afterSequence: from, signal: stop.signal })) {
+      if (e.token !== token || !LEASE_ENDS.has(e.type)) continue;
+      drained = true;
+      // Aborted before leaving the loop: ending a live stream's iterator would wait for the server.
+      stop.abort();
+      break;
+    }
+  } catch (e) {
+    if (!stop.signal.aborted || io.interrupted.aborted) throw e;
+  } finally {
+    clearTimeout(timer);
+    io.interrupted.removeEventListener("abort", onInterrupt);
+    stop.abort();
+  }
+  if (drained) return done();
+  throw new Error(`token ${token} is still held${waitMs === undefined ? "" : ` after --wait ${p.flags.wait}`}; it stays cordoned`);
+}
 
 async function assign(c: TokenPoolClient, p: Parsed, io: Io): Promise<void> {
   const holdMs = durationArg("for", p.flags.for);

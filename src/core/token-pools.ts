@@ -7,6 +7,12 @@
 // (keep-alive, release) leave the node where it is; when it fires early it is re-armed at the real
 // due time. So keep-alive never touches the wheel, and a token costs at most one early firing per
 // lease period.
+//
+// Gangs (assignMany) wait in their own FIFO, apart from single assigns. The anti-starvation rule: a
+// gang at the head of that queue that cannot be served yet lets later requests take up to `count`
+// tokens (overtakes); once those are spent it reserves: every freed token stays free for it (no later
+// request may take one) until it has `count`, so it is served after at most `count` more releases.
+// Single waiters that queued before the gang are served first, as FIFO says.
 
 import { TokenIndex } from "./token-index.js";
 import { freshTokenIds, randomTokenId, mathRandomIndex } from "./token-ids.js";
@@ -16,6 +22,7 @@ import type { TimerQueue, TimerQueueFactory } from "./timer-queue.js";
 import { TimerWheel } from "./timer-wheel.js";
 import type {
   AdvanceResult,
+  AssignManyOutcome,
   AssignOptions,
   AssignOutcome,
   CoreError,
@@ -28,16 +35,28 @@ import type {
   PoolStats,
   ReleaseOptions,
   Result,
+  TokenFilter,
   TokenInfo,
+  TokenPage,
   TokenRecord,
 } from "./types.js";
 import * as results from "./types.js";
-import { checkCount, checkLeaseTtl, checkOwner, checkPool, checkTokenId, leaseMismatch } from "./validate.js";
+import { SortedIds } from "./sorted-ids.js";
+import {
+  checkCount,
+  checkGangSize,
+  checkLeaseTtl,
+  checkOwner,
+  checkPool,
+  checkTokenId,
+  leaseMismatch,
+  ownerQuotaExceeded,
+} from "./validate.js";
 import { WaiterQueue, type Waiter } from "./waiter-queue.js";
 
 // Copied into module constants: hot paths then read locals, not imported live bindings (which a
 // loader compiling to CommonJS, as tsx and vitest do, turns into a getter call per use).
-const { GEN, HELD, IDLE_EXP, LEASE_EXP, VACANT, WAITER } = slabLayout;
+const { CORDONED_FREE, GEN, HELD, IDLE_EXP, LEASE_EXP, VACANT, WAITER } = slabLayout;
 const { err, ok } = results;
 
 export interface TokenPoolsOptions {
@@ -61,7 +80,10 @@ export interface TokenPoolsOptions {
 
 const defaultTimers: TimerQueueFactory = (startMs, tickMs, dueOf) => new TimerWheel(startMs, dueOf, tickMs);
 
-export const DEFAULT_POOL_CONFIG: PoolConfig = { leaseTtlMs: 60_000, idleTtlMs: 300_000, maxTokens: 1_000_000 };
+export const DEFAULT_POOL_CONFIG: PoolConfig = { leaseTtlMs: 60_000, idleTtlMs: 300_000, maxTokens: 1_000_000, maxLeasesPerOwner: 0 };
+
+/** A filtered ListTokens page examines at most this many tokens per token asked for: O(page) whatever matches. */
+export const LIST_SCAN_FACTOR = 4;
 
 class Pool {
   readonly byId: TokenIndex;
@@ -70,6 +92,18 @@ class Pool {
   generation = 0;
   sequence = 0;
   readonly waiters = new WaiterQueue();
+  /** Waiting gangs, FIFO among themselves; see the anti-starvation rule at the top. */
+  readonly gangs = new WaiterQueue();
+  /** Every token id in id order (ListTokens). */
+  readonly sorted = new SortedIds();
+  /** Cordoned slots, free or held. */
+  readonly cordoned = new Set<number>();
+  /** Cordoned slots that are free (CORDONED_FREE): neither available nor held. */
+  cordonedFree = 0;
+  /** Owner → leases held plus tokens its waiting requests asked for (owner quotas), O(1) per change. */
+  readonly usage = new Map<string, number>();
+  /** owner + "\0" + requestId → the slots of a gang, while every lease of it lives. */
+  readonly gangRequests = new Map<string, number[]>();
   /** owner + "\0" + requestId → slot, only while that lease lives. */
   readonly requests = new Map<string, number>();
   /** owner + "\0" + requestId → waiter, only while it waits: a retry joins the same wait. */
@@ -84,7 +118,7 @@ class Pool {
   constructor(
     readonly index: number,
     readonly name: string,
-    readonly config: PoolConfig,
+    public config: PoolConfig,
     idOf: (slot: number) => string,
     hashSeed: number,
   ) {
@@ -122,7 +156,10 @@ export class TokenPools {
     this.randomIndex = options.randomIndex ?? mathRandomIndex;
     this.hashSeed = options.hashSeed ?? mathRandomIndex(0x7fffffff);
     // A node's due time: the idle deadline while free, else the lease (or waiter) deadline.
-    const dueOf = (id: number): number => this.slab.num[id * 4 + (this.slab.freePos(id) >= 0 ? IDLE_EXP : LEASE_EXP)]!;
+    const dueOf = (id: number): number => {
+      const pos = this.slab.freePos(id);
+      return this.slab.num[id * 4 + (pos >= 0 || pos === CORDONED_FREE ? IDLE_EXP : LEASE_EXP)]!;
+    };
     this.wheel = (options.timers ?? defaultTimers)(options.startMs ?? 0, options.tickMs ?? 1, dueOf);
     this.slab = new TokenSlab((capacity) => this.wheel.ensureCapacity(capacity));
   }
@@ -142,6 +179,7 @@ export class TokenPools {
     const pool = this.pools.get(name);
     if (!pool) return err({ code: "POOL_NOT_FOUND", pool: name });
     for (const w of pool.waiters.drain()) this.endWaiter(w, now);
+    for (const w of pool.gangs.drain()) this.endWaiter(w, now);
     // O(tokens of this pool): every one of its timers and slots is given back.
     for (const slot of pool.byId.values()) {
       if (this.requestKeyOf.size !== 0) this.requestKeyOf.delete(slot);
@@ -153,6 +191,20 @@ export class TokenPools {
     this.freePoolIndexes.push(pool.index);
     this.sortedNames.splice(this.nameIndex(name), 1);
     return ok(undefined);
+  }
+
+  /** New values apply to leases and deadlines set from now on; existing ones run as granted. */
+  updatePool(name: string, changes: Partial<PoolConfig>, _now: Millis): Result<PoolStats> {
+    const pool = this.pools.get(name);
+    if (!pool) return err({ code: "POOL_NOT_FOUND", pool: name });
+    const config: PoolConfig = { ...pool.config, ...changes };
+    const problem = checkPool(name, config);
+    if (problem) return err(problem);
+    if (config.maxTokens < pool.total) {
+      return err({ code: "INVALID_ARGUMENT", field: "max_tokens", message: `must not be below the ${pool.total} tokens the pool holds` });
+    }
+    pool.config = config;
+    return ok(this.stats(pool));
   }
 
   getPool(name: string): Result<PoolStats> {
@@ -202,7 +254,13 @@ export class TokenPools {
       const existing = pool.requests.get(requestKey(owner, opts.requestId));
       if (existing !== undefined) return ok({ kind: "leased", lease: this.lease(pool, existing), available: pool.freeCount });
     }
-    if (pool.freeCount === 0) {
+    if (pool.config.maxLeasesPerOwner !== 0) {
+      const joined = opts.requestId ? pool.waitingRequests.get(requestKey(owner, opts.requestId)) : undefined;
+      const over = joined ? undefined : ownerQuotaExceeded(pool.name, owner, pool.config.maxLeasesPerOwner, pool.usage.get(owner) ?? 0, 1);
+      if (over) return err(over);
+    }
+    const gang = pool.gangs.size === 0 ? undefined : pool.gangs.peek();
+    if (pool.freeCount === 0 || (gang !== undefined && gang.overtakes === 0)) {
       if (opts.waitUntil === undefined || opts.waitUntil <= now) return err({ code: "POOL_EXHAUSTED", pool: pool.name });
       const joined = opts.requestId ? pool.waitingRequests.get(requestKey(owner, opts.requestId)) : undefined;
       return ok({ kind: "waiting", waiterId: joined ? joined.id : this.enqueueWaiter(pool, owner, opts, opts.waitUntil) });
@@ -211,16 +269,105 @@ export class TokenPools {
     if (!(pick >= 0 && pick < pool.freeCount)) throw new RangeError(`randomIndex(${pool.freeCount}) returned ${pick}`);
     const slot = pool.free[pick | 0]!;
     this.takeFree(pool, slot);
+    if (gang !== undefined) gang.overtakes--;
     this.grant(pool, slot, owner, opts.leaseTtlMs, opts.requestId, opts.recyclable === true, now, undefined);
     return ok({ kind: "leased", lease: this.lease(pool, slot), available: pool.freeCount });
   }
 
-  cancelWaiter(waiterId: number): boolean {
+  /**
+   * Leases `count` random free tokens at once, all or none (a gang), each with its own generation. With
+   * `waitUntil` it queues FIFO behind earlier gangs (the rule at the top of this file). `maxCount` is
+   * the caller's batch limit. O(count).
+   */
+  assignMany(poolName: string, owner: string, count: number, maxCount: number, opts: AssignOptions, now: Millis): Result<AssignManyOutcome> {
+    const pool = this.pools.get(poolName);
+    if (!pool) return err({ code: "POOL_NOT_FOUND", pool: poolName });
+    const bad = checkGangSize(count, maxCount) ?? checkOwner(owner) ?? (opts.leaseTtlMs !== undefined ? checkLeaseTtl(opts.leaseTtlMs) : undefined);
+    if (bad) return err(bad);
+    const key = opts.requestId ? requestKey(owner, opts.requestId) : undefined;
+    if (key !== undefined) {
+      const existing = pool.gangRequests.get(key);
+      if (existing !== undefined) return ok({ kind: "leased", leases: existing.map((slot) => this.lease(pool, slot)), available: pool.freeCount });
+      const joined = pool.waitingRequests.get(key);
+      if (joined !== undefined && joined.gang) return ok({ kind: "waiting", waiterId: joined.id });
+    }
+    const over = ownerQuotaExceeded(pool.name, owner, pool.config.maxLeasesPerOwner, pool.usage.get(owner) ?? 0, count);
+    if (over) return err(over);
+    if (pool.gangs.size === 0 && pool.freeCount >= count) {
+      const slots = this.grantGang(pool, owner, count, opts.leaseTtlMs, key, now, undefined);
+      return ok({ kind: "leased", leases: slots.map((slot) => this.lease(pool, slot)), available: pool.freeCount });
+    }
+    if (opts.waitUntil === undefined || opts.waitUntil <= now) return err({ code: "POOL_EXHAUSTED", pool: pool.name });
+    return ok({ kind: "waiting", waiterId: this.enqueueWaiter(pool, owner, opts, opts.waitUntil, count) });
+  }
+
+  /**
+   * `now`: when tokens a cancelled gang kept for itself go to the requests behind it; without it
+   * (shutdown, every waiter is being cancelled) they simply stay free.
+   */
+  cancelWaiter(waiterId: number, now?: Millis): boolean {
     const w = this.waitersById.get(waiterId);
     if (!w) return false;
-    this.poolsByIndex[w.pool]!.waiters.remove(w);
+    const pool = this.poolsByIndex[w.pool]!;
+    this.unqueueWaiter(pool, w);
     this.dropWaiter(w);
+    if (w.gang && now !== undefined) this.serveQueues(pool, now);
     return true;
+  }
+
+  /** Takes a token out of service; idempotent (no event when it already is). */
+  cordon(poolName: string, token: string, now: Millis): Result<TokenInfo> {
+    const pool = this.pools.get(poolName);
+    if (!pool) return err({ code: "POOL_NOT_FOUND", pool: poolName });
+    const slot = pool.byId.get(token);
+    if (slot === undefined) return err({ code: "TOKEN_NOT_FOUND", pool: pool.name, token });
+    if (!pool.cordoned.has(slot)) {
+      pool.cordoned.add(slot);
+      if (this.slab.freePos(slot) >= 0) {
+        this.takeFree(pool, slot);
+        this.slab.setFreePos(slot, CORDONED_FREE);
+        pool.cordonedFree++;
+      }
+      this.event(pool, "TOKEN_CORDONED", slot, now);
+    }
+    return this.get(poolName, token);
+  }
+
+  /** Returns a cordoned token to service (to the oldest waiter, if free); idempotent. */
+  uncordon(poolName: string, token: string, now: Millis): Result<TokenInfo> {
+    const pool = this.pools.get(poolName);
+    if (!pool) return err({ code: "POOL_NOT_FOUND", pool: poolName });
+    const slot = pool.byId.get(token);
+    if (slot === undefined) return err({ code: "TOKEN_NOT_FOUND", pool: pool.name, token });
+    if (pool.cordoned.delete(slot)) {
+      this.event(pool, "TOKEN_UNCORDONED", slot, now);
+      if (this.slab.freePos(slot) === CORDONED_FREE) {
+        pool.cordonedFree--;
+        this.slab.setFreePos(slot, HELD);
+        this.makeAvailable(pool, slot, now);
+      }
+    }
+    return this.get(poolName, token);
+  }
+
+  /**
+   * A page of the pool's tokens in id order, after `after`. O(log n + page): with a filter at most
+   * LIST_SCAN_FACTOR x limit tokens are examined, so a page may come back short (even empty) with `next` set.
+   */
+  listTokens(poolName: string, filter: { state?: TokenFilter; owner?: string }, after: string | undefined, limit: number): Result<TokenPage> {
+    const pool = this.pools.get(poolName);
+    if (!pool) return err({ code: "POOL_NOT_FOUND", pool: poolName });
+    const tokens: TokenInfo[] = [];
+    const filtered = filter.state !== undefined || (filter.owner !== undefined && filter.owner !== "");
+    let budget = filtered ? limit * LIST_SCAN_FACTOR : limit;
+    let last: string | undefined;
+    const more = pool.sorted.forEachAfter(after, (id) => {
+      last = id;
+      const slot = pool.byId.get(id)!;
+      if (this.matches(pool, slot, filter)) tokens.push(this.info(pool, slot));
+      return --budget > 0 && tokens.length < limit;
+    });
+    return ok({ tokens, next: more ? last : undefined });
   }
 
   keepAlive(poolName: string, tokens: readonly string[], now: Millis): Result<KeepAliveResult[]> {
@@ -302,14 +449,7 @@ export class TokenPools {
     if (!pool) return err({ code: "POOL_NOT_FOUND", pool: poolName });
     const slot = pool.byId.get(token);
     if (slot === undefined) return err({ code: "TOKEN_NOT_FOUND", pool: pool.name, token });
-    const held = this.slab.freePos(slot) === HELD;
-    return ok({
-      pool: pool.name,
-      token,
-      state: held ? "held" : "free",
-      idleExpireTime: finite(this.slab.num[slot * 4 + IDLE_EXP]!),
-      lease: held ? this.lease(pool, slot) : undefined,
-    });
+    return ok(this.info(pool, slot));
   }
 
   // ---- time ------------------------------------------------------------------------------------
@@ -354,14 +494,28 @@ export class TokenPools {
       // Same invariant as live leases: a held token does not go idle before its lease ends.
       if (s.num[slot * 4 + IDLE_EXP]! < lease.expireTime) s.num[slot * 4 + IDLE_EXP] = lease.expireTime;
       if (lease.generation > pool.generation) pool.generation = lease.generation;
-      if (lease.requestId) this.rememberRequest(pool, slot, lease.owner, lease.requestId);
+      pool.usage.set(lease.owner, (pool.usage.get(lease.owner) ?? 0) + 1);
+      if (lease.requestId && lease.gang) this.restoreGangLease(pool, slot, requestKey(lease.owner, lease.requestId));
+      else if (lease.requestId) this.rememberRequest(pool, slot, lease.owner, lease.requestId);
       if (lease.recyclable) this.restoreRecyclable(pool, slot);
       this.wheel.schedule(slot, lease.expireTime);
+    } else if (record.cordoned) {
+      this.slab.setFreePos(slot, CORDONED_FREE);
+      pool.cordonedFree++;
+      this.wheel.postpone(slot, idleOf(this.slab, slot));
     } else {
       this.pushFree(pool, slot);
       this.wheel.postpone(slot, idleOf(this.slab, slot));
     }
+    if (record.cordoned) pool.cordoned.add(slot);
     return ok(undefined);
+  }
+
+  private restoreGangLease(pool: Pool, slot: number, key: string): void {
+    const slots = pool.gangRequests.get(key);
+    if (slots) slots.push(slot);
+    else pool.gangRequests.set(key, [slot]);
+    this.requestKeyOf.set(slot, key);
   }
 
   // ---- internals -------------------------------------------------------------------------------
@@ -409,8 +563,9 @@ export class TokenPools {
       config: pool.config,
       total: pool.total,
       available: pool.freeCount,
-      held: pool.total - pool.freeCount,
-      waiters: pool.waiters.size,
+      held: pool.total - pool.freeCount - pool.cordonedFree,
+      waiters: pool.waiters.size + pool.gangs.size,
+      cordoned: pool.cordoned.size,
       generation: pool.generation,
       sequence: pool.sequence,
     };
@@ -436,13 +591,27 @@ export class TokenPools {
     s.num[slot * 4 + IDLE_EXP] = idleExpire;
     s.setFreePos(slot, HELD); // not yet in the free list; makeAvailable/pushFree decide
     pool.byId.set(id, slot);
+    pool.sorted.insert(id);
     return slot;
   }
 
-  /** A token that just became free goes to the oldest waiter if there is one, else to the free list. */
+  /**
+   * A token that just became free: a cordoned one stays out of service; otherwise it goes to the oldest
+   * single waiter unless a reserving gang comes first (see the rule at the top), else to the free list,
+   * where a gang may then take it with others.
+   */
   private makeAvailable(pool: Pool, slot: number, now: Millis): void {
-    const waiter = pool.waiters.shift();
-    if (waiter) {
+    if (pool.cordoned.size !== 0 && pool.cordoned.has(slot)) {
+      this.slab.setFreePos(slot, CORDONED_FREE);
+      pool.cordonedFree++;
+      this.wheel.postpone(slot, idleOf(this.slab, slot));
+      return;
+    }
+    const gang = pool.gangs.size === 0 ? undefined : pool.gangs.peek();
+    const waiter = pool.waiters.size === 0 ? undefined : pool.waiters.peek()!;
+    if (waiter !== undefined && (gang === undefined || waiter.id < gang.id || gang.overtakes > 0)) {
+      pool.waiters.remove(waiter);
+      if (gang !== undefined && waiter.id > gang.id) gang.overtakes--;
       this.dropWaiter(waiter);
       this.slab.setFreePos(slot, HELD);
       this.grant(pool, slot, waiter.owner, waiter.leaseTtlMs, waiter.requestId, waiter.recyclable, now, waiter.id);
@@ -451,6 +620,90 @@ export class TokenPools {
     this.pushFree(pool, slot);
     // The idle deadline is never earlier than the lease deadline the timer may still sit at.
     this.wheel.postpone(slot, idleOf(this.slab, slot));
+    if (gang !== undefined && pool.freeCount >= gang.count) this.serveQueues(pool, now);
+  }
+
+  /**
+   * Serves what the queues allow after a gang left the head of its queue or tokens were freed: gangs
+   * whose count is free, and single waiters no reserving gang comes before. Each round grants, so the
+   * work is bounded by the grants made.
+   */
+  private serveQueues(pool: Pool, now: Millis): void {
+    for (;;) {
+      const gang = pool.gangs.size === 0 ? undefined : pool.gangs.peek()!;
+      if (gang !== undefined && pool.freeCount >= gang.count) {
+        pool.gangs.remove(gang);
+        this.dropWaiter(gang);
+        this.grantGang(pool, gang.owner, gang.count, gang.leaseTtlMs, gang.requestId ? requestKey(gang.owner, gang.requestId) : undefined, now, gang.id);
+        continue;
+      }
+      const waiter = pool.waiters.size === 0 ? undefined : pool.waiters.peek()!;
+      if (pool.freeCount === 0 || waiter === undefined) return;
+      if (gang !== undefined && waiter.id > gang.id && gang.overtakes === 0) return;
+      pool.waiters.remove(waiter);
+      if (gang !== undefined && waiter.id > gang.id) gang.overtakes--;
+      this.dropWaiter(waiter);
+      const slot = pool.free[this.randomIndex(pool.freeCount) | 0]!;
+      this.takeFree(pool, slot);
+      this.grant(pool, slot, waiter.owner, waiter.leaseTtlMs, waiter.requestId, waiter.recyclable, now, waiter.id);
+    }
+  }
+
+  /** `count` random free tokens (the caller checked there are that many) to one owner, one ASSIGNED event each. */
+  private grantGang(
+    pool: Pool,
+    owner: string,
+    count: number,
+    leaseTtlMs: number | undefined,
+    key: string | undefined,
+    now: Millis,
+    waiterId: number | undefined,
+  ): number[] {
+    const slots: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const pick = this.randomIndex(pool.freeCount);
+      if (!(pick >= 0 && pick < pool.freeCount)) throw new RangeError(`randomIndex(${pool.freeCount}) returned ${pick}`);
+      const slot = pool.free[pick | 0]!;
+      this.takeFree(pool, slot);
+      this.grant(pool, slot, owner, leaseTtlMs, undefined, false, now, waiterId);
+      slots.push(slot);
+    }
+    if (key !== undefined) {
+      pool.gangRequests.set(key, slots);
+      for (const slot of slots) this.requestKeyOf.set(slot, key);
+    }
+    return slots;
+  }
+
+  private unqueueWaiter(pool: Pool, w: Waiter): void {
+    (w.gang ? pool.gangs : pool.waiters).remove(w);
+  }
+
+  private matches(pool: Pool, slot: number, filter: { state?: TokenFilter; owner?: string }): boolean {
+    const pos = this.slab.freePos(slot);
+    if (filter.owner !== undefined && filter.owner !== "" && (pos !== HELD || this.slab.owner(slot) !== filter.owner)) return false;
+    switch (filter.state) {
+      case undefined:
+        return true;
+      case "free":
+        return pos >= 0;
+      case "held":
+        return pos === HELD;
+      case "cordoned":
+        return pool.cordoned.has(slot);
+    }
+  }
+
+  private info(pool: Pool, slot: number): TokenInfo {
+    const held = this.slab.freePos(slot) === HELD;
+    return {
+      pool: pool.name,
+      token: this.slab.id(slot),
+      state: held ? "held" : "free",
+      idleExpireTime: finite(this.slab.num[slot * 4 + IDLE_EXP]!),
+      lease: held ? this.lease(pool, slot) : undefined,
+      cordoned: pool.cordoned.size !== 0 && pool.cordoned.has(slot),
+    };
   }
 
   private pushFree(pool: Pool, slot: number): void {
@@ -487,6 +740,7 @@ export class TokenPools {
     s.num[slot * 4 + IDLE_EXP] = this.idleDeadline(pool, now, now + ttl);
     if (requestId !== undefined && requestId !== "") this.rememberRequest(pool, slot, owner, requestId);
     if (recyclable) pool.recycleQueue.add(slot);
+    pool.usage.set(owner, (pool.usage.get(owner) ?? 0) + 1);
     this.wheel.schedule(slot, now + ttl);
     this.event(pool, "ASSIGNED", slot, now, waiterId);
   }
@@ -511,19 +765,39 @@ export class TokenPools {
       const key = this.requestKeyOf.get(slot);
       if (key !== undefined) {
         this.requestKeyOf.delete(slot);
-        pool.requests.delete(key);
+        if (pool.requests.get(key) === slot) pool.requests.delete(key);
+        else this.forgetGang(pool, key);
       }
     }
     if (pool.recycleQueue.size !== 0) pool.recycleQueue.delete(slot);
+    this.unuse(pool, s.owner(slot), 1);
     s.setOwner(slot, "");
     s.num[slot * 4 + LEASE_EXP] = Infinity;
   }
 
+  /** A gang's request id lives only while every lease of it does: one ending forgets it for all. */
+  private forgetGang(pool: Pool, key: string): void {
+    const slots = pool.gangRequests.get(key);
+    if (slots === undefined) return;
+    pool.gangRequests.delete(key);
+    for (const other of slots) if (this.requestKeyOf.get(other) === key) this.requestKeyOf.delete(other);
+  }
+
+  private unuse(pool: Pool, owner: string, n: number): void {
+    const left = (pool.usage.get(owner) ?? 0) - n;
+    if (left > 0) pool.usage.set(owner, left);
+    else pool.usage.delete(owner);
+  }
+
   private removeToken(pool: Pool, slot: number): void {
     const s = this.slab;
-    if (s.freePos(slot) >= 0) this.takeFree(pool, slot);
+    const pos = s.freePos(slot);
+    if (pos >= 0) this.takeFree(pool, slot);
+    else if (pos === CORDONED_FREE) pool.cordonedFree--;
     else this.endLease(pool, slot);
+    if (pool.cordoned.size !== 0) pool.cordoned.delete(slot);
     this.wheel.cancel(slot);
+    pool.sorted.delete(s.id(slot));
     pool.byId.delete(s.id(slot));
     this.slab.free(slot);
   }
@@ -548,8 +822,11 @@ export class TokenPools {
     const kind = s.freePos(node);
     if (kind === WAITER) {
       const w = this.waitersByNode.get(node)!;
-      this.poolsByIndex[w.pool]!.waiters.remove(w);
+      const pool = this.poolsByIndex[w.pool]!;
+      this.unqueueWaiter(pool, w);
       this.endWaiter(w, s.num[node * 4 + LEASE_EXP]!);
+      // A gang that kept freed tokens for itself gives them to the requests behind it.
+      if (w.gang) this.serveQueues(pool, now);
       return;
     }
     if (kind === VACANT) return;
@@ -576,7 +853,7 @@ export class TokenPools {
     this.removeToken(pool, node);
   }
 
-  private enqueueWaiter(pool: Pool, owner: string, opts: AssignOptions, until: Millis): number {
+  private enqueueWaiter(pool: Pool, owner: string, opts: AssignOptions, until: Millis, count = 0): number {
     const node = this.slab.alloc(pool.index, "");
     this.slab.setFreePos(node, WAITER);
     this.slab.num[node * 4 + LEASE_EXP] = until;
@@ -588,10 +865,15 @@ export class TokenPools {
       leaseTtlMs: opts.leaseTtlMs,
       requestId: opts.requestId,
       recyclable: opts.recyclable === true,
+      count: count === 0 ? 1 : count,
+      gang: count !== 0,
+      overtakes: count,
       prev: undefined,
       next: undefined,
     };
-    pool.waiters.push(waiter);
+    (waiter.gang ? pool.gangs : pool.waiters).push(waiter);
+    // What a waiting request asked for counts against its owner's quota until it is granted or gives up.
+    pool.usage.set(owner, (pool.usage.get(owner) ?? 0) + waiter.count);
     if (opts.requestId) pool.waitingRequests.set(requestKey(owner, opts.requestId), waiter);
     this.waitersById.set(waiter.id, waiter);
     this.waitersByNode.set(node, waiter);
@@ -601,7 +883,9 @@ export class TokenPools {
 
   /** Forgets a waiter already unlinked from its queue. */
   private dropWaiter(w: Waiter): void {
-    if (w.requestId) this.poolsByIndex[w.pool]!.waitingRequests.delete(requestKey(w.owner, w.requestId));
+    const pool = this.poolsByIndex[w.pool]!;
+    if (w.requestId) pool.waitingRequests.delete(requestKey(w.owner, w.requestId));
+    this.unuse(pool, w.owner, w.count);
     this.waitersById.delete(w.id);
     this.waitersByNode.delete(w.node);
     this.wheel.cancel(w.node);
@@ -629,7 +913,8 @@ export class TokenPools {
 
   private lease(pool: Pool, slot: number): Lease {
     const s = this.slab;
-    return {
+    const key = this.requestKeyOf.size === 0 ? undefined : this.requestKeyOf.get(slot);
+    const lease: Lease = {
       pool: pool.name,
       token: s.id(slot),
       owner: s.owner(slot),
@@ -637,9 +922,10 @@ export class TokenPools {
       leaseTtlMs: s.leaseTtl(slot),
       expireTime: s.num[slot * 4 + LEASE_EXP]!,
       idleExpireTime: finite(s.num[slot * 4 + IDLE_EXP]!),
-      requestId: this.requestKeyOf.size === 0 ? undefined : requestIdOf(this.requestKeyOf.get(slot)),
+      requestId: requestIdOf(key),
       recyclable: pool.recycleQueue.size !== 0 && pool.recycleQueue.has(slot) ? true : undefined,
     };
+    return key !== undefined && pool.gangRequests.size !== 0 && pool.gangRequests.has(key) ? { ...lease, gang: true } : lease;
   }
 
   private event(pool: Pool, type: LeaseEventType, slot: number, time: Millis, waiterId?: number): void {

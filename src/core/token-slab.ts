@@ -7,6 +7,8 @@
 export const HELD = -1;
 export const WAITER = -2;
 export const VACANT = -3;
+/** A free token taken out of service (cordoned): not in the free list, its timer at the idle deadline. */
+export const CORDONED_FREE = -4;
 
 /** Offsets in the per-slot Float64 record. */
 export const GEN = 0;

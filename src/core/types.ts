@@ -11,6 +11,8 @@ export interface PoolConfig {
   readonly idleTtlMs: number;
   /** Upper bound on the number of tokens in the pool. */
   readonly maxTokens: number;
+  /** Leases one owner may hold at once, tokens its waiting requests asked for included; 0 = no limit. */
+  readonly maxLeasesPerOwner: number;
 }
 
 export interface Lease {
@@ -26,6 +28,8 @@ export interface Lease {
   readonly requestId: string | undefined;
   /** On its pool's recycle queue (assigned with `recyclable`): releaseOldestRecyclable may end it. */
   readonly recyclable?: boolean;
+  /** One lease of a gang whose requestId names the whole gang (persisted so a retry after restart finds it). */
+  readonly gang?: boolean;
 }
 
 export type TokenState = "free" | "held";
@@ -37,6 +41,17 @@ export interface TokenInfo {
   readonly idleExpireTime: Millis | undefined;
   /** Present only while the token is held. */
   readonly lease: Lease | undefined;
+  /** Taken out of service: not assignable whatever its state; a lease on it runs on. */
+  readonly cordoned: boolean;
+}
+
+/** ListTokens filters: free = assignable (free, not cordoned), held (cordoned or not), cordoned (free or held). */
+export type TokenFilter = "free" | "held" | "cordoned";
+
+export interface TokenPage {
+  readonly tokens: TokenInfo[];
+  /** The id to continue after; undefined on the last page. */
+  readonly next: string | undefined;
 }
 
 export interface PoolStats {
@@ -46,6 +61,8 @@ export interface PoolStats {
   readonly available: number;
   readonly held: number;
   readonly waiters: number;
+  /** Cordoned tokens, free or held (free ones are not counted in `available`). */
+  readonly cordoned: number;
   /** Last fencing generation issued in this pool (0 before the first assign). */
   readonly generation: number;
   /** Sequence of the last event emitted for this pool (0 before the first). */
@@ -60,7 +77,9 @@ export type LeaseEventType =
   | "LEASE_EXPIRED"
   | "IDLE_EXPIRED"
   | "DELETED"
-  | "WAITER_TIMED_OUT";
+  | "WAITER_TIMED_OUT"
+  | "TOKEN_CORDONED"
+  | "TOKEN_UNCORDONED";
 
 export interface LeaseEvent {
   /** Per-pool, strictly increasing by one for every event of that pool. */
@@ -91,6 +110,15 @@ export type CoreError =
   | { readonly code: "TOO_MANY_POOLS"; readonly limit: number }
   | { readonly code: "POOL_EXHAUSTED"; readonly pool: string }
   | { readonly code: "POOL_FULL"; readonly pool: string; readonly maxTokens: number }
+  | {
+      readonly code: "OWNER_QUOTA_EXCEEDED";
+      readonly pool: string;
+      readonly owner: string;
+      readonly limit: number;
+      /** Leases the owner holds plus tokens its waiting requests asked for. */
+      readonly used: number;
+      readonly requested: number;
+    }
   | { readonly code: "TOKEN_NOT_FOUND"; readonly pool: string; readonly token: string }
   | { readonly code: "TOKEN_EXISTS"; readonly pool: string; readonly token: string }
   | { readonly code: "NOT_HELD"; readonly pool: string; readonly token: string }
@@ -124,6 +152,10 @@ export interface AssignOptions {
   readonly recyclable?: boolean;
 }
 
+export type AssignManyOutcome =
+  | { readonly kind: "leased"; readonly leases: Lease[]; readonly available: number }
+  | { readonly kind: "waiting"; readonly waiterId: number };
+
 export type AssignOutcome =
   | { readonly kind: "leased"; readonly lease: Lease; readonly available: number }
   | { readonly kind: "waiting"; readonly waiterId: number };
@@ -156,8 +188,11 @@ export interface TokenRecord {
         readonly expireTime: Millis;
         readonly requestId: string | undefined;
         readonly recyclable?: boolean;
+        /** One lease of a gang (AssignTokens): its requestId names the whole gang. */
+        readonly gang?: boolean;
       }
     | undefined;
+  readonly cordoned?: boolean;
 }
 
 export interface AdvanceResult {

@@ -43,7 +43,29 @@ export function checkIdleTtl(ms: number): Invalid | undefined {
 
 /** A pool's name and configuration, in the order every store reports a problem with them. */
 export function checkPool(name: string, config: PoolConfig): Invalid | undefined {
-  return checkPoolName(name) ?? checkLeaseTtl(config.leaseTtlMs) ?? checkIdleTtl(config.idleTtlMs) ?? checkMaxTokens(config.maxTokens);
+  return (
+    checkPoolName(name) ??
+    checkLeaseTtl(config.leaseTtlMs) ??
+    checkIdleTtl(config.idleTtlMs) ??
+    checkMaxTokens(config.maxTokens) ??
+    checkOwnerQuota(config.maxLeasesPerOwner)
+  );
+}
+
+export function checkOwnerQuota(n: number): Invalid | undefined {
+  return Number.isInteger(n) && n >= 0 && n <= MAX_POOL_TOKENS
+    ? undefined
+    : invalid("max_leases_per_owner", `must be from 0 (no limit) to ${MAX_POOL_TOKENS}`);
+}
+
+/** How many tokens one gang (AssignTokens) asks for. */
+export function checkGangSize(count: number, limit: number): Invalid | undefined {
+  return Number.isInteger(count) && count >= 1 && count <= limit ? undefined : invalid("count", `must be from 1 to ${limit}`);
+}
+
+/** Over quota: what the owner already uses (held + waiting) plus what it asks for exceeds the limit. */
+export function ownerQuotaExceeded(pool: string, owner: string, limit: number, used: number, requested: number): CoreError | undefined {
+  return limit !== 0 && used + requested > limit ? { code: "OWNER_QUOTA_EXCEEDED", pool, owner, limit, used, requested } : undefined;
 }
 
 /** How many tokens to generate. */

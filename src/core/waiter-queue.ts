@@ -10,6 +10,11 @@ export interface Waiter {
   readonly leaseTtlMs: number | undefined;
   readonly requestId: string | undefined;
   readonly recyclable: boolean;
+  /** Tokens asked for: 1 for AssignToken; a gang (AssignTokens) waits in its pool's gang queue. */
+  readonly count: number;
+  readonly gang: boolean;
+  /** A gang at the head of the gang queue lets this many more tokens go to later requests, then keeps them. */
+  overtakes: number;
   prev: Waiter | undefined;
   next: Waiter | undefined;
 }
@@ -26,6 +31,10 @@ export class WaiterQueue {
     else this.head = w;
     this.tail = w;
     this.size++;
+  }
+
+  peek(): Waiter | undefined {
+    return this.head;
   }
 
   shift(): Waiter | undefined {

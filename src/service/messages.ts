@@ -15,6 +15,7 @@ import {
   type Lease as LeaseMessage,
   type LeaseEvent as LeaseEventMessage,
   type Pool,
+  type Token,
 } from "../../gen/es/tokenpool/v1/token_service_pb.js";
 
 /** timestampFromMs of protobuf-es, without create(). */
@@ -48,8 +49,8 @@ export function poolMessage(p: PoolStats): Pool {
     waiters: p.waiters,
     generation: BigInt(p.generation),
     sequence: BigInt(p.sequence),
-    cordoned: 0,
-    maxLeasesPerOwner: 0,
+    cordoned: p.cordoned,
+    maxLeasesPerOwner: p.config.maxLeasesPerOwner,
   };
 }
 
@@ -84,7 +85,18 @@ export function tokenMessage(t: TokenInfo): GetTokenResponse {
     state: t.state === "held" ? TokenState.HELD : TokenState.FREE,
     idleExpireTime: optionalTimestamp(t.idleExpireTime),
     lease: t.lease && leaseMessage(t.lease),
-    cordoned: false,
+    cordoned: t.cordoned,
+  };
+}
+
+export function listedTokenMessage(t: TokenInfo): Token {
+  return {
+    $typeName: "tokenpool.v1.Token",
+    token: t.token,
+    state: t.state === "held" ? TokenState.HELD : TokenState.FREE,
+    cordoned: t.cordoned,
+    idleExpireTime: optionalTimestamp(t.idleExpireTime),
+    lease: t.lease && leaseMessage(t.lease),
   };
 }
 
@@ -97,6 +109,8 @@ const eventTypes: Record<LeaseEventType, ProtoEventType> = {
   IDLE_EXPIRED: ProtoEventType.IDLE_EXPIRED,
   DELETED: ProtoEventType.DELETED,
   WAITER_TIMED_OUT: ProtoEventType.WAITER_TIMED_OUT,
+  TOKEN_CORDONED: ProtoEventType.TOKEN_CORDONED,
+  TOKEN_UNCORDONED: ProtoEventType.TOKEN_UNCORDONED,
 };
 
 export const protoEventType = (t: LeaseEventType): ProtoEventType => eventTypes[t];

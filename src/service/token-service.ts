@@ -12,7 +12,18 @@ import {
   GetPoolResponseSchema,
   ListPoolsResponseSchema,
   TokenService,
+  TokenState,
   type AssignTokenRequest,
+  type AssignTokensRequest,
+  type AssignTokensResponse,
+  type CordonTokenRequest,
+  type CordonTokenResponse,
+  type ListTokensRequest,
+  type ListTokensResponse,
+  type UncordonTokenRequest,
+  type UncordonTokenResponse,
+  type UpdatePoolRequest,
+  type UpdatePoolResponse,
   type AssignTokenResponse,
   type CreatePoolRequest,
   type CreatePoolResponse,
@@ -35,13 +46,13 @@ import {
   type WatchLeasesRequest,
 } from "../../gen/es/tokenpool/v1/token_service_pb.js";
 import type { Limits } from "../config/limits.js";
-import { err, ok, type Result } from "../core/types.js";
+import { err, ok, type PoolConfig, type Result, type TokenFilter } from "../core/types.js";
 import type { Store } from "../store/store.js";
 import { presentedCredential, type AuthFailure, type PasswordCheck } from "./auth.js";
 import type { CallContext } from "./call.js";
 import { countField, durationField, stringField, tokenList } from "./fields.js";
 import { openLeaseWatch, type LeaseWatch } from "./lease-watch.js";
-import { keepAliveResultMessage, leaseMessage, poolMessage, tokenMessage } from "./messages.js";
+import { keepAliveResultMessage, leaseMessage, listedTokenMessage, poolMessage, tokenMessage } from "./messages.js";
 import { invalid, type ServiceError } from "./service-error.js";
 import type { StreamGate } from "./stream-gate.js";
 
@@ -69,7 +80,20 @@ export interface TokenServiceApi {
    * returned LeaseWatch, which the transport must close() however the stream ends.
    */
   readonly watchLeases: Unary<WatchLeasesRequest, LeaseWatch>;
+  readonly updatePool: Unary<UpdatePoolRequest, UpdatePoolResponse>;
+  readonly assignTokens: Unary<AssignTokensRequest, AssignTokensResponse>;
+  readonly listTokens: Unary<ListTokensRequest, ListTokensResponse>;
+  readonly cordonToken: Unary<CordonTokenRequest, CordonTokenResponse>;
+  readonly uncordonToken: Unary<UncordonTokenRequest, UncordonTokenResponse>;
 }
+
+/** ListTokens' state filter; TOKEN_STATE_UNSPECIFIED lists every token. */
+const tokenFilters: ReadonlyMap<TokenState, TokenFilter | undefined> = new Map<TokenState, TokenFilter | undefined>([
+  [TokenState.UNSPECIFIED, undefined],
+  [TokenState.FREE, "free"],
+  [TokenState.HELD, "held"],
+  [TokenState.CORDONED, "cordoned"],
+]);
 
 export interface TokenServiceDeps {
   readonly store: Store;
@@ -120,6 +144,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenServiceApi {
           ...(leaseTtlMs !== undefined && { leaseTtlMs }),
           ...(idleTtlMs !== undefined && { idleTtlMs }),
           ...(req.maxTokens > 0 && { maxTokens: req.maxTokens }),
+          ...(req.maxLeasesPerOwner > 0 && { maxLeasesPerOwner: req.maxLeasesPerOwner }),
         },
         initial.value,
       );
@@ -255,6 +280,101 @@ export function createTokenService(deps: TokenServiceDeps): TokenServiceApi {
       if (!token.ok) return token;
       const info = await store.getToken(pool.value, token.value);
       return info.ok ? ok(tokenMessage(info.value)) : info;
+    },
+
+    async updatePool(req, call) {
+      const denied = refused("updatePool", call);
+      if (denied) return err(denied);
+      const name = stringField("name", req.name, limits, true);
+      if (!name.ok) return name;
+      const leaseTtl = durationField("lease_ttl", req.leaseTtl, limits.maxLeaseTtlMs);
+      if (!leaseTtl.ok) return leaseTtl;
+      const idleTtl = durationField("idle_ttl", req.idleTtl, limits.maxIdleTtlMs);
+      if (!idleTtl.ok) return idleTtl;
+      const changes: Partial<PoolConfig> = {
+        ...(leaseTtl.value !== undefined && { leaseTtlMs: leaseTtl.value }),
+        ...(idleTtl.value !== undefined && { idleTtlMs: idleTtl.value }),
+        ...(req.maxTokens !== 0 && { maxTokens: req.maxTokens }),
+        ...(req.maxLeasesPerOwner !== undefined && { maxLeasesPerOwner: req.maxLeasesPerOwner }),
+      };
+      const pool = await store.updatePool(name.value, changes);
+      return pool.ok ? ok({ $typeName: "tokenpool.v1.UpdatePoolResponse", pool: poolMessage(pool.value) }) : pool;
+    },
+
+    async assignTokens(req, call) {
+      const denied = refused("assignTokens", call);
+      if (denied) return err(denied);
+      const pool = stringField("pool", req.pool, limits, true);
+      if (!pool.ok) return pool;
+      const owner = stringField("owner", req.owner, limits, false);
+      if (!owner.ok) return owner;
+      const requestId = stringField("request_id", req.requestId, limits, false);
+      if (!requestId.ok) return requestId;
+      if (req.count < 1 || req.count > limits.maxBatchTokens) return err(invalid("count", `must be from 1 to ${limits.maxBatchTokens}`));
+      const leaseTtl = durationField("lease_ttl", req.leaseTtl, limits.maxLeaseTtlMs);
+      if (!leaseTtl.ok) return leaseTtl;
+      const wait = durationField("wait_timeout", req.waitTimeout, limits.maxWaitMs);
+      if (!wait.ok) return wait;
+      const leaseTtlMs = leaseTtl.value;
+      const waitMs = wait.value;
+      const assigned = await store.assignMany(pool.value, owner.value, req.count, {
+        maxCount: limits.maxBatchTokens,
+        ...(leaseTtlMs !== undefined && leaseTtlMs > 0 && { leaseTtlMs }),
+        ...(requestId.value !== "" && { requestId: requestId.value }),
+        ...(waitMs !== undefined && waitMs > 0 && { waitMs, signal: call.signal }),
+      });
+      if (!assigned.ok) return assigned;
+      return ok({
+        $typeName: "tokenpool.v1.AssignTokensResponse",
+        leases: assigned.value.leases.map(leaseMessage),
+        available: assigned.value.available,
+      });
+    },
+
+    async listTokens(req, call) {
+      const denied = refused("listTokens", call);
+      if (denied) return err(denied);
+      const pool = stringField("pool", req.pool, limits, true);
+      if (!pool.ok) return pool;
+      const owner = stringField("owner", req.owner, limits, false);
+      if (!owner.ok) return owner;
+      if (!tokenFilters.has(req.state)) return err(invalid("state", `unknown token state ${req.state}`));
+      const state = tokenFilters.get(req.state);
+      const size = Math.min(req.pageSize || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+      const page = await store.listTokens(pool.value, {
+        limit: size,
+        ...(state !== undefined && { state }),
+        ...(owner.value !== "" && { owner: owner.value }),
+        ...(req.pageToken !== "" && { after: decodePageToken(req.pageToken) }),
+      });
+      if (!page.ok) return page;
+      return ok({
+        $typeName: "tokenpool.v1.ListTokensResponse",
+        tokens: page.value.tokens.map(listedTokenMessage),
+        nextPageToken: page.value.next === undefined ? "" : encodePageToken(page.value.next),
+      });
+    },
+
+    async cordonToken(req, call) {
+      const denied = refused("cordonToken", call);
+      if (denied) return err(denied);
+      const pool = stringField("pool", req.pool, limits, true);
+      if (!pool.ok) return pool;
+      const token = stringField("token", req.token, limits, true);
+      if (!token.ok) return token;
+      const info = await store.setCordoned(pool.value, token.value, true);
+      return info.ok ? ok({ $typeName: "tokenpool.v1.CordonTokenResponse", token: listedTokenMessage(info.value) }) : info;
+    },
+
+    async uncordonToken(req, call) {
+      const denied = refused("uncordonToken", call);
+      if (denied) return err(denied);
+      const pool = stringField("pool", req.pool, limits, true);
+      if (!pool.ok) return pool;
+      const token = stringField("token", req.token, limits, true);
+      if (!token.ok) return token;
+      const info = await store.setCordoned(pool.value, token.value, false);
+      return info.ok ? ok({ $typeName: "tokenpool.v1.UncordonTokenResponse", token: listedTokenMessage(info.value) }) : info;
     },
 
     async watchLeases(req, call) {

@@ -1,9 +1,9 @@
 // Stands in for the store while it opens (an lmdb recovery can take seconds, Redis may be slow to
 // answer): the server listens at once, every call gets UNAVAILABLE with the reason, then it forwards.
 
-import type { KeepAliveResult, Lease, PoolConfig, PoolStats, ReleaseOptions, Result, TokenInfo } from "../core/types.js";
+import type { KeepAliveResult, Lease, PoolConfig, PoolStats, ReleaseOptions, Result, TokenInfo, TokenPage } from "../core/types.js";
 import type { WatchEnd } from "../runtime/event-hub.js";
-import type { Store, StoreAssignOptions, StoreError, StoreKind, Watch } from "./store.js";
+import type { Store, StoreAssignOptions, StoreError, StoreKind, TokenQuery, Watch } from "./store.js";
 
 type Answer<T> = Promise<Result<T, StoreError>>;
 
@@ -48,6 +48,22 @@ export class DeferredStore implements Store {
 
   assign(pool: string, owner: string, options: StoreAssignOptions): Answer<{ lease: Lease; available: number }> {
     return this.target ? this.target.assign(pool, owner, options) : this.refuse();
+  }
+
+  updatePool(name: string, changes: Partial<PoolConfig>): Answer<PoolStats> {
+    return this.target ? this.target.updatePool(name, changes) : this.refuse();
+  }
+
+  assignMany(pool: string, owner: string, count: number, options: StoreAssignOptions & { readonly maxCount: number }): Answer<{ leases: Lease[]; available: number }> {
+    return this.target ? this.target.assignMany(pool, owner, count, options) : this.refuse();
+  }
+
+  listTokens(pool: string, query: TokenQuery): Answer<TokenPage> {
+    return this.target ? this.target.listTokens(pool, query) : this.refuse();
+  }
+
+  setCordoned(pool: string, token: string, cordoned: boolean): Answer<TokenInfo> {
+    return this.target ? this.target.setCordoned(pool, token, cordoned) : this.refuse();
   }
 
   keepAlive(pool: string, tokens: readonly string[]): Answer<KeepAliveResult[]> {

@@ -3,11 +3,22 @@
 // without one it is the in-memory store.
 
 import { TokenPools } from "../core/token-pools.js";
-import type { KeepAliveResult, Lease, LeaseEvent, PoolConfig, PoolStats, ReleaseOptions, Result, TokenInfo } from "../core/types.js";
+import type {
+  KeepAliveResult,
+  Lease,
+  LeaseEvent,
+  PoolConfig,
+  PoolStats,
+  ReleaseOptions,
+  Result,
+  TokenFilter,
+  TokenInfo,
+  TokenPage,
+} from "../core/types.js";
 import type { Clock } from "../runtime/clock.js";
 import { EventHub, type EventHubOptions } from "../runtime/event-hub.js";
 import { ExpiryDriver, type Expirable } from "../runtime/expiry-driver.js";
-import type { Store, StoreAssignOptions, StoreError, StoreKind, StoreObserver, Watch } from "./store.js";
+import type { Store, StoreAssignOptions, StoreError, StoreKind, StoreObserver, TokenQuery, Watch } from "./store.js";
 
 /** Durability hook: sees every event synchronously, and says when all seen so far are on disk. */
 export interface Persistence {
@@ -23,6 +34,7 @@ export interface Persistence {
 export type PersistedChange =
   | { readonly kind: "event"; readonly event: LeaseEvent }
   | { readonly kind: "pool-created"; readonly stats: PoolStats }
+  | { readonly kind: "pool-updated"; readonly stats: PoolStats }
   | { readonly kind: "pool-deleted"; readonly pool: string };
 
 export type CoreFactory = (onEvent: (e: LeaseEvent) => void) => TokenPools;
@@ -41,11 +53,19 @@ export interface LocalStoreOptions {
 }
 
 type AssignResult = Result<{ lease: Lease; available: number }, StoreError>;
+type GrantResult = Result<{ leases: Lease[]; available: number }, StoreError>;
 
-/** One caller blocked in assign; retries with the same request id share a core waiter. */
+/** One caller blocked in assign or assignMany; retries with the same request id share a core waiter. */
 interface BlockedCall {
-  readonly settle: (r: AssignResult) => void;
+  readonly settle: (r: GrantResult) => void;
   readonly detach: () => void;
+}
+
+/** The callers of one core waiter, and the tokens granted to it so far (a gang gets `count` in one change). */
+interface Blocked {
+  readonly calls: Set<BlockedCall>;
+  readonly count: number;
+  readonly tokens: string[];
 }
 
 /** Delivers a waiter outcome once the change behind it is durable, or the failure if it never will be. */
@@ -61,7 +81,7 @@ export class LocalStore implements Store {
   private current: TokenPools;
   private readonly hub: EventHub;
   private readonly driver: ExpiryDriver;
-  private readonly blocked = new Map<number, Set<BlockedCall>>();
+  private readonly blocked = new Map<number, Blocked>();
   /** Waiter outcomes produced by the current operation; delivered once durable. */
   private settlements: Settlement[] = [];
   private readonly clock: Clock;
@@ -185,7 +205,55 @@ export class LocalStore implements Store {
       return this.commit(() => ({ ok: true as const, value: { lease, available } }));
     }
     this.driver.poke();
-    return this.block(outcome.value.waiterId, options.signal);
+    const granted = await this.block(outcome.value.waiterId, options.signal, 1);
+    return granted.ok ? { ok: true, value: { lease: granted.value.leases[0]!, available: granted.value.available } } : granted;
+  }
+
+  async assignMany(pool: string, owner: string, count: number, options: StoreAssignOptions & { maxCount: number }): Promise<GrantResult> {
+    const refused = this.refuseWrite();
+    if (refused) return refused;
+    const now = this.clock.now();
+    const waitMs = options.waitMs ?? 0;
+    const outcome = this.current.assignMany(
+      pool,
+      owner,
+      count,
+      options.maxCount,
+      {
+        ...(options.leaseTtlMs !== undefined && { leaseTtlMs: options.leaseTtlMs }),
+        ...(options.requestId !== undefined && { requestId: options.requestId }),
+        ...(waitMs > 0 && !options.signal?.aborted && { waitUntil: now + waitMs }),
+      },
+      now,
+    );
+    if (!outcome.ok) return this.commit(() => outcome);
+    if (outcome.value.kind === "leased") {
+      const { leases, available } = outcome.value;
+      return this.commit(() => ({ ok: true as const, value: { leases, available } }));
+    }
+    this.driver.poke();
+    return this.block(outcome.value.waiterId, options.signal, count);
+  }
+
+  async updatePool(name: string, changes: Partial<PoolConfig>): Promise<Result<PoolStats, StoreError>> {
+    const refused = this.refuseWrite();
+    if (refused) return refused;
+    const updated = this.current.updatePool(name, changes, this.clock.now());
+    if (updated.ok) this.persistence?.record({ kind: "pool-updated", stats: updated.value }, this.current);
+    return this.commit(() => updated);
+  }
+
+  async listTokens(pool: string, query: TokenQuery): Promise<Result<TokenPage, StoreError>> {
+    const filter: { state?: TokenFilter; owner?: string } = { ...(query.state !== undefined && { state: query.state }), ...(query.owner !== undefined && { owner: query.owner }) };
+    return this.read(() => this.current.listTokens(pool, filter, query.after, query.limit));
+  }
+
+  async setCordoned(pool: string, token: string, cordoned: boolean): Promise<Result<TokenInfo, StoreError>> {
+    const refused = this.refuseWrite();
+    if (refused) return refused;
+    const now = this.clock.now();
+    const changed = cordoned ? this.current.cordon(pool, token, now) : this.current.uncordon(pool, token, now);
+    return this.commit(() => changed);
   }
 
   async keepAlive(pool: string, tokens: readonly string[]): Promise<Result<KeepAliveResult[], StoreError>> {
@@ -248,7 +316,7 @@ export class LocalStore implements Store {
    * If `build` throws, every call fails with UNAVAILABLE from then on.
    */
   replaceCore(build: CoreFactory): void {
-    for (const calls of this.blocked.values()) settleAll(calls, unavailable("storage failed while waiting; retry"));
+    for (const b of this.blocked.values()) settleAll(b.calls, unavailable("storage failed while waiting; retry"));
     this.blocked.clear();
     this.settlements = [];
     this.outbox = [];
@@ -266,9 +334,9 @@ export class LocalStore implements Store {
   async close(): Promise<void> {
     this.closing = true;
     this.driver.stop();
-    for (const [id, calls] of this.blocked) {
+    for (const [id, b] of this.blocked) {
       this.current.cancelWaiter(id);
-      settleAll(calls, { ok: false, error: { code: "UNAVAILABLE", message: "server is shutting down" } });
+      settleAll(b.calls, { ok: false, error: { code: "UNAVAILABLE", message: "server is shutting down" } });
     }
     this.blocked.clear();
     this.hub.closeAll();
@@ -289,21 +357,27 @@ export class LocalStore implements Store {
       this.hub.publish(event);
     }
     if (event.waiterId === undefined) return;
-    const calls = this.blocked.get(event.waiterId);
-    if (!calls) return;
-    this.blocked.delete(event.waiterId);
+    const blocked = this.blocked.get(event.waiterId);
+    if (!blocked) return;
+    const calls = blocked.calls;
     if (event.type === "ASSIGNED") {
-      const token = this.current.get(event.pool, event.token);
+      // A gang's `count` grants arrive in one core call, one event each.
+      blocked.tokens.push(event.token);
+      if (blocked.tokens.length < blocked.count) return;
+      this.blocked.delete(event.waiterId);
+      const leases = blocked.tokens.map((t) => this.current.get(event.pool, t));
       this.settlements.push((failure) => {
         if (failure !== undefined) return settleAll(calls, unavailable(failure));
-        const lease = token.ok ? token.value.lease : undefined;
+        const held = leases.flatMap((t) => (t.ok && t.value.lease ? [t.value.lease] : []));
         // A granted token is held when its event fires; anything else is a core bug worth surfacing.
-        const result: AssignResult = lease
-          ? this.withAvailable(event.pool, (available) => ({ lease, available }))
-          : { ok: false, error: { code: "UNAVAILABLE", message: "granted lease vanished" } };
+        const result: GrantResult =
+          held.length === leases.length
+            ? this.withAvailable(event.pool, (available) => ({ leases: held, available }))
+            : { ok: false, error: { code: "UNAVAILABLE", message: "granted lease vanished" } };
         settleAll(calls, result);
       });
     } else {
+      this.blocked.delete(event.waiterId);
       this.settlements.push((failure) => {
         if (failure !== undefined) return settleAll(calls, unavailable(failure));
         const poolGone = !this.current.getPool(event.pool).ok;
@@ -315,20 +389,21 @@ export class LocalStore implements Store {
     }
   }
 
-  private block(waiterId: number, signal: AbortSignal | undefined): Promise<AssignResult> {
-    return new Promise<AssignResult>((resolve) => {
-      let calls = this.blocked.get(waiterId);
-      if (!calls) {
-        calls = new Set();
-        this.blocked.set(waiterId, calls);
+  private block(waiterId: number, signal: AbortSignal | undefined, count: number): Promise<GrantResult> {
+    return new Promise<GrantResult>((resolve) => {
+      let blocked = this.blocked.get(waiterId);
+      if (!blocked) {
+        blocked = { calls: new Set(), count, tokens: [] };
+        this.blocked.set(waiterId, blocked);
       }
+      const calls = blocked.calls;
       const onAbort = (): void => {
         const current = this.blocked.get(waiterId);
-        if (!current?.delete(call)) return;
+        if (!current?.calls.delete(call)) return;
         // The core waiter goes only when no caller is left on it.
-        if (current.size === 0) {
+        if (current.calls.size === 0) {
           this.blocked.delete(waiterId);
-          this.current.cancelWaiter(waiterId);
+          this.current.cancelWaiter(waiterId, this.clock.now());
         }
         resolve({ ok: false, error: { code: "CANCELLED" } });
       };
@@ -412,7 +487,7 @@ export class LocalStore implements Store {
   }
 }
 
-function settleAll(calls: Set<BlockedCall>, result: AssignResult): void {
+function settleAll(calls: Set<BlockedCall>, result: GrantResult): void {
   for (const call of calls) {
     call.detach();
     call.settle(result);

@@ -10,7 +10,9 @@ import type {
   PoolStats,
   ReleaseOptions,
   Result,
+  TokenFilter,
   TokenInfo,
+  TokenPage,
 } from "../core/types.js";
 import type { WatchEnd } from "../runtime/event-hub.js";
 
@@ -21,7 +23,17 @@ export type StoreError =
   | CoreError
   | { readonly code: "UNAVAILABLE"; readonly message: string }
   | { readonly code: "CANCELLED" }
+  /** This backend does not offer the operation (yet). */
+  | { readonly code: "NOT_SUPPORTED"; readonly operation: string; readonly store: StoreKind }
   | { readonly code: "WAIT_TIMEOUT"; readonly pool: string };
+
+/** A ListTokens page request: filters, the id to continue after, the page size. */
+export interface TokenQuery {
+  readonly state?: TokenFilter;
+  readonly owner?: string;
+  readonly after?: string;
+  readonly limit: number;
+}
 
 export interface StoreAssignOptions {
   readonly leaseTtlMs?: number;
@@ -60,6 +72,8 @@ export interface Store {
   /** Pools with names after `afterName`, in name order. */
   listPools(afterName: string | undefined, limit: number): Promise<Result<PoolStats[], StoreError>>;
   deletePool(name: string): Promise<Result<void, StoreError>>;
+  /** Changes a pool's config; new values apply to leases and deadlines set from now on. */
+  updatePool(name: string, changes: Partial<PoolConfig>): Promise<Result<PoolStats, StoreError>>;
   generate(
     pool: string,
     spec: { count: number } | { ids: readonly string[] },
@@ -69,6 +83,16 @@ export interface Store {
     owner: string,
     options: StoreAssignOptions,
   ): Promise<Result<{ lease: Lease; available: number }, StoreError>>;
+  /**
+   * `count` leases at once or none (a gang); with waitMs it waits FIFO among gangs (the rule in
+   * core/token-pools.ts). `maxCount` is the batch limit.
+   */
+  assignMany(
+    pool: string,
+    owner: string,
+    count: number,
+    options: StoreAssignOptions & { readonly maxCount: number },
+  ): Promise<Result<{ leases: Lease[]; available: number }, StoreError>>;
   keepAlive(pool: string, tokens: readonly string[]): Promise<Result<KeepAliveResult[], StoreError>>;
   release(pool: string, token: string, options: ReleaseOptions): Promise<Result<{ available: number }, StoreError>>;
   /**
@@ -78,6 +102,10 @@ export interface Store {
   releaseOldestRecyclable(pool: string): Promise<Result<{ released: string | undefined; available: number }, StoreError>>;
   deleteToken(pool: string, token: string): Promise<Result<void, StoreError>>;
   getToken(pool: string, token: string): Promise<Result<TokenInfo, StoreError>>;
+  /** A page of the pool's tokens in id order (O(page)); see TokenPools.listTokens. */
+  listTokens(pool: string, query: TokenQuery): Promise<Result<TokenPage, StoreError>>;
+  /** Cordons (true) or uncordons a token; idempotent. Returns the token after the change. */
+  setCordoned(pool: string, token: string, cordoned: boolean): Promise<Result<TokenInfo, StoreError>>;
   /** Replays retained events after `afterSequence` (undefined = live only), then streams live ones. */
   watch(pool: string, afterSequence: number | undefined): Promise<Result<Watch, StoreError | WatchEnd>>;
   /** Live events of every pool, including pools created after the watch started; no resume. */

@@ -47,6 +47,13 @@ export function describe(e: ServiceError): WireError {
         message: `pool "${e.pool}" would exceed max_tokens ${e.maxTokens}`,
         metadata: { pool: e.pool, max_tokens: String(e.maxTokens) },
       };
+    case "OWNER_QUOTA_EXCEEDED":
+      return {
+        code: Code.ResourceExhausted,
+        reason: "OWNER_QUOTA_EXCEEDED",
+        message: `owner "${e.owner}" would hold ${e.used + e.requested} leases of pool "${e.pool}", over its quota of ${e.limit} (holds or waits for ${e.used}, asked for ${e.requested})`,
+        metadata: { pool: e.pool, owner: e.owner, limit: String(e.limit), used: String(e.used), requested: String(e.requested) },
+      };
     case "TOKEN_NOT_FOUND":
       return { code: Code.NotFound, reason: "TOKEN_NOT_FOUND", message: `token "${e.token}" not found in pool "${e.pool}"`, metadata: { pool: e.pool, token: e.token } };
     case "TOKEN_EXISTS":
@@ -57,6 +64,13 @@ export function describe(e: ServiceError): WireError {
       return { code: Code.FailedPrecondition, reason: "LEASE_MISMATCH", message: e.message, metadata: { pool: e.pool, token: e.token } };
     case "UNAVAILABLE":
       return { code: Code.Unavailable, reason: "UNAVAILABLE", message: e.message };
+    case "NOT_SUPPORTED":
+      return {
+        code: Code.Unimplemented,
+        reason: "NOT_SUPPORTED",
+        message: `${e.operation} is not supported by the ${e.store} store yet`,
+        metadata: { operation: e.operation, store: e.store },
+      };
     case "CANCELLED":
       return { code: Code.Canceled, reason: "CANCELLED", message: "the call was cancelled" };
     case "OUT_OF_RANGE":

@@ -89,6 +89,29 @@ describe("tokenpool CLI", () => {
     expect((await admin.service.getPool({ name: pool })).pool?.held).toBe(0);
   });
 
+  it("tokens drain cordons a held token and returns once its lease ends; --wait bounds it", async () => {
+    const pool = await freshPool(admin, 1, 30_000);
+    const { lease } = await admin.service.assignToken({ pool, owner: "busy" });
+    const token = lease!.token;
+    const timedOut = await cli("tokens", "drain", pool, token, "--wait", "1s");
+    expect(timedOut.code).toBe(1);
+    expect(timedOut.stderr).toContain(`token ${token} is still held after --wait 1s; it stays cordoned`);
+    let finished = false;
+    const draining = cli("--json", "tokens", "drain", pool, token, "--wait", "20s").finally(() => (finished = true));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(finished).toBe(false);
+    await admin.service.releaseToken({ pool, token });
+    const drained = await draining;
+    expect(drained.code).toBe(0);
+    expect(JSON.parse(drained.stdout)).toEqual({ drained: token, pool });
+    expect((await admin.service.getToken({ pool, token })).cordoned).toBe(true);
+    expect((await admin.service.getPool({ name: pool })).pool).toMatchObject({ available: 0, cordoned: 1 });
+    // Already free and cordoned: drained at once; uncordon puts it back.
+    expect((await cli("tokens", "drain", pool, token)).stdout).toBe(`drained ${token}: cordoned and not held\n`);
+    expect((await cli("tokens", "uncordon", pool, token)).stdout).toBe(`uncordoned ${token}\n`);
+    expect((await admin.service.getPool({ name: pool })).pool).toMatchObject({ available: 1, cordoned: 0 });
+  }, 60_000);
+
   it("release is fenced: a wrong generation is refused with its reason", async () => {
     const pool = await freshPool(admin, 1, 30_000);
     const { lease } = await admin.service.assignToken({ pool, owner: "other" });

@@ -77,6 +77,32 @@ describe("curl with the README's commands", () => {
     expect(token).toBeDefined();
   });
 
+  it("runs the gang, quota, listing and cordon calls as the README shows them, with the answers it shows", async () => {
+    const prelude = blockWith(`U=${README_ORIGIN}/tokenpool.v1.TokenService`).filter((l) => /^(H|U)=/.test(l)).join("\n");
+    const calls = blockWith("$U/AssignTokens").filter((l) => l.startsWith('curl -s "${H[@]}"'));
+    expect(calls.map((c) => /\$U\/(\w+)/.exec(c)![1])).toEqual([
+      "CreatePool", "AssignTokens", "AssignToken", "UpdatePool", "ListTokens", "CordonToken", "GetPool", "UncordonToken",
+    ]);
+    type Reply = { code?: string; details?: { debug?: { reason?: string; metadata?: Record<string, string> } }[]; leases?: { token: string }[]; tokens?: unknown[]; nextPageToken?: string; pool?: { cordoned?: number; maxLeasesPerOwner?: number; leaseTtl?: string } };
+    const out: Reply[] = [];
+    let token = "A";
+    for (const call of calls) {
+      const reply = JSON.parse(await sh(`${prelude}\n${call.replace(/#.*$/, "").replaceAll('"A"', `"${token}"`)}`)) as Reply;
+      out.push(reply);
+      if (reply.leases) token = reply.leases[0]!.token;
+    }
+    const [created, gang, overQuota, updated, listed, , got] = out;
+    expect(created!.pool).toMatchObject({ maxLeasesPerOwner: 3 });
+    expect(gang!.leases).toHaveLength(3);
+    expect(overQuota!.code).toBe("resource_exhausted");
+    expect(overQuota!.details?.[0]?.debug).toMatchObject({ reason: "OWNER_QUOTA_EXCEEDED", metadata: { limit: "3", used: "3", requested: "1" } });
+    expect(updated!.pool).toMatchObject({ maxLeasesPerOwner: 4, leaseTtl: "120s" });
+    expect(listed!.tokens).toHaveLength(2);
+    expect(listed!.nextPageToken).toBeTruthy();
+    expect(got!.pool).toMatchObject({ cordoned: 1 });
+    for (const r of [created, gang, updated, listed, got, out[5], out[7]]) expect(r!.code).toBeUndefined();
+  });
+
   it("streams WatchLeases with the printf | curl snippet", async () => {
     const block = blockWith("$U/WatchLeases");
     const script = block.filter((l) => /^(U|BODY)=/.test(l) || l.includes("$U/WatchLeases")).join("\n");

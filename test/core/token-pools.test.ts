@@ -257,7 +257,7 @@ describe("recovery", () => {
   it("restores pools and tokens without events; generations and sequences continue above the marks", () => {
     const events: LeaseEvent[] = [];
     const core = new TokenPools({ onEvent: (e) => events.push(e), startMs: T0 });
-    value(core.restorePool("p", { leaseTtlMs: 1000, idleTtlMs: 0, maxTokens: 10 }, { generation: 41, sequence: 90 }));
+    value(core.restorePool("p", { leaseTtlMs: 1000, idleTtlMs: 0, maxTokens: 10, maxLeasesPerOwner: 0 }, { generation: 41, sequence: 90 }));
     value(core.restoreToken("p", { token: "held", idleExpireTime: undefined, lease: { owner: "o", generation: 40, leaseTtlMs: 1000, expireTime: T0 + 500, requestId: "r" } }, T0));
     value(core.restoreToken("p", { token: "free", idleExpireTime: undefined, lease: undefined }, T0));
     expect(events).toEqual([]);
@@ -318,7 +318,7 @@ describe("recycle queue", () => {
 
   it("restores the queue from records and serves it in grant (generation) order", () => {
     const core = new TokenPools({ startMs: T0 });
-    value(core.restorePool("p", { leaseTtlMs: 1000, idleTtlMs: 0, maxTokens: 10 }, { generation: 9, sequence: 20 }));
+    value(core.restorePool("p", { leaseTtlMs: 1000, idleTtlMs: 0, maxTokens: 10, maxLeasesPerOwner: 0 }, { generation: 9, sequence: 20 }));
     // Storage order (by token id) is not grant order.
     value(core.restoreToken("p", { token: "a", idleExpireTime: undefined, lease: { ...lease("legacy", 7), recyclable: true } }, T0));
     value(core.restoreToken("p", { token: "b", idleExpireTime: undefined, lease: lease("legacy", 3) }, T0));

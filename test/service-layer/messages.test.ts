@@ -6,9 +6,9 @@ import { create, equals, toBinary, toJsonString, type DescMessage, type Message 
 import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { GetTokenResponseSchema, KeepAliveResultSchema, LeaseEventSchema, PoolSchema } from "../../gen/es/tokenpool/v1/token_service_pb.js";
+import { GetTokenResponseSchema, KeepAliveResultSchema, LeaseEventSchema, PoolSchema, TokenSchema } from "../../gen/es/tokenpool/v1/token_service_pb.js";
 import type { KeepAliveResult, Lease, LeaseEvent, PoolStats, TokenInfo } from "../../src/core/types.js";
-import { duration, eventMessage, keepAliveResultMessage, poolMessage, timestamp, tokenMessage } from "../../src/service/messages.js";
+import { duration, eventMessage, keepAliveResultMessage, listedTokenMessage, poolMessage, timestamp, tokenMessage } from "../../src/service/messages.js";
 
 /** The same value as a plain init (no $typeName anywhere), so create() takes its generic path. */
 function asInit(value: unknown): unknown {
@@ -54,11 +54,12 @@ describe("literal response messages", () => {
   it("pools", () => {
     const pool = fc.record({
       name,
-      config: fc.record({ leaseTtlMs: fc.nat({ max: 1e9 }), idleTtlMs: fc.nat({ max: 1e9 }), maxTokens: count }),
+      config: fc.record({ leaseTtlMs: fc.nat({ max: 1e9 }), idleTtlMs: fc.nat({ max: 1e9 }), maxTokens: count, maxLeasesPerOwner: count }),
       total: count,
       available: count,
       held: count,
       waiters: count,
+      cordoned: count,
       generation: count,
       sequence: count,
     }) as fc.Arbitrary<PoolStats>;
@@ -68,14 +69,15 @@ describe("literal response messages", () => {
   it("keep-alive results and token states, with and without a lease", () => {
     const result = fc.record({ token: name, status: fc.constantFrom("ok", "not_found"), lease: fc.option(lease, { nil: undefined }), idleExpireTime: maybeMs }) as fc.Arbitrary<KeepAliveResult>;
     fc.assert(fc.property(result, (r) => expectSameAsCreate(KeepAliveResultSchema, keepAliveResultMessage(r))));
-    const info = fc.record({ pool: name, token: name, state: fc.constantFrom("held", "free"), idleExpireTime: maybeMs, lease: fc.option(lease, { nil: undefined }) }) as fc.Arbitrary<TokenInfo>;
+    const info = fc.record({ pool: name, token: name, state: fc.constantFrom("held", "free"), idleExpireTime: maybeMs, lease: fc.option(lease, { nil: undefined }), cordoned: fc.boolean() }) as fc.Arbitrary<TokenInfo>;
     fc.assert(fc.property(info, (t) => expectSameAsCreate(GetTokenResponseSchema, tokenMessage(t))));
+    fc.assert(fc.property(info, (t) => expectSameAsCreate(TokenSchema, listedTokenMessage(t))));
   });
 
   it("lease events", () => {
     const event = fc.record({
       sequence: count,
-      type: fc.constantFrom("GENERATED", "ASSIGNED", "RENEWED", "RELEASED", "LEASE_EXPIRED", "IDLE_EXPIRED", "DELETED", "WAITER_TIMED_OUT"),
+      type: fc.constantFrom("GENERATED", "ASSIGNED", "RENEWED", "RELEASED", "LEASE_EXPIRED", "IDLE_EXPIRED", "DELETED", "WAITER_TIMED_OUT", "TOKEN_CORDONED", "TOKEN_UNCORDONED"),
       pool: name,
       token: name,
       owner: name,

@@ -77,6 +77,7 @@ export class LmdbPersistence implements Persistence {
         break;
       }
       case "pool-created":
+      case "pool-updated":
         this.dirtyPools.add(change.stats.name);
         break;
       case "pool-deleted":

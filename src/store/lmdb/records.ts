@@ -34,18 +34,29 @@ export const poolRange = (pool: string): { start: TokenKey; end: TokenKey } => (
 /**
  * Tokens are many, so their values are positional: [idle] when free, [idle, owner, generation, ttl,
  * expire, requestId] when held, plus a trailing 1 when the lease is on the recycle queue (an optional
- * seventh field, so records written before it existed still read).
+ * seventh field, so records written before it existed still read). Flags (FLAG_*) come last, only when
+ * set: [idle, flags] when free, and as an eighth field (after a 0/1 recycle field) when held. Records
+ * without flags keep the older shapes, so a data dir that never used cordons or gangs reads as before.
  */
 export type TokenValue =
   | [number | null]
+  | [number | null, number]
   | [number | null, string, number, number, number, string | null]
-  | [number | null, string, number, number, number, string | null, 1];
+  | [number | null, string, number, number, number, string | null, 1]
+  | [number | null, string, number, number, number, string | null, 0 | 1, number];
+
+/** Flag bits of a token record. */
+export const FLAG_CORDONED = 1;
+/** The lease belongs to a gang: its request id names the whole gang (AssignTokens retries). */
+export const FLAG_GANG = 2;
 
 export function encodeToken(info: TokenInfo): TokenValue {
   const idle = info.idleExpireTime ?? null;
   const lease = info.lease;
-  if (!lease) return [idle];
+  const flags = (info.cordoned ? FLAG_CORDONED : 0) | (lease?.gang ? FLAG_GANG : 0);
+  if (!lease) return flags === 0 ? [idle] : [idle, flags];
   const requestId = lease.requestId ?? null;
+  if (flags !== 0) return [idle, lease.owner, lease.generation, lease.leaseTtlMs, lease.expireTime, requestId, lease.recyclable ? 1 : 0, flags];
   if (lease.recyclable) return [idle, lease.owner, lease.generation, lease.leaseTtlMs, lease.expireTime, requestId, 1];
   return [idle, lease.owner, lease.generation, lease.leaseTtlMs, lease.expireTime, requestId];
 }
@@ -57,11 +68,17 @@ export function decodeToken(pool: string, key: TokenKey, value: unknown, floor =
   // Called once per token at recovery: no closures or intermediate objects on the good path.
   const token = key[1];
   if (key.length !== 2 || key[0] !== pool || typeof token !== "string") throw badToken(key, `not a key of pool "${pool}"`);
-  if (!Array.isArray(value) || (value.length !== 1 && value.length !== 6 && value.length !== 7)) throw badToken(key, "not a token record");
+  if (!Array.isArray(value) || value.length < 1 || value.length === 3 || value.length === 4 || value.length === 5 || value.length > 8) {
+    throw badToken(key, "not a token record");
+  }
   const idle: unknown = value[0];
   if (idle !== null && !isTime(idle)) throw badToken(key, "bad idle deadline");
   const idleExpireTime = idle === null ? undefined : Math.max(idle, floor);
   if (value.length === 1) return { token, idleExpireTime, lease: undefined };
+  const flags: unknown = value.length === 2 ? value[1] : value.length === 8 ? value[7] : 0;
+  if (!isCount(flags) || flags > (FLAG_CORDONED | FLAG_GANG)) throw badToken(key, "bad flags");
+  const cordoned = (flags & FLAG_CORDONED) !== 0;
+  if (value.length === 2) return { token, idleExpireTime, lease: undefined, cordoned };
   const owner: unknown = value[1];
   const generation: unknown = value[2];
   const leaseTtlMs: unknown = value[3];
@@ -73,9 +90,18 @@ export function decodeToken(pool: string, key: TokenKey, value: unknown, floor =
   if (!isTime(expireTime)) throw badToken(key, "bad lease deadline");
   if (requestId !== null && typeof requestId !== "string") throw badToken(key, "bad request id");
   if (value.length === 7 && value[6] !== 1) throw badToken(key, "bad recycle flag");
+  if (value.length === 8 && value[6] !== 0 && value[6] !== 1) throw badToken(key, "bad recycle flag");
   const expire = Math.max(expireTime, floor);
   const lease = { owner, generation, leaseTtlMs, expireTime: expire, requestId: requestId ?? undefined };
-  return { token, idleExpireTime, lease: value.length === 7 ? { ...lease, recyclable: true } : lease };
+  const recyclable = value[6] === 1;
+  const gang = (flags & FLAG_GANG) !== 0;
+  if (!recyclable && !gang && !cordoned) return { token, idleExpireTime, lease };
+  return {
+    token,
+    idleExpireTime,
+    lease: { ...lease, ...(recyclable && { recyclable: true }), ...(gang && { gang: true }) },
+    ...(cordoned && { cordoned: true }),
+  };
 }
 
 function badToken(key: TokenKey, why: string): CorruptRecord {
@@ -91,10 +117,12 @@ export function decodePool(name: string, value: unknown): PoolRecord {
   if (typeof value !== "object" || value === null) throw bad("not a pool record");
   const { config, generation, sequence } = value as Partial<Record<keyof PoolRecord, unknown>>;
   if (typeof config !== "object" || config === null) throw bad("missing config");
-  const { leaseTtlMs, idleTtlMs, maxTokens } = config as Partial<Record<keyof PoolConfig, unknown>>;
+  const { leaseTtlMs, idleTtlMs, maxTokens, maxLeasesPerOwner = 0 } = config as Partial<Record<keyof PoolConfig, unknown>>;
   if (typeof leaseTtlMs !== "number" || typeof idleTtlMs !== "number" || typeof maxTokens !== "number") throw bad("bad config");
+  // Records written before owner quotas have none: no limit.
+  if (typeof maxLeasesPerOwner !== "number") throw bad("bad owner quota");
   if (!isCount(generation) || !isCount(sequence)) throw bad("bad generation or sequence mark");
-  return { config: { leaseTtlMs, idleTtlMs, maxTokens }, generation, sequence };
+  return { config: { leaseTtlMs, idleTtlMs, maxTokens, maxLeasesPerOwner }, generation, sequence };
 }
 
 export function isFormatMarker(value: unknown): value is FormatMarker {

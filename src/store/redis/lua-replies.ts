@@ -31,11 +31,12 @@ export function statsOf(name: string, v: unknown): PoolStats {
   const s = obj(v);
   return {
     name,
-    config: { leaseTtlMs: num(s.leaseTtl), idleTtlMs: num(s.idleTtl), maxTokens: num(s.maxTokens) },
+    config: { leaseTtlMs: num(s.leaseTtl), idleTtlMs: num(s.idleTtl), maxTokens: num(s.maxTokens), maxLeasesPerOwner: num(s.quota) },
     total: num(s.total),
     available: num(s.available),
     held: num(s.held),
     waiters: num(s.waiters),
+    cordoned: num(s.cordoned),
     generation: num(s.generation),
     sequence: num(s.sequence),
   };

@@ -6,7 +6,7 @@
 
 import { DEFAULT_POOL_CONFIG } from "../../core/token-pools.js";
 import { freshTokenIds, randomTokenId } from "../../core/token-ids.js";
-import type { CoreError, KeepAliveResult, PoolConfig, PoolStats, ReleaseOptions, Result, TokenInfo } from "../../core/types.js";
+import type { CoreError, KeepAliveResult, Lease, PoolConfig, PoolStats, ReleaseOptions, Result, TokenInfo, TokenPage } from "../../core/types.js";
 import { checkCount, checkLeaseTtl, checkOwner, checkPool, checkTokenId, leaseMismatch } from "../../core/validate.js";
 import { Subscription, type WatchEnd } from "../../runtime/event-hub.js";
 import type { Logger } from "../../runtime/logger.js";
@@ -326,9 +326,30 @@ export class RedisStore implements Store {
           state: lease ? "held" : "free",
           idleExpireTime: reply.ix === undefined ? undefined : Number(reply.ix),
           lease,
+          cordoned: reply.cd === true,
         },
       };
     });
+  }
+
+  async updatePool(name: string, _changes: Partial<PoolConfig>): Promise<Result<PoolStats, StoreError>> {
+    return this.notSupported(name, "UpdatePool");
+  }
+
+  async assignMany(pool: string): Promise<Result<{ leases: Lease[]; available: number }, StoreError>> {
+    return this.notSupported(pool, "AssignTokens");
+  }
+
+  async listTokens(pool: string): Promise<Result<TokenPage, StoreError>> {
+    return this.notSupported(pool, "ListTokens");
+  }
+
+  async setCordoned(pool: string, _token: string, cordoned: boolean): Promise<Result<TokenInfo, StoreError>> {
+    return this.notSupported(pool, cordoned ? "CordonToken" : "UncordonToken");
+  }
+
+  private async notSupported<T>(_pool: string, operation: string): Promise<Result<T, StoreError>> {
+    return fail({ code: "NOT_SUPPORTED", operation, store: "redis" });
   }
 
   async watch(pool: string, afterSequence: number | undefined): Promise<Result<Watch, StoreError | WatchEnd>> {

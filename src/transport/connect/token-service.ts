@@ -2,7 +2,7 @@
 // decoded request to the transport-neutral service (src/service) and throws its error values as
 // Connect errors from the one table. No rule, check or limit lives here.
 
-import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { TokenService } from "../../../gen/es/tokenpool/v1/token_service_pb.js";
 import type { Result } from "../../core/types.js";
 import type { CallContext } from "../../service/call.js";
@@ -37,8 +37,6 @@ function unwrap<T>(r: Result<T, ServiceError>, ctx: HandlerContext): T {
   throw toConnectError(r.error);
 }
 
-const notYet = (method: string): ConnectError => new ConnectError(`${method} is not implemented yet`, Code.Unimplemented);
-
 export function tokenService(service: TokenServiceApi): ServiceImpl<typeof TokenService> {
   return {
     createPool: async (req, ctx) => unwrap(await service.createPool(req, callOf(ctx)), ctx),
@@ -51,12 +49,11 @@ export function tokenService(service: TokenServiceApi): ServiceImpl<typeof Token
     releaseToken: async (req, ctx) => unwrap(await service.releaseToken(req, callOf(ctx)), ctx),
     deleteToken: async (req, ctx) => unwrap(await service.deleteToken(req, callOf(ctx)), ctx),
     getToken: async (req, ctx) => unwrap(await service.getToken(req, callOf(ctx)), ctx),
-    // Issue 17's RPCs are in the contract ahead of their implementation (landed step by step).
-    updatePool: () => Promise.reject(notYet("UpdatePool")),
-    assignTokens: () => Promise.reject(notYet("AssignTokens")),
-    listTokens: () => Promise.reject(notYet("ListTokens")),
-    cordonToken: () => Promise.reject(notYet("CordonToken")),
-    uncordonToken: () => Promise.reject(notYet("UncordonToken")),
+    updatePool: async (req, ctx) => unwrap(await service.updatePool(req, callOf(ctx)), ctx),
+    assignTokens: async (req, ctx) => unwrap(await service.assignTokens(req, callOf(ctx)), ctx),
+    listTokens: async (req, ctx) => unwrap(await service.listTokens(req, callOf(ctx)), ctx),
+    cordonToken: async (req, ctx) => unwrap(await service.cordonToken(req, callOf(ctx)), ctx),
+    uncordonToken: async (req, ctx) => unwrap(await service.uncordonToken(req, callOf(ctx)), ctx),
 
     async *watchLeases(req, ctx) {
       const watch = unwrap(await service.watchLeases(req, callOf(ctx)), ctx);
