@@ -23,8 +23,6 @@ export type StoreError =
   | CoreError
   | { readonly code: "UNAVAILABLE"; readonly message: string }
   | { readonly code: "CANCELLED" }
-  /** This backend does not offer the operation (yet). */
-  | { readonly code: "NOT_SUPPORTED"; readonly operation: string; readonly store: StoreKind }
   | { readonly code: "WAIT_TIMEOUT"; readonly pool: string };
 
 /** A ListTokens page request: filters, the id to continue after, the page size. */

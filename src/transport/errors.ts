@@ -64,13 +64,6 @@ export function describe(e: ServiceError): WireError {
       return { code: Code.FailedPrecondition, reason: "LEASE_MISMATCH", message: e.message, metadata: { pool: e.pool, token: e.token } };
     case "UNAVAILABLE":
       return { code: Code.Unavailable, reason: "UNAVAILABLE", message: e.message };
-    case "NOT_SUPPORTED":
-      return {
-        code: Code.Unimplemented,
-        reason: "NOT_SUPPORTED",
-        message: `${e.operation} is not supported by the ${e.store} store yet`,
-        metadata: { operation: e.operation, store: e.store },
-      };
     case "CANCELLED":
       return { code: Code.Canceled, reason: "CANCELLED", message: "the call was cancelled" };
     case "OUT_OF_RANGE":

@@ -46,11 +46,7 @@ async function listAll(c: TestClient, req: JsonObject, between?: (page: number) 
 
 const RULES_CLIENT = "connect-binary (connect-es, HTTP/2)";
 
-// The Redis stores (single and cluster) answer these RPCs NOT_SUPPORTED until their Lua side lands (issue 17 step c); they are
-// left out here by name, not skipped, so the gap shows in this list rather than as a green run.
-const CAPABLE = STORES.filter((s) => s !== "redis" && s !== "redis-cluster");
-
-for (const store of CAPABLE) {
+for (const store of STORES) {
   describe(`${store} store: gangs, quotas, listing, cordons`, () => {
     let server: TestServer;
     let c: TestClient;

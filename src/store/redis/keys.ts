@@ -1,11 +1,11 @@
 // Redis key layout. Every key of one pool carries the hash tag {pool} so a pool lives in one Redis
 // Cluster slot and each pool script is single-slot; the two global indexes share the tag {tokenpool}.
 
-// Built once per pool name: every call passes all eleven keys. Bounded, as pool names come from callers.
+// Built once per pool name: every call passes all fifteen keys. Bounded, as pool names come from callers.
 const cache = new Map<string, readonly string[]>();
 const CACHE_LIMIT = 10_000;
 
-/** Keys of one pool, in the order every pool script receives them as KEYS[1..11]. */
+/** Keys of one pool, in the order every pool script receives them as KEYS[1..15]. */
 export function poolKeys(pool: string): readonly string[] {
   let keys = cache.get(pool);
   if (keys) return keys;
@@ -29,10 +29,14 @@ function buildKeys(pool: string): readonly string[] {
     `${p}grant`, // hash: waiter id -> JSON lease granted while it waited
     `${p}ev`, // stream: lease events, entry id = "<sequence>-0"
     `${p}recycle`, // zset: token -> generation, for each held lease on the recycle queue (oldest first)
+    `${p}ids`, // zset, all scores 0: every token id in lexical order (ListTokens pages with ZRANGEBYLEX)
+    `${p}cord`, // set: cordoned tokens (free or held)
+    `${p}use`, // hash: owner -> leases held + tokens its waiting requests asked for (quotas)
+    `${p}gq`, // zset: queued gang waiter ids, FIFO (score = id, same counter as wq)
   ];
 }
 
-export const POOL_KEY_COUNT = 11;
+export const POOL_KEY_COUNT = 15;
 
 /** Index of the event stream key in poolKeys(). */
 export const EVENTS_KEY = 9;

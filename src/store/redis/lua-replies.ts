@@ -1,6 +1,6 @@
 // Decodes the JSON the Lua scripts reply and append to event streams into the core's value types.
 
-import type { KeepAliveResult, Lease, LeaseEvent, LeaseEventType, PoolStats } from "../../core/types.js";
+import type { KeepAliveResult, Lease, LeaseEvent, LeaseEventType, PoolStats, TokenInfo } from "../../core/types.js";
 
 export type Json = Record<string, unknown>;
 
@@ -42,6 +42,13 @@ export function statsOf(name: string, v: unknown): PoolStats {
   };
 }
 
+/** A token as GET_TOKEN, LIST_TOKENS and SET_CORDON reply it: {k, ix, lease, cd}. */
+export function tokenInfoOf(pool: string, v: unknown): TokenInfo {
+  const t = obj(v);
+  const lease = t.lease ? leaseOf(pool, t.lease) : undefined;
+  return { pool, token: str(t.k), state: lease ? "held" : "free", idleExpireTime: optNum(t.ix), lease, cordoned: t.cd === true };
+}
+
 export function keepAliveResultsOf(pool: string, v: unknown): KeepAliveResult[] {
   return list(v).map((item) => {
     const r = obj(item);
@@ -71,6 +78,8 @@ const EVENT_TYPES = new Set<string>([
   "IDLE_EXPIRED",
   "DELETED",
   "WAITER_TIMED_OUT",
+  "TOKEN_CORDONED",
+  "TOKEN_UNCORDONED",
 ]);
 
 export function streamEntryOf(pool: string, raw: string): StreamEntry {

@@ -7,10 +7,11 @@
 import { DEFAULT_POOL_CONFIG } from "../../core/token-pools.js";
 import { freshTokenIds, randomTokenId } from "../../core/token-ids.js";
 import type { CoreError, KeepAliveResult, Lease, PoolConfig, PoolStats, ReleaseOptions, Result, TokenInfo, TokenPage } from "../../core/types.js";
-import { checkCount, checkLeaseTtl, checkOwner, checkPool, checkTokenId, leaseMismatch } from "../../core/validate.js";
+import { checkCount, checkGangSize, checkLeaseTtl, checkOwner, checkPool, checkTokenId, leaseMismatch } from "../../core/validate.js";
 import { Subscription, type WatchEnd } from "../../runtime/event-hub.js";
 import type { Logger } from "../../runtime/logger.js";
-import type { Store, StoreAssignOptions, StoreError, StoreObserver, Watch } from "../store.js";
+import type { Store, StoreAssignOptions, StoreError, StoreObserver, TokenQuery, Watch } from "../store.js";
+import { GangWaits } from "./gang-wait.js";
 import { AllPoolsWatch, type StreamPosition } from "./all-pools-watch.js";
 import { redactUrl } from "../../config/redact-url.js";
 import { redisLocation, type RedisTopology, type ReplicaAck } from "../../config/redis-topology.js";
@@ -24,7 +25,7 @@ import { dueReportOf, PoolIndex } from "./pool-index.js";
 import { BlockedAssigns, type LeaseAnswer } from "./blocked-assign.js";
 import { PoolStream, type StreamSink } from "./pool-stream.js";
 import { Reaper, type ReaperOptions } from "./reaper.js";
-import { keepAliveResultsOf, leaseOf, statsOf, type Json } from "./lua-replies.js";
+import { keepAliveResultsOf, leaseOf, list, statsOf, tokenInfoOf, type Json } from "./lua-replies.js";
 
 export interface RedisStoreOptions {
   readonly url: string;
@@ -64,10 +65,15 @@ const scripts = {
   getPool: new LuaScript("get_pool", lua.GET_POOL),
   getToken: new LuaScript("get_token", lua.GET_TOKEN),
   watchPosition: new LuaScript("watch_position", lua.WATCH_POSITION),
+  assignMany: new LuaScript("assign_many", lua.ASSIGN_MANY),
+  settleGang: new LuaScript("settle_gang", lua.SETTLE_GANG),
+  updatePool: new LuaScript("update_pool", lua.UPDATE_POOL),
+  listTokens: new LuaScript("list_tokens", lua.LIST_TOKENS),
+  setCordon: new LuaScript("set_cordon", lua.SET_CORDON),
 };
 
 /** Scripts that only read: their round trips are not commits. */
-const READ_ONLY: ReadonlySet<LuaScript> = new Set([scripts.getPool, scripts.getToken, scripts.watchPosition]);
+const READ_ONLY: ReadonlySet<LuaScript> = new Set([scripts.getPool, scripts.getToken, scripts.watchPosition, scripts.listTokens]);
 
 /**
  * Writes no caller is answered from, so no WAIT: expiry (a lost expiry is applied again by the next
@@ -90,6 +96,8 @@ export class RedisStore implements Store {
   private readonly allPoolsWatches = new Set<AllPoolsWatch>();
   /** Assigns waiting in a pool's queue. */
   private readonly waits: BlockedAssigns;
+  /** Gangs (AssignTokens) waiting in a pool's gang queue. */
+  private readonly gangWaits: GangWaits;
   /** Blocked assigns of this replica, so close() can answer and dequeue them. */
   private readonly where: string;
   private readonly connection: ConnectionOptions;
@@ -102,6 +110,11 @@ export class RedisStore implements Store {
     this.where = redisLocation(options.topology ?? { kind: "single" }, redactUrl(options.url));
     this.waits = new BlockedAssigns({
       settle: (pool, waiterId, mode) => this.exec(scripts.settleWaiter, pool, [waiterId, mode]),
+      stream: (pool, incarnation, from) => this.stream(pool, incarnation, from),
+      where: this.where,
+    });
+    this.gangWaits = new GangWaits({
+      settle: (pool, waiterId, mode) => this.exec(scripts.settleGang, pool, [waiterId, mode]),
       stream: (pool, incarnation, from) => this.stream(pool, incarnation, from),
       where: this.where,
     });
@@ -178,6 +191,7 @@ export class RedisStore implements Store {
         full.idleTtlMs,
         full.maxTokens,
         incarnation,
+        full.maxLeasesPerOwner,
         initialTokens,
         ...ids,
       ]);
@@ -261,7 +275,7 @@ export class RedisStore implements Store {
         options.recyclable === true ? "1" : "0",
       ]);
       if (reply.err === "INVALID_ARGUMENT" && invalid) return fail(invalid);
-      if (reply.err !== undefined) return fail(this.coreError(reply, pool));
+      if (reply.err !== undefined) return fail(this.coreError(reply, pool, "", owner));
       if (reply.waiting === undefined) {
         return { ok: true, value: { lease: leaseOf(pool, reply.lease), available: Number(reply.available) } };
       }
@@ -332,24 +346,70 @@ export class RedisStore implements Store {
     });
   }
 
-  async updatePool(name: string, _changes: Partial<PoolConfig>): Promise<Result<PoolStats, StoreError>> {
-    return this.notSupported(name, "UpdatePool");
+  async updatePool(name: string, changes: Partial<PoolConfig>): Promise<Result<PoolStats, StoreError>> {
+    return this.guard(async () => {
+      // The merged config passes the same checks as the core's; each field is then set on its own.
+      const current = await this.getPool(name);
+      if (!current.ok) return current;
+      const problem = checkPool(name, { ...current.value.config, ...changes });
+      if (problem) return fail(problem);
+      const field = (v: number | undefined): string | number => (v === undefined ? "" : v);
+      const reply = await this.exec(scripts.updatePool, name, [
+        field(changes.leaseTtlMs),
+        field(changes.idleTtlMs),
+        field(changes.maxTokens),
+        field(changes.maxLeasesPerOwner),
+      ]);
+      if (reply.err === "BELOW_TOTAL") {
+        return fail({ code: "INVALID_ARGUMENT", field: "max_tokens", message: `must not be below the ${Number(reply.total)} tokens the pool holds` });
+      }
+      return reply.err !== undefined ? fail(this.coreError(reply, name)) : { ok: true, value: statsOf(name, reply.stats) };
+    });
   }
 
-  async assignMany(pool: string): Promise<Result<{ leases: Lease[]; available: number }, StoreError>> {
-    return this.notSupported(pool, "AssignTokens");
+  async assignMany(
+    pool: string,
+    owner: string,
+    count: number,
+    options: StoreAssignOptions & { readonly maxCount: number },
+  ): Promise<Result<{ leases: Lease[]; available: number }, StoreError>> {
+    const invalid =
+      checkGangSize(count, options.maxCount) ?? checkOwner(owner) ?? (options.leaseTtlMs !== undefined ? checkLeaseTtl(options.leaseTtlMs) : undefined);
+    const waitMs = options.waitMs !== undefined && options.waitMs > 0 && !options.signal?.aborted ? options.waitMs : 0;
+    return this.guard(async () => {
+      const reply = await this.exec(scripts.assignMany, pool, [
+        owner,
+        invalid ? 1 : count,
+        options.leaseTtlMs ?? 0,
+        options.requestId ?? "",
+        waitMs,
+        invalid ? "1" : "0",
+      ]);
+      if (reply.err === "INVALID_ARGUMENT" && invalid) return fail(invalid);
+      if (reply.err !== undefined) return fail(this.coreError(reply, pool, "", owner));
+      if (reply.waiting === undefined) {
+        return { ok: true, value: { leases: list(reply.leases).map((l) => leaseOf(pool, l)), available: Number(reply.available) } };
+      }
+      const queued = { pool, waiterId: Number(reply.waiting), registeredAt: Number(reply.sequence), incarnation: String(reply.created), waitMs };
+      return this.gangWaits.wait(queued, options.signal);
+    });
   }
 
-  async listTokens(pool: string): Promise<Result<TokenPage, StoreError>> {
-    return this.notSupported(pool, "ListTokens");
+  async listTokens(pool: string, query: TokenQuery): Promise<Result<TokenPage, StoreError>> {
+    return this.guard(async () => {
+      const reply = await this.exec(scripts.listTokens, pool, [query.after ?? "", query.limit, query.state ?? "", query.owner ?? ""]);
+      if (reply.err !== undefined) return fail(this.coreError(reply, pool));
+      const tokens = list(reply.tokens).map((t) => tokenInfoOf(pool, t));
+      return { ok: true, value: { tokens, next: typeof reply.next === "string" ? reply.next : undefined } };
+    });
   }
 
-  async setCordoned(pool: string, _token: string, cordoned: boolean): Promise<Result<TokenInfo, StoreError>> {
-    return this.notSupported(pool, cordoned ? "CordonToken" : "UncordonToken");
-  }
-
-  private async notSupported<T>(_pool: string, operation: string): Promise<Result<T, StoreError>> {
-    return fail({ code: "NOT_SUPPORTED", operation, store: "redis" });
+  async setCordoned(pool: string, token: string, cordoned: boolean): Promise<Result<TokenInfo, StoreError>> {
+    return this.guard(async () => {
+      const reply = await this.exec(scripts.setCordon, pool, [token, cordoned ? "1" : "0"]);
+      if (reply.err !== undefined) return fail(this.coreError(reply, pool, token));
+      return { ok: true, value: tokenInfoOf(pool, { ...reply, k: token }) };
+    });
   }
 
   async watch(pool: string, afterSequence: number | undefined): Promise<Result<Watch, StoreError | WatchEnd>> {
@@ -404,6 +464,7 @@ export class RedisStore implements Store {
     this.closed = true;
     await this.reaper.stop();
     await this.waits.shutdownAll();
+    await this.gangWaits.shutdownAll();
     for (const watch of [...this.allPoolsWatches]) watch.subscription.end({ code: "SHUTDOWN" });
     this.discovery.close();
     for (const stream of [...this.streams.values()]) {
@@ -466,8 +527,10 @@ export class RedisStore implements Store {
     return fail(exists.ok ? problem : exists.error);
   }
 
-  private coreError(reply: Json, pool: string, token = ""): CoreError {
+  private coreError(reply: Json, pool: string, token = "", owner = ""): CoreError {
     switch (reply.err) {
+      case "OWNER_QUOTA_EXCEEDED":
+        return { code: "OWNER_QUOTA_EXCEEDED", pool, owner, limit: Number(reply.limit), used: Number(reply.used), requested: Number(reply.requested) };
       case "POOL_NOT_FOUND":
       case "POOL_EXISTS":
       case "POOL_EXHAUSTED":

@@ -11,18 +11,19 @@ const NOT_FOUND = `if not load_pool() then return cjson.encode({ err = 'POOL_NOT
 
 /**
  * ARGV: ring, leaseTtl, idleTtl, maxTokens, index incarnation (the id under which the name index
- * lists this pool), initial token count, their ids (left out when the count exceeds maxTokens)...
+ * lists this pool), owner quota (0 = none), initial token count, their ids (left out when the count
+ * exceeds maxTokens)...
  */
 export const CREATE_POOL = script(`
 local existing = redis.call('HGET', META, 'inc')
 if existing then return cjson.encode({ err = 'POOL_EXISTS', inc = existing }) end
-if tonumber(ARGV[6]) > tonumber(ARGV[4]) then return cjson.encode({ err = 'POOL_FULL', maxTokens = tonumber(ARGV[4]) }) end
+if tonumber(ARGV[7]) > tonumber(ARGV[4]) then return cjson.encode({ err = 'POOL_FULL', maxTokens = tonumber(ARGV[4]) }) end
 -- Whatever is left of an earlier pool of this name (its event stream lingers for late readers).
-redis.call('UNLINK', TOK, LEASE, FREE, DUE, REQ, WQ, WAIT, GRANT, EV, RECYCLE)
-redis.call('HSET', META, 'leaseTtl', ARGV[2], 'idleTtl', ARGV[3], 'maxTokens', ARGV[4], 'inc', ARGV[5],
+redis.call('UNLINK', TOK, LEASE, FREE, DUE, REQ, WQ, WAIT, GRANT, EV, RECYCLE, IDS, CORD, USE, GQ)
+redis.call('HSET', META, 'leaseTtl', ARGV[2], 'idleTtl', ARGV[3], 'maxTokens', ARGV[4], 'inc', ARGV[5], 'quota', ARGV[6],
   'created', NOW_US, 'gen', 0, 'seq', 0, 'wid', 0, 'dueVer', 0)
 load_pool()
-add_tokens(ARGV, 7)
+add_tokens(ARGV, 8)
 -- A wake-up for all-pools watchers (the payload is not read); O(1) with nobody subscribed.
 redis.call('PUBLISH', '${POOL_CREATED_CHANNEL}', ARGV[5])
 return finish({ stats = stats() })
@@ -36,9 +37,13 @@ for _, wid in ipairs(redis.call('ZRANGE', WQ, 0, -1)) do
   local w = drop_waiter(wid)
   emit({ t = 'WAITER_TIMED_OUT', k = '', o = w.o, g = 0, tm = NOW, w = tonumber(wid), del = 1 })
 end
+for _, wid in ipairs(redis.call('ZRANGE', GQ, 0, -1)) do
+  local g = dequeue_gang(wid)
+  emit({ t = 'WAITER_TIMED_OUT', k = '', o = g.o, g = 0, tm = NOW, w = tonumber(wid), del = 1 })
+end
 emit({ t = 'POOL_DELETED' })
 -- UNLINK frees big hashes and sets in a background thread instead of inside the script.
-redis.call('UNLINK', META, TOK, LEASE, FREE, DUE, REQ, WQ, WAIT, GRANT, RECYCLE)
+redis.call('UNLINK', META, TOK, LEASE, FREE, DUE, REQ, WQ, WAIT, GRANT, RECYCLE, IDS, CORD, USE, GQ)
 -- Readers blocked on the stream still get the tombstone; a new pool of this name replaces it.
 redis.call('PEXPIRE', EV, 60000)
 return cjson.encode({ created = pool.created, inc = inc })
@@ -85,7 +90,16 @@ if rid ~= '' then
   local lease = token and lease_of(token)
   if lease then return finish({ lease = lease_reply(token, lease), available = available() }) end
 end
-local token = redis.call('SPOP', FREE)
+local over = over_quota(owner, 1)
+if over then return finish(over) end
+-- A gang at the head of its queue that spent its overtakes keeps the free tokens for itself.
+local gid, gang = gang_head()
+local token = nil
+if not (gid and gang.ot <= 0) then token = redis.call('SPOP', FREE) end
+if token and gid then
+  gang.ot = gang.ot - 1
+  redis.call('HSET', WAIT, gid, cjson.encode(gang))
+end
 if token then
   if ttl == 0 then ttl = pool.leaseTtl end
   local lease = grant(token, owner, ttl, rid, nil, rc)
@@ -96,6 +110,7 @@ if wait <= 0 then return finish({ err = 'POOL_EXHAUSTED' }) end
 local wid = redis.call('HINCRBY', META, 'wid', 1)
 redis.call('ZADD', WQ, wid, wid)
 redis.call('HSET', WAIT, wid, cjson.encode({ o = owner, lt = tonumber(ARGV[3]), r = rid, rc = rc and 1 or nil }))
+use_add(owner, 1)
 schedule('W|' .. int(wid), NOW + wait)
 return finish({ waiting = wid, sequence = tonumber(redis.call('HGET', META, 'seq')), created = pool.created })
 `);
@@ -215,7 +230,139 @@ ${NOT_FOUND}
 local token = ARGV[2]
 if redis.call('HEXISTS', TOK, token) == 0 then return cjson.encode({ err = 'TOKEN_NOT_FOUND' }) end
 local lease = lease_of(token)
-return cjson.encode({ ix = idle_of(token), lease = lease and lease_reply(token, lease) })
+return cjson.encode({ ix = idle_of(token), lease = lease and lease_reply(token, lease), cd = redis.call('SISMEMBER', CORD, token) == 1 })
+`);
+
+/**
+ * ARGV: ring, owner, count, leaseTtl (0 = pool's), requestId ('' = none), waitMs (0 = fail when
+ * short), invalid ('1' when owner or lease TTL broke a rule). A gang: all `count` or none; waiting
+ * gangs queue FIFO in GQ (the rule in the prelude).
+ */
+export const ASSIGN_MANY = script(`
+${NOT_FOUND}
+if ARGV[7] == '1' then return cjson.encode({ err = 'INVALID_ARGUMENT' }) end
+expire_due(INLINE_EXPIRY)
+local owner, count, ttl, rid, wait = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+if rid ~= '' then
+  local raw = redis.call('HGET', REQ, 'G|' .. req_key(owner, rid))
+  if raw then
+    local leases = {}
+    for _, token in ipairs(cjson.decode(raw)) do
+      local lease = lease_of(token)
+      if lease then leases[#leases + 1] = lease_reply(token, lease) end
+    end
+    return finish({ leases = leases, available = available() })
+  end
+  local queued = redis.call('HGET', REQ, 'GW|' .. req_key(owner, rid))
+  if queued then
+    return finish({ waiting = tonumber(queued), sequence = tonumber(redis.call('HGET', META, 'seq')), created = pool.created })
+  end
+end
+local over = over_quota(owner, count)
+if over then return finish(over) end
+if redis.call('ZCARD', GQ) == 0 and redis.call('SCARD', FREE) >= count then
+  if ttl == 0 then ttl = pool.leaseTtl end
+  return finish({ leases = grant_gang(owner, count, ttl, rid, nil), available = available() })
+end
+if wait <= 0 then return finish({ err = 'POOL_EXHAUSTED' }) end
+local wid = redis.call('HINCRBY', META, 'wid', 1)
+redis.call('ZADD', GQ, wid, wid)
+redis.call('HSET', WAIT, wid, cjson.encode({ o = owner, lt = tonumber(ARGV[4]), r = rid, n = count, ot = count }))
+if rid ~= '' then redis.call('HSET', REQ, 'GW|' .. req_key(owner, rid), wid) end
+use_add(owner, count)
+schedule('W|' .. int(wid), NOW + wait)
+return finish({ waiting = wid, sequence = tonumber(redis.call('HGET', META, 'seq')), created = pool.created })
+`);
+
+/** ARGV: ring, waiter id, mode ('check' | 'timeout' | 'cancel'): SETTLE_WAITER for a gang. */
+export const SETTLE_GANG = script(`
+if not load_pool() then return cjson.encode({ state = 'gone' }) end
+local wid, mode = ARGV[2], ARGV[3]
+if redis.call('ZSCORE', GQ, wid) then
+  if mode == 'check' then return cjson.encode({ state = 'queued' }) end
+  local g = dequeue_gang(wid)
+  redis.call('ZREM', DUE, 'W|' .. wid)
+  if mode == 'timeout' then emit({ t = 'WAITER_TIMED_OUT', k = '', o = g.o, g = 0, tm = NOW, w = tonumber(wid) }) end
+  serve_gangs()
+  serve_singles()
+  return finish({ state = 'removed' })
+end
+redis.call('ZREM', DUE, 'W|' .. wid)
+local raw = redis.call('HGET', GRANT, wid)
+if not raw then return finish({ state = 'unknown', available = available() }) end
+redis.call('HDEL', GRANT, wid)
+local granted = cjson.decode(raw)
+if mode ~= 'cancel' then return finish({ state = 'granted', gang = granted.gang, available = available() }) end
+for _, l in ipairs(granted.gang) do
+  local lease = lease_of(l.k)
+  if lease and lease.g == l.g then release(l.k, lease) end
+end
+return finish({ state = 'cancelled' })
+`);
+
+/** ARGV: ring, leaseTtl, idleTtl, maxTokens, quota (each '' = unchanged; checked in TypeScript). */
+export const UPDATE_POOL = script(`
+${NOT_FOUND}
+local total = redis.call('HLEN', TOK)
+if ARGV[4] ~= '' and tonumber(ARGV[4]) < total then return cjson.encode({ err = 'BELOW_TOTAL', total = total }) end
+local fields = { 'leaseTtl', 'idleTtl', 'maxTokens', 'quota' }
+for i = 1, 4 do
+  if ARGV[i + 1] ~= '' then redis.call('HSET', META, fields[i], ARGV[i + 1]) end
+end
+load_pool()
+return cjson.encode({ stats = stats() })
+`);
+
+/**
+ * ARGV: ring, after ('' = from the start), limit, state ('' | free | held | cordoned), owner ('' = any).
+ * O(log n + page): one ZRANGEBYLEX of at most 4 x limit ids (a filtered page may come back short).
+ */
+export const LIST_TOKENS = script(`
+${NOT_FOUND}
+local after, limit, state, owner = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local budget = limit
+if state ~= '' or owner ~= '' then budget = limit * 4 end
+local min = '-'
+if after ~= '' then min = '(' .. after end
+local ids = redis.call('ZRANGEBYLEX', IDS, min, '+', 'LIMIT', 0, budget + 1)
+local out, last, more = {}, nil, #ids > budget
+for i = 1, math.min(#ids, budget) do
+  local id = ids[i]
+  last = id
+  local lease = lease_of(id)
+  local cd = redis.call('SISMEMBER', CORD, id) == 1
+  local match = (owner == '' or (lease ~= nil and lease.o == owner))
+    and (state == '' or (state == 'free' and not lease and not cd) or (state == 'held' and lease ~= nil) or (state == 'cordoned' and cd))
+  if match then
+    out[#out + 1] = { k = id, ix = idle_of(id), lease = lease and lease_reply(id, lease), cd = cd }
+    if #out >= limit then
+      more = i < #ids
+      break
+    end
+  end
+end
+return cjson.encode({ tokens = out, next = more and last or nil })
+`);
+
+/** ARGV: ring, token, '1' to cordon / '0' to uncordon. Idempotent: no event when nothing changes. */
+export const SET_CORDON = script(`
+${NOT_FOUND}
+expire_due(INLINE_EXPIRY)
+local token, on = ARGV[2], ARGV[3] == '1'
+if redis.call('HEXISTS', TOK, token) == 0 then return finish({ err = 'TOKEN_NOT_FOUND' }) end
+local lease = lease_of(token)
+local was = redis.call('SISMEMBER', CORD, token) == 1
+if on and not was then
+  redis.call('SADD', CORD, token)
+  redis.call('SREM', FREE, token)
+  emit(token_event('TOKEN_CORDONED', token, lease, NOW))
+elseif was and not on then
+  redis.call('SREM', CORD, token)
+  emit(token_event('TOKEN_UNCORDONED', token, lease, NOW))
+  if not lease then make_available(token) end
+end
+lease = lease_of(token)
+return finish({ ix = idle_of(token), lease = lease and lease_reply(token, lease), cd = on })
 `);
 
 /** ARGV: ring. Where a new watcher starts: the last sequence, the oldest retained one, the incarnation. */

@@ -9,6 +9,8 @@
 export const PRELUDE = `
 local META, TOK, LEASE, FREE, DUE, REQ, WQ, WAIT, GRANT, EV, RECYCLE =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+-- Issue 17: token ids in id order (ListTokens), cordoned tokens, per-owner usage (quotas), gang queue.
+local IDS, CORD, USE, GQ = KEYS[12], KEYS[13], KEYS[14], KEYS[15]
 local RING = ARGV[1]
 
 local function int(n) return string.format('%d', n) end
@@ -22,9 +24,9 @@ local NOW_US = int(tonumber(clock[1]) * 1000000 + tonumber(clock[2]))
 local pool
 
 local function load_pool()
-  local m = redis.call('HMGET', META, 'leaseTtl', 'idleTtl', 'maxTokens', 'created')
+  local m = redis.call('HMGET', META, 'leaseTtl', 'idleTtl', 'maxTokens', 'created', 'quota')
   if not m[1] then return false end
-  pool = { leaseTtl = tonumber(m[1]), idleTtl = tonumber(m[2]), maxTokens = tonumber(m[3]), created = m[4] }
+  pool = { leaseTtl = tonumber(m[1]), idleTtl = tonumber(m[2]), maxTokens = tonumber(m[3]), created = m[4], quota = tonumber(m[5]) or 0 }
   return true
 end
 
@@ -36,7 +38,8 @@ local function stats()
   local free = available()
   return {
     leaseTtl = pool.leaseTtl, idleTtl = pool.idleTtl, maxTokens = pool.maxTokens,
-    total = total, available = free, held = total - free, waiters = redis.call('ZCARD', WQ),
+    total = total, available = free, held = redis.call('HLEN', LEASE), waiters = redis.call('ZCARD', WQ) + redis.call('ZCARD', GQ),
+    cordoned = redis.call('SCARD', CORD), quota = pool.quota,
     generation = tonumber(m[1]), sequence = tonumber(m[2]),
   }
 end
@@ -146,6 +149,7 @@ local function grant(token, owner, ttl, rid, wid, rc)
     redis.call('ZADD', RECYCLE, gen, token)
   end
   redis.call('HSET', LEASE, token, cjson.encode(lease))
+  redis.call('HINCRBY', USE, owner, 1)
   set_idle(token, idle_deadline(lease.x))
   if rid ~= '' then redis.call('HSET', REQ, req_key(owner, rid), token) end
   schedule_token(token, lease)
@@ -157,8 +161,15 @@ local function grant(token, owner, ttl, rid, wid, rc)
 end
 
 -- Clears a held token's lease (the caller decides where the token goes next).
+local function use_add(owner, n)
+  if redis.call('HINCRBY', USE, owner, n) <= 0 then redis.call('HDEL', USE, owner) end
+end
+
 local function end_lease(token, lease)
   redis.call('HDEL', LEASE, token)
+  use_add(lease.o, -1)
+  -- A gang's request id lives only while every lease of it does.
+  if lease.gk then redis.call('HDEL', REQ, 'G|' .. req_key(lease.o, lease.gk)) end
   if lease.rc then redis.call('ZREM', RECYCLE, token) end
   if lease.r ~= '' then
     local key = req_key(lease.o, lease.r)
@@ -166,13 +177,93 @@ local function end_lease(token, lease)
   end
 end
 
+-- Gangs (AssignTokens), the rule of core/token-pools.ts: a gang at the head of GQ lets later requests
+-- take up to n tokens (ot = overtakes left), then keeps every freed token until it has n.
+local function gang_head()
+  local wid = redis.call('ZRANGE', GQ, 0, 0)[1]
+  if not wid then return nil, nil end
+  return wid, cjson.decode(redis.call('HGET', WAIT, wid))
+end
+
+-- Over the owner's quota: held leases plus what its waiting requests asked for, plus n.
+local function over_quota(owner, n)
+  if pool.quota == 0 then return nil end
+  local used = tonumber(redis.call('HGET', USE, owner)) or 0
+  if used + n > pool.quota then return { err = 'OWNER_QUOTA_EXCEEDED', limit = pool.quota, used = used, requested = n } end
+  return nil
+end
+
+-- count random free tokens (the caller checked there are that many) to one owner, one ASSIGNED each.
+local function grant_gang(owner, count, ttl, rid, wid)
+  local tokens = redis.call('SPOP', FREE, count)
+  local leases = {}
+  for _, token in ipairs(tokens) do
+    local lease = grant(token, owner, ttl, '', wid, false)
+    if rid ~= '' then
+      lease.gk = rid
+      redis.call('HSET', LEASE, token, cjson.encode(lease))
+    end
+    leases[#leases + 1] = lease_reply(token, lease)
+  end
+  if rid ~= '' then redis.call('HSET', REQ, 'G|' .. req_key(owner, rid), cjson.encode(tokens)) end
+  return leases
+end
+
+-- Takes a gang out of its queue; what it asked for stops counting against its owner's quota.
+local function dequeue_gang(wid)
+  local g = cjson.decode(redis.call('HGET', WAIT, wid))
+  redis.call('ZREM', GQ, wid)
+  redis.call('HDEL', WAIT, wid)
+  if g.r ~= '' then redis.call('HDEL', REQ, 'GW|' .. req_key(g.o, g.r)) end
+  use_add(g.o, -g.n)
+  return g
+end
+
+-- Grants head gangs while their count is free; the grant record waits for the gang's replica (W| timer kept).
+local function serve_gangs()
+  while true do
+    local wid, g = gang_head()
+    if not wid or redis.call('SCARD', FREE) < g.n then return end
+    dequeue_gang(wid)
+    local ttl = g.lt
+    if ttl == 0 then ttl = pool.leaseTtl end
+    local leases = grant_gang(g.o, g.n, ttl, g.r, tonumber(wid))
+    redis.call('HSET', GRANT, wid, cjson.encode({ gang = leases, av = available() }))
+  end
+end
+
+-- A freed token while a gang waits: false lets the single-waiter path below take it (an earlier
+-- single, or a later one while the gang has overtakes left); true when it went to the free set.
+local function gang_take(token)
+  local gid, g = gang_head()
+  if not gid then return false end
+  local single = redis.call('ZRANGE', WQ, 0, 0)[1]
+  if single and tonumber(single) < tonumber(gid) then return false end
+  if single and g.ot > 0 then
+    g.ot = g.ot - 1
+    redis.call('HSET', WAIT, gid, cjson.encode(g))
+    return false
+  end
+  redis.call('SADD', FREE, token)
+  schedule_token(token, nil)
+  serve_gangs()
+  return true
+end
+
 -- A token that just became free goes to the oldest waiter if there is one, else to the free set.
 local function make_available(token)
+  -- A cordoned token stays out of service: not free, its timer at its idle deadline.
+  if redis.call('SISMEMBER', CORD, token) == 1 then
+    schedule_token(token, nil)
+    return
+  end
+  if gang_take(token) then return end
   local head = redis.call('ZRANGE', WQ, 0, 0)[1]
   if head then
     local w = cjson.decode(redis.call('HGET', WAIT, head))
     redis.call('ZREM', WQ, head)
     redis.call('HDEL', WAIT, head)
+    use_add(w.o, -1)
     local ttl = w.lt
     if ttl == 0 then ttl = pool.leaseTtl end
     local lease = grant(token, w.o, ttl, w.r, tonumber(head), w.rc == 1)
@@ -186,6 +277,17 @@ local function make_available(token)
   schedule_token(token, nil)
 end
 
+-- Free tokens to the single waiters a gang that left the head of its queue no longer keeps them from.
+-- Each round removes a waiter, so it ends.
+local function serve_singles()
+  while redis.call('ZCARD', WQ) > 0 and redis.call('SCARD', FREE) > 0 do
+    local gid, g = gang_head()
+    local single = redis.call('ZRANGE', WQ, 0, 0)[1]
+    if gid and tonumber(single) > tonumber(gid) and g.ot <= 0 then return end
+    make_available(redis.call('SPOP', FREE))
+  end
+end
+
 -- A held token given back by its holder: the event, then the token to the oldest waiter or the free set.
 local function release(token, lease)
   emit(token_event('RELEASED', token, lease, NOW))
@@ -195,6 +297,8 @@ end
 
 local function remove_token(token, lease)
   if lease then end_lease(token, lease) else redis.call('SREM', FREE, token) end
+  redis.call('SREM', CORD, token)
+  redis.call('ZREM', IDS, token)
   redis.call('HDEL', TOK, token)
   redis.call('ZREM', DUE, 'T|' .. token)
 end
@@ -204,6 +308,7 @@ local function drop_waiter(wid)
   redis.call('ZREM', WQ, wid)
   redis.call('HDEL', WAIT, wid)
   redis.call('ZREM', DUE, 'W|' .. wid)
+  use_add(w.o, -1)
   return w
 end
 
@@ -230,7 +335,13 @@ local function on_token_timer(token, at)
 end
 
 local function on_waiter_timer(wid)
-  if redis.call('ZSCORE', WQ, wid) then
+  if redis.call('ZSCORE', GQ, wid) then
+    local g = dequeue_gang(wid)
+    emit({ t = 'WAITER_TIMED_OUT', k = '', o = g.o, g = 0, tm = NOW, w = tonumber(wid) })
+    -- Tokens it kept go to what waits behind it.
+    serve_gangs()
+    serve_singles()
+  elseif redis.call('ZSCORE', WQ, wid) then
     local w = drop_waiter(wid)
     emit({ t = 'WAITER_TIMED_OUT', k = '', o = w.o, g = 0, tm = NOW, w = tonumber(wid) })
   else
@@ -256,10 +367,11 @@ end
 -- oldest waiter if one is queued.
 local function add_tokens(ids, from)
   if #ids < from then return end
-  if redis.call('EXISTS', WQ) == 1 then
+  if redis.call('EXISTS', WQ) == 1 or redis.call('EXISTS', GQ) == 1 then
     for i = from, #ids do
       local id = ids[i]
       set_idle(id, idle_deadline(nil))
+      redis.call('ZADD', IDS, 0, id)
       emit(token_event('GENERATED', id, nil, NOW))
       make_available(id)
     end
@@ -271,11 +383,13 @@ local function add_tokens(ids, from)
   local ix = idle_deadline(nil)
   local ix_text = ix and int(ix) or '0'
   for c = from, #ids, 1000 do
-    local fields, members, timers = {}, {}, {}
+    local fields, members, timers, ordered = {}, {}, {}, {}
     for i = c, math.min(c + 999, #ids) do
       fields[#fields + 1] = ids[i]
       fields[#fields + 1] = ix_text
       members[#members + 1] = ids[i]
+      ordered[#ordered + 1] = 0
+      ordered[#ordered + 1] = ids[i]
       if ix then
         timers[#timers + 1] = ix
         timers[#timers + 1] = 'T|' .. ids[i]
@@ -283,6 +397,7 @@ local function add_tokens(ids, from)
     end
     redis.call('HSET', TOK, unpack(fields))
     redis.call('SADD', FREE, unpack(members))
+    redis.call('ZADD', IDS, unpack(ordered))
     if ix then redis.call('ZADD', DUE, unpack(timers)) end
   end
   if ix and (earliest == nil or ix < earliest) then earliest = ix end
