@@ -57,6 +57,27 @@ const steps: Step[] = [
     status(400),
     'pm.test("not held", () => pm.expect(pm.response.json().code).to.eql("failed_precondition"));',
   ]),
+  rpc("UpdatePool", { name: "{{pool}}", maxLeasesPerOwner: 2 }, "Set an owner quota (fields left out stay as they are).", [
+    status(200),
+    'pm.test("quota set", () => pm.expect(pm.response.json().pool.maxLeasesPerOwner).to.eql(2));',
+  ]),
+  rpc("AssignTokens", { pool: "{{pool}}", owner: "postman-gang", count: 2 }, "Lease two tokens at once, all or none (a gang).", [
+    status(200),
+    'pm.test("two leases", () => pm.expect(pm.response.json().leases).to.have.lengthOf(2));',
+  ]),
+  rpc("AssignToken", { pool: "{{pool}}", owner: "postman-gang" }, "Over the owner's quota: RESOURCE_EXHAUSTED (HTTP 429), reason OWNER_QUOTA_EXCEEDED with the numbers.", [
+    status(429),
+    'pm.test("over quota", () => pm.expect(pm.response.json().details[0].debug.reason).to.eql("OWNER_QUOTA_EXCEEDED"));',
+  ]),
+  rpc("ListTokens", { pool: "{{pool}}", state: "TOKEN_STATE_HELD", pageSize: 10 }, "Page through tokens in id order, here only held ones.", [
+    status(200),
+    'pm.test("the gang", () => pm.expect(pm.response.json().tokens).to.have.lengthOf(2));',
+  ]),
+  rpc("CordonToken", { pool: "{{pool}}", token: "postman-a" }, "Take a token out of service (a lease on it runs on).", [
+    status(200),
+    'pm.test("cordoned", () => pm.expect(pm.response.json().token.cordoned).to.eql(true));',
+  ]),
+  rpc("UncordonToken", { pool: "{{pool}}", token: "postman-a" }, "Put it back in service.", [status(200)]),
   rpc("DeleteToken", { pool: "{{pool}}", token: "postman-b" }, "Remove a token from the pool.", [status(200)]),
   rpc("DeletePool", { name: "{{pool}}" }, "Delete the pool.", [status(200)]),
   rpc("AssignToken", { pool: "{{pool}}", owner: "postman" }, "A missing pool is NOT_FOUND (HTTP 404) with reason POOL_NOT_FOUND.", [

@@ -4,11 +4,13 @@
 
 import { TokenPools } from "../../src/core/token-pools.js";
 import { DEFAULT_EXPIRY_BATCH } from "../../src/runtime/expiry-driver.js";
-import { assignKeepAliveRelease, assignRelease, fixture, heapTimers } from "./workloads.js";
+import { assignKeepAliveRelease, assignManyRelease, assignRelease, fixture, heapTimers, listPage } from "./workloads.js";
 
 const big = process.argv.includes("--big");
 const sizes = big ? [1e3, 1e4, 1e5, 1e6, 1e7] : [1e3, 1e4, 1e5, 1e6];
 const OPS = 200_000;
+const GANG_K = 8;
+const LIST_PAGE = 100;
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error("run with node --expose-gc");
 
@@ -20,6 +22,10 @@ const result = {
   keepalive_ns: {} as Record<string, number>,
   heap_keepalive_ns: {} as Record<string, number>,
   generate_ns: {} as Record<string, number>,
+  /** One gang: AssignTokens(GANG_K) and the release of its GANG_K leases (issue 17). */
+  gang_ns: {} as Record<string, number>,
+  /** One ListTokens page of LIST_PAGE tokens from a random cursor (issue 17). */
+  list_page_ns: {} as Record<string, number>,
   bytes_per_token: {} as Record<string, number>,
   /** The whole process (heap after GC + array buffers) over its live leases, ids made by the core. */
   process_bytes_per_lease: {} as Record<string, number>,
@@ -75,6 +81,10 @@ for (const n of sizes) {
   assignRelease(f, 20_000); // warm up
   result.assign_release_ns[n] = Math.round(best(3, () => assignRelease(f, OPS)));
   result.keepalive_ns[n] = Math.round(best(3, () => assignKeepAliveRelease(f, OPS)));
+  assignManyRelease(f, 5_000, GANG_K);
+  result.gang_ns[n] = Math.round(best(3, () => assignManyRelease(f, OPS / GANG_K, GANG_K)));
+  listPage(f, 2_000, LIST_PAGE);
+  result.list_page_ns[n] = Math.round(best(3, () => listPage(f, OPS / LIST_PAGE, LIST_PAGE)));
   if (n >= 1e5) {
     // The same core and workload with the expiry queue swapped for the binary heap.
     const h = fixture(n, heapTimers);
@@ -138,4 +148,10 @@ console.log(
     `bytes ${result.bytes_per_token[1e6]} (<= 100), max advance ${result.max_advance_ms} ms (<= 10), ` +
     `process bytes per live lease ${result.process_bytes_per_lease[1e6]} (<= 150; +${result.added_bytes_per_lease[1e6]} over the empty process)`,
 );
+console.log(`${"n".padStart(9)} ${`gang of ${GANG_K}`.padStart(12)} ${`list ${LIST_PAGE}`.padStart(14)}`);
+console.log("          (ns/gang)    (ns/page)");
+for (const n of sizes) console.log(`${String(n).padStart(9)} ${String(result.gang_ns[n]).padStart(12)} ${String(result.list_page_ns[n]).padStart(14)}`);
+const gangFlat = result.gang_ns[1e6]! / result.gang_ns[1e3]!;
+const listFlat = result.list_page_ns[1e6]! / result.list_page_ns[1e3]!;
+console.log(`targets: AssignTokens(${GANG_K}) 10^6/10^3 ${gangFlat.toFixed(2)} (<= 1.5), ListTokens(${LIST_PAGE}) 10^6/10^3 ${listFlat.toFixed(2)} (<= 1.5)`);
 console.log(JSON.stringify(result));

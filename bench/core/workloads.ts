@@ -70,3 +70,31 @@ export function assignKeepAliveRelease(f: Fixture, ops: number): number {
   }
   return Number(process.hrtime.bigint() - start) / ops;
 }
+
+/** ns per gang of k: assignMany(k) then the release of its k leases (expiry work included). */
+export function assignManyRelease(f: Fixture, ops: number, k: number): number {
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < ops; i++) {
+    tick(f);
+    const r = f.core.assignMany("bench", "bench", k, 10_000, {}, f.now);
+    if (!r.ok || r.value.kind !== "leased") throw new Error("benchmark pool exhausted");
+    for (const lease of r.value.leases) f.core.release("bench", lease.token, {}, f.now);
+  }
+  return Number(process.hrtime.bigint() - start) / ops;
+}
+
+const ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/** ns per ListTokens page of `page` tokens, each from a random cursor (a seek anywhere in the pool). */
+export function listPage(f: Fixture, ops: number, page: number): number {
+  const cursors = Array.from({ length: 1024 }, () => Array.from({ length: 22 }, () => ID_CHARS[Math.floor(Math.random() * 64)]).join(""));
+  let listed = 0;
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < ops; i++) {
+    const r = f.core.listTokens("bench", {}, cursors[i & 1023], page);
+    if (r.ok) listed += r.value.tokens.length;
+  }
+  const ns = Number(process.hrtime.bigint() - start) / ops;
+  if (listed === 0) throw new Error("listed nothing");
+  return ns;
+}

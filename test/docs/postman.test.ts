@@ -41,9 +41,9 @@ describe("Postman collection", () => {
     );
     const failures = summary.run.failures.map((f) => `${f.source?.name}: ${f.error.test ?? ""} ${f.error.message}`);
     expect(failures).toEqual([]);
-    expect(summary.run.stats.requests.total).toBe(15);
+    expect(summary.run.stats.requests.total).toBe(21);
     expect(summary.run.stats.requests.failed).toBe(0);
-    expect(summary.run.stats.assertions.total).toBeGreaterThanOrEqual(25);
+    expect(summary.run.stats.assertions.total).toBeGreaterThanOrEqual(36);
     expect(summary.run.stats.assertions.failed).toBe(0);
   });
 });
