@@ -1,6 +1,7 @@
 // One pool's token ids in id order, for paging (ListTokens): a two-level sorted list (a B+tree of height
 // two), so insert, delete and seeking a cursor are O(log n) plus a short in-block move, and a page is
-// read in O(page) — the pool is never walked.
+// read in O(page) — the pool is never walked. Each id's slot sits beside it, so a page reads the token
+// records without an id -> slot lookup per token.
 
 /** Blocks split above this size; a move inside one block is a ~4 KB memmove at worst. */
 const MAX_BLOCK = 512;
@@ -8,19 +9,28 @@ const MAX_BLOCK = 512;
 export class SortedIds {
   /** Non-empty sorted blocks, each entirely below the next. */
   private blocks: string[][] = [];
+  /** slots[b][i] is the slot of blocks[b][i]. */
+  private slots: number[][] = [];
   size = 0;
 
-  insert(id: string): void {
+  insert(id: string, slot: number): void {
     this.size++;
     if (this.blocks.length === 0) {
       this.blocks.push([id]);
+      this.slots.push([slot]);
       return;
     }
     let b = this.blockFor(id);
     if (b === this.blocks.length) b--;
     const block = this.blocks[b]!;
-    block.splice(lowerBound(block, id), 0, id);
-    if (block.length > MAX_BLOCK) this.blocks.splice(b + 1, 0, block.splice(MAX_BLOCK >> 1));
+    const slots = this.slots[b]!;
+    const i = lowerBound(block, id);
+    block.splice(i, 0, id);
+    slots.splice(i, 0, slot);
+    if (block.length > MAX_BLOCK) {
+      this.blocks.splice(b + 1, 0, block.splice(MAX_BLOCK >> 1));
+      this.slots.splice(b + 1, 0, slots.splice(MAX_BLOCK >> 1));
+    }
   }
 
   delete(id: string): boolean {
@@ -30,7 +40,11 @@ export class SortedIds {
     const i = lowerBound(block, id);
     if (block[i] !== id) return false;
     block.splice(i, 1);
-    if (block.length === 0) this.blocks.splice(b, 1);
+    this.slots[b]!.splice(i, 1);
+    if (block.length === 0) {
+      this.blocks.splice(b, 1);
+      this.slots.splice(b, 1);
+    }
     this.size--;
     return true;
   }
@@ -39,13 +53,14 @@ export class SortedIds {
    * Calls `visit` with ids greater than `after` (all ids when undefined), in order, until it returns
    * false or the ids run out. Returns true when ids remain after the last one visited.
    */
-  forEachAfter(after: string | undefined, visit: (id: string) => boolean): boolean {
+  forEachAfter(after: string | undefined, visit: (id: string, slot: number) => boolean): boolean {
     let b = after === undefined ? 0 : this.blockFor(after);
     let i = after === undefined || b === this.blocks.length ? 0 : upperBound(this.blocks[b]!, after);
     for (; b < this.blocks.length; b++, i = 0) {
       const block = this.blocks[b]!;
+      const slots = this.slots[b]!;
       for (; i < block.length; i++) {
-        if (!visit(block[i]!)) return i + 1 < block.length || b + 1 < this.blocks.length;
+        if (!visit(block[i]!, slots[i]!)) return i + 1 < block.length || b + 1 < this.blocks.length;
       }
     }
     return false;

@@ -361,9 +361,8 @@ export class TokenPools {
     const filtered = filter.state !== undefined || (filter.owner !== undefined && filter.owner !== "");
     let budget = filtered ? limit * LIST_SCAN_FACTOR : limit;
     let last: string | undefined;
-    const more = pool.sorted.forEachAfter(after, (id) => {
+    const more = pool.sorted.forEachAfter(after, (id, slot) => {
       last = id;
-      const slot = pool.byId.get(id)!;
       if (this.matches(pool, slot, filter)) tokens.push(this.info(pool, slot));
       return --budget > 0 && tokens.length < limit;
     });
@@ -591,7 +590,7 @@ export class TokenPools {
     s.num[slot * 4 + IDLE_EXP] = idleExpire;
     s.setFreePos(slot, HELD); // not yet in the free list; makeAvailable/pushFree decide
     pool.byId.set(id, slot);
-    pool.sorted.insert(id);
+    pool.sorted.insert(id, slot);
     return slot;
   }
 

@@ -29,14 +29,14 @@ describe("SortedIds", () => {
         for (let i = 0; i < bulk; i++) {
           const id = `b${(i * 7919) % 1501}`;
           if (model.includes(id)) continue;
-          ids.insert(id);
+          ids.insert(id, i);
           model.push(id);
         }
         model.sort();
         for (const o of ops) {
           if (o.kind === "insert") {
             if (model.includes(o.id)) continue;
-            ids.insert(o.id);
+            ids.insert(o.id, model.length);
             model.push(o.id);
             model.sort();
           } else if (o.kind === "delete") {
