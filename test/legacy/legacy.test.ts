@@ -130,6 +130,26 @@ for (const deployment of DEPLOYMENTS) {
       expect((await get("/tokens")).body).toBe('{"available_tokens":2}\n');
     });
 
+    it("applies an owner quota and cordons of the default pool to legacy clients", async () => {
+      const c = connectClient(s.url, s.password, "grpc-h2");
+      try {
+        await c.unary("updatePool", { name: "default", maxLeasesPerOwner: 1 });
+        expect((await get("/issue_token")).status).toBe(200);
+        const refused = await get("/issue_token");
+        expect(refused).toMatchObject({ status: 429, body: '{"available_tokens":0,"info":"No info provided","message":"No tokens available."}\n' });
+        expect((await get("/recycle_token")).status).toBe(200);
+        await c.unary("updatePool", { name: "default", maxLeasesPerOwner: 0 });
+        const listed = (await c.unary("listTokens", { pool: "default" })).tokens as { token: string }[];
+        await c.unary("cordonToken", { pool: "default", token: listed[0]!.token });
+        expect((await get("/tokens")).body).toBe('{"available_tokens":1}\n');
+        await c.unary("uncordonToken", { pool: "default", token: listed[0]!.token });
+        expect((await get("/tokens")).body).toBe('{"available_tokens":2}\n');
+      } finally {
+        await c.unary("updatePool", { name: "default", maxLeasesPerOwner: 0 });
+        c.close();
+      }
+    });
+
     it("recycles a named token only when a legacy client holds it", async () => {
       const c = connectClient(s.url, s.password, "grpc-h2");
       const lease = (await c.unary("assignToken", { pool: "default", owner: "grpc" })).lease as { token: string };

@@ -55,7 +55,10 @@ export function legacyRoutes(options: LegacyOptions): HttpRoute[] {
         const r = await service.issue(callOf(req));
         const info = url.searchParams.get("info") ?? NO_INFO;
         if (r.ok) send("/issue_token", res, 200, { message: "Token issued successfully.", available_tokens: r.value.available, info });
-        else if (r.error.code === "POOL_EXHAUSTED") send("/issue_token", res, 429, { message: "No tokens available.", available_tokens: 0, info });
+        // An owner quota on the default pool caps legacy clients too; the old API has one answer for "none for you".
+        else if (r.error.code === "POOL_EXHAUSTED" || r.error.code === "OWNER_QUOTA_EXCEEDED") {
+          send("/issue_token", res, 429, { message: "No tokens available.", available_tokens: 0, info });
+        }
         else fail("/issue_token", res, r, info);
       },
     },
