@@ -28,8 +28,11 @@ export class SortedIds {
     block.splice(i, 0, id);
     slots.splice(i, 0, slot);
     if (block.length > MAX_BLOCK) {
-      this.blocks.splice(b + 1, 0, block.splice(MAX_BLOCK >> 1));
-      this.slots.splice(b + 1, 0, slots.splice(MAX_BLOCK >> 1));
+      // Both halves as fresh exact-size arrays: splice would leave the left half in the full block's
+      // backing store (spare room for ~770 elements behind ~256), a third of it used.
+      const half = MAX_BLOCK >> 1;
+      this.blocks.splice(b, 1, block.slice(0, half), block.slice(half));
+      this.slots.splice(b, 1, slots.slice(0, half), slots.slice(half));
     }
   }
 

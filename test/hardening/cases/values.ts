@@ -3,6 +3,7 @@
 
 import fc from "fast-check";
 import { create, ScalarType, toBinary, toJson, type DescField, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
+import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
 import { FUZZ_POOLS, type FuzzLimits, OWNERS, POOLS, REFLECTION_NAMES, TOKENS } from "./common.js";
 
 function weirdString(limits: FuzzLimits): fc.Arbitrary<string> {
@@ -121,6 +122,8 @@ function fieldValue(message: DescMessage, field: DescField, limits: FuzzLimits, 
       return enumValue(field.enum.values.map((v) => v.number));
     case "message":
       if (field.message.typeName === "google.protobuf.Duration") return durationFor(field.localName);
+      // Wrapper fields (UpdatePool's max_leases_per_owner) are unboxed in protobuf-es: a plain scalar.
+      if (isWrapperDesc(field.message)) return scalarFor(message, field, field.message.fields[0].scalar, limits);
       return depth > 3 ? fc.constant({}) : messageInit(field.message, limits, depth + 1);
     case "list": {
       const element =
