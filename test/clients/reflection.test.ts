@@ -68,13 +68,18 @@ for (const version of ["v1", "v1alpha"] as const) {
         { messageRequest: { case: "fileByFilename", value: "tokenpool/v1/token_service.proto" } },
         { messageRequest: { case: "fileContainingSymbol", value: "google.protobuf.Duration" } },
       ]);
-      expect(fileNames(answers[0])).toEqual(["tokenpool/v1/token_service.proto", "google/protobuf/duration.proto", "google/protobuf/timestamp.proto"]);
+      expect(fileNames(answers[0])).toEqual([
+        "tokenpool/v1/token_service.proto",
+        "google/protobuf/duration.proto",
+        "google/protobuf/timestamp.proto",
+        "google/protobuf/wrappers.proto",
+      ]);
       // Later on the same stream: the requested file again, its dependencies not.
       expect(fileNames(answers[1])).toEqual(["tokenpool/v1/token_service.proto"]);
       expect(fileNames(answers[2])).toEqual(["google/protobuf/duration.proto"]);
       // A new stream starts over.
       const [fresh] = await reflect(version, [{ messageRequest: { case: "fileContainingSymbol", value: "tokenpool.v1.Lease" } }]);
-      expect(fileNames(fresh)).toHaveLength(3);
+      expect(fileNames(fresh)).toHaveLength(4);
     });
 
     it("finds the file of every kind of symbol", async () => {
