@@ -264,7 +264,7 @@ async function checkFinal(c: TokenClient, trackers: ReadonlyMap<string, PoolTrac
       continue;
     }
     if (pool.total !== spec.tokens) problems.push(`${spec.name}: ${pool.total} tokens, created with ${spec.tokens}`);
-    if (pool.total !== pool.available + pool.held) problems.push(`${spec.name}: total ${pool.total} != available ${pool.available} + held ${pool.held}`);
+    if (!countsAddUp(pool)) problems.push(`${spec.name}: total ${pool.total} != available ${pool.available} + held ${pool.held} + cordoned free (at most ${pool.cordoned})`);
     if (pool.held !== 0) problems.push(`${spec.name}: ${pool.held} tokens still held after every lease ended`);
     if (pool.waiters !== 0) problems.push(`${spec.name}: ${pool.waiters} waiters left`);
     if (!tracker) continue;
@@ -288,7 +288,7 @@ async function checkFinal(c: TokenClient, trackers: ReadonlyMap<string, PoolTrac
     for (const p of page.pools) {
       poolsChecked++;
       tokensInAllPools += p.total;
-      if (p.total !== p.available + p.held) problems.push(`${p.name}: total ${p.total} != available ${p.available} + held ${p.held}`);
+      if (!countsAddUp(p)) problems.push(`${p.name}: total ${p.total} != available ${p.available} + held ${p.held} + cordoned free (at most ${p.cordoned})`);
     }
     pageToken = page.nextPageToken;
   } while (pageToken !== "");
@@ -338,4 +338,10 @@ function judge(r: Omit<SoakReport, "verdict">, sampleFailures: readonly string[]
   if (r.memory.rssPeak > RSS_CEILING) failures.push(`RSS peaked at ${mib(r.memory.rssPeak)}, ceiling ${mib(RSS_CEILING)}`);
   if (!(r.lagP99.medianS < LAG_P99_MEDIAN_LIMIT_S)) failures.push(`event-loop lag p99: median ${(r.lagP99.medianS * 1000).toFixed(0)} ms per interval, limit ${LAG_P99_MEDIAN_LIMIT_S * 1000} ms`);
   return { pass: failures.length === 0, failures };
+}
+
+/** total = available + held + cordoned free tokens; GetPool reports cordoned ones, free or held, so the free share is bounded by it. */
+function countsAddUp(p: { total: number; available: number; held: number; cordoned: number }): boolean {
+  const cordonedFree = p.total - p.available - p.held;
+  return cordonedFree >= 0 && cordonedFree <= p.cordoned;
 }
