@@ -1,4 +1,4 @@
-// Redis Cluster benchmark (`npm run bench:redis-cluster`): aggregate AssignToken throughput (each
+// Redis Cluster benchmark (`npm run bench:redis-cluster`, A B B A rounds): aggregate AssignToken throughput (each
 // assign paired with its release, so tokens never run out) of 3 tokenpool replicas on a 3-master
 // Redis Cluster, pools spread over the masters, against the same replicas and pools on one
 // redis-server, in the same run; plus the RedisStore called in-process on each (no transport).
@@ -24,12 +24,12 @@ const RING = 10_000;
 
 const log = (s: string): void => void process.stderr.write(s + "\n");
 
-/** Pool names whose slots put POOLS_PER_MASTER pools on each master of the cluster. */
-async function spreadNames(cluster: RedisCluster): Promise<string[]> {
+/** Pool names (starting with `prefix`) whose slots put POOLS_PER_MASTER pools on each master of the cluster. */
+async function spreadNames(cluster: RedisCluster, prefix: string): Promise<string[]> {
   const masters = await cluster.masterPorts();
   const byMaster = new Map<number, string[]>(masters.map((p) => [p, []]));
   for (let i = 0; [...byMaster.values()].some((l) => l.length < POOLS_PER_MASTER); i++) {
-    const name = `bench-${i}`;
+    const name = `${prefix}${i}`;
     const owner = await cluster.ownerOf(Number(await cluster.admin.cluster("KEYSLOT", poolKeys(name)[0]!)));
     const list = byMaster.get(owner)!;
     if (list.length < POOLS_PER_MASTER) list.push(name);
@@ -37,11 +37,10 @@ async function spreadNames(cluster: RedisCluster): Promise<string[]> {
   return [...byMaster.values()].flat();
 }
 
-async function throughReplicas(url: string, extra: readonly string[], pools: readonly string[], prefix: string): Promise<number> {
+async function throughReplicas(url: string, extra: readonly string[], names: readonly string[]): Promise<number> {
   const replicas: Replica[] = await Promise.all(Array.from({ length: REPLICAS }, () => startReplica(url, extra)));
   try {
     const clients: TokenClient[] = replicas.flatMap((r) => Array.from({ length: SESSIONS_PER_REPLICA }, () => replicaClient(r.url)));
-    const names = pools.map((p) => `${prefix}${p}`);
     for (const name of names) await clients[0]!.createPool({ name, leaseTtl: { seconds: 60n }, maxTokens: TOKENS, initialTokens: TOKENS });
     return await measure(WINDOW, async (w) => {
       const client = clients[w % clients.length]!;
@@ -54,10 +53,9 @@ async function throughReplicas(url: string, extra: readonly string[], pools: rea
   }
 }
 
-async function inProcess(url: string, topology: RedisTopology, pools: readonly string[], prefix: string): Promise<number> {
+async function inProcess(url: string, topology: RedisTopology, names: readonly string[]): Promise<number> {
   const store = await RedisStore.open({ url, topology, eventRingSize: RING, watchBuffer: RING, log: createLogger("silent") });
   try {
-    const names = pools.map((p) => `${prefix}${p}`);
     for (const name of names) {
       const created = await store.createPool(name, { leaseTtlMs: 60_000, maxTokens: TOKENS }, TOKENS);
       if (!created.ok) throw new Error(JSON.stringify(created.error));
@@ -80,27 +78,55 @@ const load = loadavg()[0]!;
 const single = await startRedisServer();
 const cluster = await startRedisCluster({ masters: 3 });
 try {
-  const pools = await spreadNames(cluster);
-  log(`pools ${pools.join(", ")}: ${POOLS_PER_MASTER} per master`);
-  // Alternating single / cluster, so a change in the machine's load hits both about equally.
-  log("in-process RedisStore, one redis-server…");
-  const directSingle = await inProcess(single.url, { kind: "single" }, pools, "d-");
-  log("in-process RedisStore, 3-master cluster…");
-  const directCluster = await inProcess(cluster.seedUrl, { kind: "cluster" }, pools, "d-");
-  log(`${REPLICAS} replicas, one redis-server…`);
-  const replicasSingle = await throughReplicas(single.url, [], pools, "r-");
-  log(`${REPLICAS} replicas, 3-master cluster…`);
-  const replicasCluster = await throughReplicas(cluster.seedUrl, ["--redis-cluster"], pools, "r-");
-
-  const ratio = (a: number, b: number): number => Math.round((1000 * a) / b) / 1000;
-  const rows: [string, number, string][] = [
-    ["RedisStore in-process, one redis-server", directSingle, "1.00"],
-    ["RedisStore in-process, 3-master cluster", directCluster, ratio(directCluster, directSingle).toFixed(2)],
-    [`${REPLICAS} replicas, one redis-server`, replicasSingle, "1.00"],
-    [`${REPLICAS} replicas, 3-master cluster`, replicasCluster, ratio(replicasCluster, replicasSingle).toFixed(2)],
+  // Fresh pools per round, each set spread POOLS_PER_MASTER per master (names decide slots).
+  const sets: string[][] = [];
+  for (let r = 1; r <= 8; r++) sets.push(await spreadNames(cluster, `b${r}-`));
+  log(`pools per round, ${POOLS_PER_MASTER} per master: ${sets[0]!.join(", ")}, …`);
+  const pools = sets[0]!;
+  // A B B A: each setup measured twice, once early and once late, so a drift in the machine's load
+  // (shared with other work) hits both about equally; the rows are the means, the rounds are shown.
+  const abba = async (what: string, a: () => Promise<number>, b: () => Promise<number>): Promise<[number[], number[]]> => {
+    log(`${what}: one redis-server…`);
+    const a1 = await a();
+    log(`${what}: 3-master cluster…`);
+    const b1 = await b();
+    log(`${what}: 3-master cluster again…`);
+    const b2 = await b();
+    log(`${what}: one redis-server again…`);
+    const a2 = await a();
+    return [
+      [a1, a2],
+      [b1, b2],
+    ];
+  };
+  let round = 0;
+  const next = (): string[] => sets[round++]!;
+  const [directSingleRuns, directClusterRuns] = await abba(
+    "in-process RedisStore",
+    () => inProcess(single.url, { kind: "single" }, next()),
+    () => inProcess(cluster.seedUrl, { kind: "cluster" }, next()),
+  );
+  const [replicasSingleRuns, replicasClusterRuns] = await abba(
+    `${REPLICAS} replicas`,
+    () => throughReplicas(single.url, [], next()),
+    () => throughReplicas(cluster.seedUrl, ["--redis-cluster"], next()),
+  );
+  const mean = (xs: number[]): number => Math.round(xs.reduce((a, b) => a + b, 0) / xs.length);
+  const [directSingle, directCluster, replicasSingle, replicasCluster] = [directSingleRuns, directClusterRuns, replicasSingleRuns, replicasClusterRuns].map(mean) as [
+    number,
+    number,
+    number,
+    number,
   ];
-  console.log(`${"what".padEnd(42)} ${"assigns/s".padStart(10)} ${"vs one server".padStart(14)}`);
-  for (const [what, rate, vs] of rows) console.log(`${what.padEnd(42)} ${String(rate).padStart(10)} ${vs.padStart(14)}`);
+  const ratio = (a: number, b: number): number => Math.round((1000 * a) / b) / 1000;
+  const rows: [string, number, string, number[]][] = [
+    ["RedisStore in-process, one redis-server", directSingle, "1.00", directSingleRuns],
+    ["RedisStore in-process, 3-master cluster", directCluster, ratio(directCluster, directSingle).toFixed(2), directClusterRuns],
+    [`${REPLICAS} replicas, one redis-server`, replicasSingle, "1.00", replicasSingleRuns],
+    [`${REPLICAS} replicas, 3-master cluster`, replicasCluster, ratio(replicasCluster, replicasSingle).toFixed(2), replicasClusterRuns],
+  ];
+  console.log(`${"what".padEnd(42)} ${"assigns/s".padStart(10)} ${"vs one server".padStart(14)}  rounds`);
+  for (const [what, rate, vs, runs] of rows) console.log(`${what.padEnd(42)} ${String(rate).padStart(10)} ${vs.padStart(14)}  ${runs.join(" / ")}`);
   console.log(
     `(each assign paired with its release; ${CONCURRENCY} concurrent callers, ${pools.length} pools, ${POOLS_PER_MASTER} per master; ` +
       `replicas over Connect binary/HTTP/2, ${SESSIONS_PER_REPLICA} sessions each; everything shares ${cpus().length} CPUs ` +
@@ -114,6 +140,7 @@ try {
       replicas_single_assigns_per_s: replicasSingle,
       replicas_cluster_assigns_per_s: replicasCluster,
       replicas_cluster_vs_single: ratio(replicasCluster, replicasSingle),
+      rounds: { directSingleRuns, directClusterRuns, replicasSingleRuns, replicasClusterRuns },
       replicas: REPLICAS,
       masters: 3,
       pools: pools.length,

@@ -111,7 +111,8 @@ const OPTIONS = {
     flag: "redis-ack-timeout",
     env: ["REDIS_ACK_TIMEOUT"],
     default: "1",
-    help: "seconds WAIT gives the replicas to confirm a change (with --redis-min-replicas-ack)",
+    // At most 2 s: WAIT holds the connection, and commands queued behind it have a 3 s timeout.
+    help: "seconds WAIT gives the replicas to confirm a change (with --redis-min-replicas-ack), at most 2",
   },
   totalTokens: { flag: "total-tokens", env: ["TOTAL_TOKENS"], default: "1", help: "tokens in the `default` pool created at start" },
   leaseTtl: {
@@ -335,7 +336,7 @@ function redisSettings(
   }
   return {
     redisTopology,
-    redisReplicaAck: { minReplicas: int("redisMinReplicasAck", 0, 100), timeoutMs: seconds("redisAckTimeout", 0.001, 60) },
+    redisReplicaAck: { minReplicas: int("redisMinReplicasAck", 0, 100), timeoutMs: seconds("redisAckTimeout", 0.001, 2) },
   };
 }
 

@@ -48,6 +48,7 @@ describe("Redis topology configuration", () => {
   it("reads the replica acknowledgement count and timeout", () => {
     expect(config(["--redis-min-replicas-ack", "2", "--redis-ack-timeout", "0.25"]).redisReplicaAck).toEqual({ minReplicas: 2, timeoutMs: 250 });
     expect(() => config(["--redis-min-replicas-ack=-1"])).toThrow(/whole number from 0 to 100/);
-    expect(() => config(["--redis-ack-timeout", "0"])).toThrow(/seconds from 0.001/);
+    expect(() => config(["--redis-ack-timeout", "0"])).toThrow(/seconds from 0.001 to 2/);
+    expect(() => config(["--redis-ack-timeout", "3"])).toThrow(/seconds from 0.001 to 2/);
   });
 });

@@ -84,6 +84,22 @@ describe("redis store through Sentinel, primary + 1 replica", () => {
     expect((await c.assignToken({ pool: "acked", owner: "c" })).lease!.generation).toBe(3n);
   }, 60_000);
 
+  it("shares one WAIT among the calls answered meanwhile (group commit), each still confirmed", async () => {
+    const c = await serve(1);
+    await c.createPool({ name: "grouped", initialTokens: 64 });
+    const primaryPort = await set.masterPort();
+    const stats = set.nodes.find((n) => n.port === primaryPort)!.admin();
+    await stats.config("RESETSTAT");
+    const leases = await Promise.all(Array.from({ length: 64 }, (_, i) => c.assignToken({ pool: "grouped", owner: `g${i}` })));
+    expect(new Set(leases.map((l) => l.lease!.token)).size).toBe(64);
+    const info = await stats.info("commandstats");
+    const calls = (cmd: string): number => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+    console.log(`group WAIT: ${calls("evalsha")} scripts, ${calls("wait")} WAITs`);
+    expect(calls("evalsha")).toBeGreaterThanOrEqual(64);
+    expect(calls("wait")).toBeGreaterThan(0);
+    expect(calls("wait")).toBeLessThan(calls("evalsha"));
+  }, 30_000);
+
   it("follows a kill -9 failover under load: with 1 replica ack, no double holder, no lost acknowledgement, no sequence reused", async () => {
     const clients = [await serve(1, 0.5), await serve(1, 0.5)];
     const [c0, c1] = clients as [TokenClient, TokenClient];

@@ -15,7 +15,7 @@ import { GangWaits } from "./gang-wait.js";
 import { AllPoolsWatch, type StreamPosition } from "./all-pools-watch.js";
 import { redactUrl } from "../../config/redact-url.js";
 import { redisLocation, type RedisTopology, type ReplicaAck } from "../../config/redis-topology.js";
-import { runAcked } from "./replica-ack.js";
+import { ReplicaAcks } from "./replica-ack.js";
 import { connectWithin, createClient, unavailableMessage, type ConnectionOptions, type RedisClient } from "./connection.js";
 import { EVENTS_KEY, META_KEY, poolKeys } from "./keys.js";
 import * as lua from "./lua/pool-scripts.js";
@@ -101,12 +101,16 @@ export class RedisStore implements Store {
   /** Blocked assigns of this replica, so close() can answer and dequeue them. */
   private readonly where: string;
   private readonly connection: ConnectionOptions;
+  /** Set when --redis-min-replicas-ack asks for replica acknowledgements. */
+  private readonly acks: ReplicaAcks | undefined;
   private closed = false;
 
   private constructor(
     private readonly client: RedisClient,
     private readonly options: RedisStoreOptions,
   ) {
+    const ack = options.replicaAck;
+    this.acks = ack && ack.minReplicas > 0 ? new ReplicaAcks(client, ack) : undefined;
     this.where = redisLocation(options.topology ?? { kind: "single" }, redactUrl(options.url));
     this.waits = new BlockedAssigns({
       settle: (pool, waiterId, mode) => this.exec(scripts.settleWaiter, pool, [waiterId, mode]),
@@ -474,7 +478,9 @@ export class RedisStore implements Store {
       );
     }
     this.streams.clear();
-    await this.client.quit().catch(() => this.client.disconnect());
+    await this.client.quit().catch(() => undefined);
+    // Also after QUIT: through Sentinel, only disconnect() ends the failover detector's sentinel connections.
+    this.client.disconnect();
   }
 
   // ---- internals -------------------------------------------------------------------------------
@@ -484,10 +490,7 @@ export class RedisStore implements Store {
     const started = performance.now();
     const keys = poolKeys(pool);
     const params = [this.options.eventRingSize, ...args];
-    const ack = this.options.replicaAck;
-    const reply = ack && ack.minReplicas > 0 && !UNACKED.has(script)
-      ? await runAcked(this.client, script, keys, params, ack)
-      : await script.json(this.client, keys, params);
+    const reply = this.acks && !UNACKED.has(script) ? await this.acks.run(script, keys, params) : await script.json(this.client, keys, params);
     const observer = this.options.observer;
     if (observer) {
       if (!READ_ONLY.has(script)) observer.commit((performance.now() - started) / 1000);

@@ -1,6 +1,8 @@
-// WAIT after a mutating script (--redis-min-replicas-ack): the script and WAIT go out as one pipeline
-// on the connection of the node that runs the script, so the WAIT covers exactly that write.
+// WAIT after a mutating script (--redis-min-replicas-ack), on the connection that ran the script so it
+// covers that write: one WAIT shared by every script answered meanwhile (group commit) on one server or
+// Sentinel; per call, pipelined with its script to the slot's node, on a Cluster.
 
+import { Cluster, type Redis } from "ioredis";
 import type { RedisClient } from "./connection.js";
 import type { LuaScript } from "./lua-script.js";
 import type { ReplicaAck } from "../../config/redis-topology.js";
@@ -20,11 +22,67 @@ export class ReplicaAckError extends Error {
   }
 }
 
+/** Waits for a script's write to reach the replicas `ack` asks for. */
+export class ReplicaAcks {
+  private inFlight = false;
+  /** Callers whose script replied while a WAIT was in flight: the next WAIT covers them all. */
+  private joined: { socket: unknown; resolve: (acks: number) => void; reject: (e: unknown) => void }[] = [];
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly ack: ReplicaAck,
+  ) {}
+
+  /** Runs the script, then answers its reply once `minReplicas` replicas have it; else ReplicaAckError. */
+  async run(script: LuaScript, keys: readonly string[], args: readonly (string | number)[]): Promise<Record<string, unknown>> {
+    const client = this.client;
+    if (client instanceof Cluster) return runAcked(client, script, keys, args, this.ack);
+    const reply = await script.json(client, keys, args);
+    const acks = await this.confirm(client);
+    if (acks < this.ack.minReplicas) throw new ReplicaAckError(acks, this.ack.minReplicas, this.ack.timeoutMs);
+    return reply;
+  }
+
+  /**
+   * The acknowledgements of a WAIT sent after this call on the same socket as the script's reply. WAIT
+   * counts replicas that have every write this connection made: sent later on the same socket it covers
+   * the script; on a new socket (reconnected, maybe to another primary) it would cover nothing, so that
+   * counts as no acknowledgement.
+   */
+  private confirm(client: Redis): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.joined.push({ socket: client.stream, resolve, reject });
+      if (!this.inFlight) this.flush(client);
+    });
+  }
+
+  private flush(client: Redis): void {
+    const batch = this.joined;
+    this.joined = [];
+    this.inFlight = true;
+    const socket = client.stream;
+    client
+      .call("WAIT", this.ack.minReplicas, this.ack.timeoutMs)
+      .then(
+        (acks) => {
+          for (const b of batch) b.resolve(b.socket === socket ? Number(acks) : 0);
+        },
+        (e: unknown) => {
+          for (const b of batch) b.reject(e);
+        },
+      )
+      .finally(() => {
+        this.inFlight = false;
+        if (this.joined.length > 0) this.flush(client);
+      });
+  }
+}
+
 /**
  * Runs `script` then `WAIT minReplicas timeout` in one pipeline; returns the script's JSON reply once
  * enough replicas have it, throws ReplicaAckError when they did not confirm in time.
  */
-export async function runAcked(
+async function runAcked(
   client: RedisClient,
   script: LuaScript,
   keys: readonly string[],
