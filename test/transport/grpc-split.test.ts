@@ -232,7 +232,8 @@ describe("one port, two gRPC engines", () => {
     const session = http2.connect(s.url);
     try {
       // The wait runs out (POOL_EXHAUSTED, NOT_FOUND in the error table), not the deadline.
-      for (const timeout of ["99999999H", "2562047H", "30000000S"]) {
+      // Overflowing ones (clamped), and invalid ones grpc-js would read a piece of (dropped: no deadline).
+      for (const timeout of ["99999999H", "2562047H", "30000000S", "100000000S", "-1S", "1S0"]) {
         const r = await waitingAssign(timeout, 300);
         expect({ timeout, grpc: r.grpc }).toEqual({ timeout, grpc: "5" });
         expect(r.ms).toBeGreaterThanOrEqual(250);
