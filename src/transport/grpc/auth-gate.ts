@@ -7,7 +7,7 @@ import type { HeaderGetter } from "../../service/auth.js";
 import { presentedCredential } from "../auth.js";
 import { toConnectError } from "../errors.js";
 import type { AuthGateOptions } from "../http/auth-gate.js";
-import { peerAddress } from "./call.js";
+import { metadataValue, peerHost } from "./call.js";
 import { grpcError } from "./status.js";
 
 /** Methods of `services` answer UNAUTHENTICATED unless their metadata carries the password. */
@@ -24,10 +24,7 @@ export function grpcAuthGate(options: AuthGateOptions): grpc.ServerInterceptor {
       start: (next) =>
         next({
           onReceiveMetadata: (metadata, pass) => {
-            const get: HeaderGetter = (name: string) => {
-              const v = metadata.get(name)[0];
-              return typeof v === "string" ? v : undefined;
-            };
+            const get: HeaderGetter = (name: string) => metadataValue(metadata, name);
             if (options.check.matchesHeaders(get)) return pass(metadata);
             // Not passed on: the handler never starts, and nothing asks grpc-js to read the message.
             const started = performance.now();
@@ -37,7 +34,7 @@ export function grpcAuthGate(options: AuthGateOptions): grpc.ServerInterceptor {
             options.onReject({
               route: descriptor.path,
               presented: presentedCredential(get),
-              peer: peerAddress(call.getPeer()),
+              peer: peerHost(call.getPeer()),
               method,
               requestId,
               seconds: (performance.now() - started) / 1000,

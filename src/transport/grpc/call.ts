@@ -80,14 +80,11 @@ export class GrpcCall {
     return this.controller.signal;
   }
 
-  readonly header = (name: string): string | undefined => {
-    const v = this.call.metadata.get(name)[0];
-    return typeof v === "string" ? v : undefined;
-  };
+  readonly header = (name: string): string | undefined => metadataValue(this.call.metadata, name);
 
   /** The client's address without the port, as the Connect path logs it. */
   get peer(): string | undefined {
-    return peerAddress(this.call.getPeer());
+    return peerHost(this.call.getPeer());
   }
 
   /** The call is over for the handler: grpc-js cancelled it, or it is cut for not reading. */
@@ -103,8 +100,14 @@ export class GrpcCall {
   }
 }
 
+/** A text metadata entry (a request header), its first value; binary entries read as absent. */
+export function metadataValue(metadata: grpc.Metadata, name: string): string | undefined {
+  const v = metadata.get(name)[0];
+  return typeof v === "string" ? v : undefined;
+}
+
 /** grpc-js's peer, "1.2.3.4:5678" or "[::1]:5678", as the address alone ("unknown": none). */
-export function peerAddress(peer: string): string | undefined {
+export function peerHost(peer: string): string | undefined {
   const m = /^(?:\[(.+)\]|([^:]+)):\d+$/.exec(peer);
   return m ? (m[1] ?? m[2]) : peer === "unknown" || peer === "" ? undefined : peer;
 }
@@ -117,8 +120,7 @@ export function requestIdMetadata(requestId: string): grpc.Metadata {
 
 /** Starts the outcome of a call, with the caller's request id if it sent one. */
 export function observe(observer: CallObserver, method: DescMethod, call: AnyCall): CallOutcome {
-  const id = call.metadata.get(REQUEST_ID_HEADER)[0];
-  return observer.started(method, typeof id === "string" ? id : undefined);
+  return observer.started(method, metadataValue(call.metadata, REQUEST_ID_HEADER));
 }
 
 /**
