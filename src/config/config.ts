@@ -23,6 +23,8 @@ export interface Config {
   /** One server, a Cluster seeded by redisUrl, or a primary found through Sentinel. */
   readonly redisTopology: RedisTopology;
   readonly redisReplicaAck: ReplicaAck;
+  /** Longest any one Redis call may take (a command, or connecting) before the call fails UNAVAILABLE. */
+  readonly redisTimeoutMs: number;
   readonly defaultPool: {
     readonly totalTokens: number;
     readonly leaseTtlMs: number;
@@ -113,6 +115,12 @@ const OPTIONS = {
     default: "1",
     // At most 2 s: WAIT holds the connection, and commands queued behind it have a 3 s timeout.
     help: "seconds WAIT gives the replicas to confirm a change (with --redis-min-replicas-ack), at most 2",
+  },
+  redisTimeout: {
+    flag: "redis-timeout",
+    env: ["REDIS_TIMEOUT"],
+    default: "3",
+    help: "seconds a call may spend on Redis (commands and connecting) before it fails with UNAVAILABLE",
   },
   totalTokens: { flag: "total-tokens", env: ["TOTAL_TOKENS"], default: "1", help: "tokens in the `default` pool created at start" },
   leaseTtl: {
@@ -297,6 +305,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     grpcEngine: grpcEngine.value as GrpcEngineChoice,
     dataDir: raw("dataDir").value,
     redisUrl: raw("redisUrl").value,
+    redisTimeoutMs: seconds("redisTimeout", 0.05, 600),
     defaultPool: {
       totalTokens: int("totalTokens", 0, maxTokens),
       leaseTtlMs: seconds("leaseTtl", 0.001, limits.maxLeaseTtlMs / 1000),

@@ -22,6 +22,7 @@ export class Metrics {
   private readonly lateness: Histogram;
   private readonly commitSeconds: Histogram;
   private readonly watchDrops: Counter;
+  private readonly orphanedWaiters: Counter;
   private readonly authFailures: Counter<"protocol">;
   private readonly streams: Gauge;
 
@@ -65,6 +66,11 @@ export class Metrics {
     this.watchDrops = new Counter({
       name: "tokenpool_watch_dropped_total",
       help: "WatchLeases streams cut off with RESOURCE_EXHAUSTED for falling too far behind",
+      registers,
+    });
+    this.orphanedWaiters = new Counter({
+      name: "tokenpool_redis_waiters_orphaned_total",
+      help: "Blocked AssignToken calls dropped from a Redis queue (by any replica) because their replica's liveness lease ran out",
       registers,
     });
     this.authFailures = new Counter({
@@ -137,6 +143,7 @@ export class Metrics {
       commit: (seconds) => this.commitSeconds.observe(seconds),
       // Nothing expires before its deadline; the clamp keeps a clock step from landing below zero.
       expiryLateness: (seconds) => this.lateness.observe(Math.max(0, seconds)),
+      waitersOrphaned: (count) => this.orphanedWaiters.inc(count),
     };
   }
 

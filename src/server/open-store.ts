@@ -51,6 +51,8 @@ export async function openStore(config: Config, clock: Clock, log: Logger, obser
           url: config.redisUrl,
           topology: config.redisTopology,
           replicaAck: config.redisReplicaAck,
+          commandTimeoutMs: config.redisTimeoutMs,
+          connectTimeoutMs: config.redisTimeoutMs,
           eventRingSize: config.eventRingSize,
           watchBuffer: config.watchBuffer,
           log,

@@ -53,6 +53,8 @@ export interface StoreObserver {
   commit(seconds: number): void;
   /** A lease or an idle token expired this long after its deadline. */
   expiryLateness(seconds: number): void;
+  /** Blocked assigns dropped because their replica stopped renewing its liveness (Redis). */
+  waitersOrphaned?(count: number): void;
 }
 
 export interface Watch extends AsyncIterable<LeaseEvent> {

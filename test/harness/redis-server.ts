@@ -19,6 +19,10 @@ export interface RedisServer {
   crash(): Promise<void>;
   /** Starts it again on the same port and data directory. */
   start(): Promise<void>;
+  /** SIGSTOP: it stops answering while its sockets stay open, as a hung server does. */
+  pause(): void;
+  /** SIGCONT after pause(). */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -92,10 +96,17 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       if (child) return;
       child = await launch(port, dir, durable);
     },
+    pause() {
+      child?.kill("SIGSTOP");
+    },
+    resume() {
+      child?.kill("SIGCONT");
+    },
     async stop() {
       const c = child;
       child = undefined;
       if (c) {
+        c.kill("SIGCONT"); // a paused server would never act on the SIGTERM
         c.kill("SIGTERM");
         await exited(c);
       }

@@ -175,6 +175,9 @@ export function unavailableMessage(e: unknown, where: string): string {
     return `store unavailable: the Redis Cluster at ${where} kept redirecting the call (slot moving or cluster down); the call was not applied`;
   }
   if (/^READONLY/.test(text)) return `store unavailable: Redis at ${where} is a replica now (failover in progress); the call was not applied`;
+  if (/refused there/.test(text)) {
+    return `store unavailable: the call reached Redis at ${where} after its deadline (Redis stalled); it was not applied`;
+  }
   if (/max retries|timed out|ECONNRESET|EPIPE/i.test(text)) {
     return `store unavailable: lost Redis at ${where} during the call (${text.split(".")[0]}); it may or may not have been applied`;
   }

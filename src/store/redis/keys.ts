@@ -1,11 +1,11 @@
 // Redis key layout. Every key of one pool carries the hash tag {pool} so a pool lives in one Redis
 // Cluster slot and each pool script is single-slot; the two global indexes share the tag {tokenpool}.
 
-// Built once per pool name: every call passes all fifteen keys. Bounded, as pool names come from callers.
+// Built once per pool name: every call passes all sixteen keys. Bounded, as pool names come from callers.
 const cache = new Map<string, readonly string[]>();
 const CACHE_LIMIT = 10_000;
 
-/** Keys of one pool, in the order every pool script receives them as KEYS[1..15]. */
+/** Keys of one pool, in the order every pool script receives them as KEYS[1..16]. */
 export function poolKeys(pool: string): readonly string[] {
   let keys = cache.get(pool);
   if (keys) return keys;
@@ -33,10 +33,11 @@ function buildKeys(pool: string): readonly string[] {
     `${p}cord`, // set: cordoned tokens (free or held)
     `${p}use`, // hash: owner -> leases held + tokens its waiting requests asked for (quotas)
     `${p}gq`, // zset: queued gang waiter ids, FIFO (score = id, same counter as wq)
+    `${p}live`, // hash: replica id -> Redis time its waiters' liveness lease ends (dead replicas' waiters are never granted)
   ];
 }
 
-export const POOL_KEY_COUNT = 15;
+export const POOL_KEY_COUNT = 16;
 
 /** Index of the event stream key in poolKeys(). */
 export const EVENTS_KEY = 9;

@@ -6,6 +6,7 @@ import { INDEX_KEYS } from "./keys.js";
 import { CLAIM_DUE, DUE_DROP_GONE, DUE_SET, INDEX_ADD, INDEX_REMOVE } from "./lua/index-scripts.js";
 import { LuaScript } from "./lua-script.js";
 import { list, type Json } from "./lua-replies.js";
+import { within } from "./deadline.js";
 
 const scripts = {
   add: new LuaScript("index_add", INDEX_ADD),
@@ -33,28 +34,32 @@ export interface Claim {
   readonly next: number | undefined;
 }
 
+/** Every call is bounded by `timeoutMs` (the reaper's included), like the pool scripts. */
 export class PoolIndex {
-  constructor(private readonly client: RedisClient) {}
+  constructor(
+    private readonly client: RedisClient,
+    private readonly timeoutMs: number,
+  ) {}
 
   async add(name: string, incarnation: string): Promise<void> {
-    await scripts.add.run(this.client, [POOLS, INC], [name, incarnation]);
+    await within(scripts.add.run(this.client, [POOLS, INC], [name, incarnation]), this.timeoutMs);
   }
 
   async remove(name: string, incarnation: string, created: string): Promise<void> {
-    await scripts.remove.run(this.client, [POOLS, INC, DUE, DVER], [name, incarnation, created]);
+    await within(scripts.remove.run(this.client, [POOLS, INC, DUE, DVER], [name, incarnation, created]), this.timeoutMs);
   }
 
   /** Up to `limit` listed names after `after`, in name order (a listed pool may be gone already). */
   async names(after: string | undefined, limit: number): Promise<string[]> {
-    return this.client.zrangebylex(POOLS, after === undefined ? "-" : `(${after}`, "+", "LIMIT", 0, limit);
+    return within(this.client.zrangebylex(POOLS, after === undefined ? "-" : `(${after}`, "+", "LIMIT", 0, limit), this.timeoutMs);
   }
 
   async setDue(name: string, report: DueReport): Promise<void> {
-    await scripts.setDue.run(this.client, [DUE, DVER], [name, report[0], report[1]]);
+    await within(scripts.setDue.run(this.client, [DUE, DVER], [name, report[0], report[1]]), this.timeoutMs);
   }
 
   async claim(max: number, claimMs: number): Promise<Claim> {
-    const reply = (await scripts.claim.json(this.client, [DUE], [max, claimMs])) as Json;
+    const reply = (await within(scripts.claim.json(this.client, [DUE], [max, claimMs]), this.timeoutMs)) as Json;
     return {
       now: Number(reply.now),
       pools: list(reply.pools).map(String),
@@ -63,6 +68,6 @@ export class PoolIndex {
   }
 
   async dropGone(name: string): Promise<void> {
-    await scripts.dropGone.run(this.client, [DUE, DVER], [name]);
+    await within(scripts.dropGone.run(this.client, [DUE, DVER], [name]), this.timeoutMs);
   }
 }

@@ -4,6 +4,7 @@
 // assigns, the waits themselves in blocked-assign.ts), a pool lister while all pools are watched, and
 // nothing else: a replica can be killed at any moment without losing state.
 
+import { randomUUID } from "node:crypto";
 import { DEFAULT_POOL_CONFIG } from "../../core/token-pools.js";
 import { freshTokenIds, randomTokenId } from "../../core/token-ids.js";
 import type { CoreError, KeepAliveResult, Lease, PoolConfig, PoolStats, ReleaseOptions, Result, TokenInfo, TokenPage } from "../../core/types.js";
@@ -25,6 +26,7 @@ import { dueReportOf, PoolIndex } from "./pool-index.js";
 import { BlockedAssigns, type LeaseAnswer } from "./blocked-assign.js";
 import { PoolStream, type StreamSink } from "./pool-stream.js";
 import { Reaper, type ReaperOptions } from "./reaper.js";
+import { RedisLateError, ringAndDeadline, within } from "./deadline.js";
 import { keepAliveResultsOf, leaseOf, list, statsOf, tokenInfoOf, type Json } from "./lua-replies.js";
 
 export interface RedisStoreOptions {
@@ -49,6 +51,11 @@ export interface RedisStoreOptions {
   readonly poolRescanMs?: number;
   /** Told each write script's round trip (its commit) and how late each expiry ran (metrics). */
   readonly observer?: StoreObserver;
+  /**
+   * How long this replica's waiters stay eligible for grants without a renewal (renewed every third of
+   * it): a killed replica's queued waiters are dropped once it has passed, never granted.
+   */
+  readonly waiterLivenessMs?: number;
 }
 
 const scripts = {
@@ -61,6 +68,7 @@ const scripts = {
   releaseOldestRecyclable: new LuaScript("releaseOldestRecyclable", lua.RELEASE_OLDEST_RECYCLABLE),
   deleteToken: new LuaScript("delete_token", lua.DELETE_TOKEN),
   settleWaiter: new LuaScript("settle_waiter", lua.SETTLE_WAITER),
+  renewLiveness: new LuaScript("renew_liveness", lua.RENEW_LIVENESS),
   reap: new LuaScript("reap", lua.REAP),
   getPool: new LuaScript("get_pool", lua.GET_POOL),
   getToken: new LuaScript("get_token", lua.GET_TOKEN),
@@ -103,6 +111,15 @@ export class RedisStore implements Store {
   private readonly connection: ConnectionOptions;
   /** Set when --redis-min-replicas-ack asks for replica acknowledgements. */
   private readonly acks: ReplicaAcks | undefined;
+  /** Names this replica's waiters in Redis (their liveness lease); new at every start. */
+  private readonly replicaId = randomUUID();
+  private readonly livenessMs: number;
+  /** Longest one call may spend on Redis, all its commands together. */
+  private readonly timeoutMs: number;
+  /** Redis clock minus this replica's clock, for the "not after" deadline each script carries. */
+  private clockOffsetMs = 0;
+  private clockMeasured = false;
+  private clockTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   private constructor(
@@ -112,8 +129,11 @@ export class RedisStore implements Store {
     const ack = options.replicaAck;
     this.acks = ack && ack.minReplicas > 0 ? new ReplicaAcks(client, ack) : undefined;
     this.where = redisLocation(options.topology ?? { kind: "single" }, redactUrl(options.url));
+    this.livenessMs = options.waiterLivenessMs ?? 3000;
     this.waits = new BlockedAssigns({
-      settle: (pool, waiterId, mode) => this.exec(scripts.settleWaiter, pool, [waiterId, mode]),
+      settle: (pool, waiterId, mode, claim) => this.exec(scripts.settleWaiter, pool, [waiterId, mode, claim]),
+      renew: async (pool) => void (await this.exec(scripts.renewLiveness, pool, [this.replicaId, this.livenessMs])),
+      renewEveryMs: Math.max(1, Math.floor(this.livenessMs / 3)),
       stream: (pool, incarnation, from) => this.stream(pool, incarnation, from),
       where: this.where,
     });
@@ -128,7 +148,8 @@ export class RedisStore implements Store {
       commandTimeoutMs: options.commandTimeoutMs ?? 3000,
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
     };
-    this.index = new PoolIndex(client);
+    this.timeoutMs = this.connection.commandTimeoutMs;
+    this.index = new PoolIndex(client, this.timeoutMs);
     this.discovery = new PoolDiscovery({
       index: this.index,
       connection: this.connection,
@@ -170,6 +191,10 @@ export class RedisStore implements Store {
       const where = redisLocation(options.topology ?? { kind: "single" }, redactUrl(options.url));
       throw new RedisOpenError(`cannot reach Redis at ${where}: ${e instanceof Error ? e.message : String(e)}`);
     }
+    await store.measureClock().catch(() => undefined);
+    // Clocks drift apart (and Redis time moves with a failover): measured again every 10 s.
+    store.clockTimer = setInterval(() => void store.measureClock().catch(() => undefined), 10_000);
+    store.clockTimer.unref();
     store.reaper.start();
     return store;
   }
@@ -269,6 +294,8 @@ export class RedisStore implements Store {
   async assign(pool: string, owner: string, options: StoreAssignOptions): Promise<LeaseAnswer> {
     const invalid = checkOwner(owner) ?? (options.leaseTtlMs !== undefined ? checkLeaseTtl(options.leaseTtlMs) : undefined);
     const waitMs = options.waitMs !== undefined && options.waitMs > 0 && !options.signal?.aborted ? options.waitMs : 0;
+    const claim = waitMs > 0 ? randomUUID() : "";
+    // Not bounded as a whole: the wait is as long as the caller asked; each Redis call in it is.
     return this.guard(async () => {
       const reply = await this.exec(scripts.assign, pool, [
         owner,
@@ -277,15 +304,18 @@ export class RedisStore implements Store {
         waitMs,
         invalid ? "1" : "0",
         options.recyclable === true ? "1" : "0",
+        this.replicaId,
+        claim,
+        this.livenessMs,
       ]);
       if (reply.err === "INVALID_ARGUMENT" && invalid) return fail(invalid);
       if (reply.err !== undefined) return fail(this.coreError(reply, pool, "", owner));
       if (reply.waiting === undefined) {
         return { ok: true, value: { lease: leaseOf(pool, reply.lease), available: Number(reply.available) } };
       }
-      const queued = { pool, waiterId: Number(reply.waiting), registeredAt: Number(reply.sequence), incarnation: String(reply.created), waitMs };
+      const queued = { pool, waiterId: Number(reply.waiting), registeredAt: Number(reply.sequence), incarnation: String(reply.created), waitMs, claim };
       return this.waits.wait(queued, options.signal);
-    });
+    }, false);
   }
 
   async keepAlive(pool: string, tokens: readonly string[]): Promise<Result<KeepAliveResult[], StoreError>> {
@@ -417,6 +447,7 @@ export class RedisStore implements Store {
   }
 
   async watch(pool: string, afterSequence: number | undefined): Promise<Result<Watch, StoreError | WatchEnd>> {
+    // Bounded call by call, not as a whole: a watch set up after its caller was answered would leak.
     return this.guard(async (): Promise<Result<Watch, StoreError | WatchEnd>> => {
       const at = await this.position(pool);
       if (!at) return fail({ code: "POOL_NOT_FOUND", pool });
@@ -433,7 +464,7 @@ export class RedisStore implements Store {
       stream.addSubscription(sub, Math.min(start, last));
       const watch: Watch = sub;
       return { ok: true, value: watch };
-    });
+    }, false);
   }
 
   async watchAll(): Promise<Result<Watch, StoreError>> {
@@ -455,7 +486,7 @@ export class RedisStore implements Store {
       }
       const live: Watch = watch.subscription;
       return { ok: true, value: live };
-    });
+    }, false);
   }
 
   /** Watch streams with a reader loop open on this replica (for tests and metrics). */
@@ -466,6 +497,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.clockTimer);
     await this.reaper.stop();
     await this.waits.shutdownAll();
     await this.gangWaits.shutdownAll();
@@ -485,16 +517,22 @@ export class RedisStore implements Store {
 
   // ---- internals -------------------------------------------------------------------------------
 
-  /** Runs a pool script; forwards a due time it reports to the global index and wakes the reaper. */
+  /**
+   * Runs a pool script within the Redis timeout (a script reaching Redis after it does nothing);
+   * forwards a due time it reports to the global index and wakes the reaper.
+   */
   private async exec(script: LuaScript, pool: string, args: readonly (string | number)[]): Promise<Json> {
     const started = performance.now();
     const keys = poolKeys(pool);
-    const params = [this.options.eventRingSize, ...args];
-    const reply = this.acks && !UNACKED.has(script) ? await this.acks.run(script, keys, params) : await script.json(this.client, keys, params);
+    // The deadline rides in ARGV[1]: a script reaching Redis after it does nothing (see the prelude).
+    const params = [ringAndDeadline(this.options.eventRingSize, Date.now() + this.clockOffsetMs + this.timeoutMs), ...args];
+    const reply = await within(this.acks && !UNACKED.has(script) ? this.acks.run(script, keys, params) : script.json(this.client, keys, params), this.timeoutMs);
+    if (reply.err === "LATE") throw new RedisLateError();
     const observer = this.options.observer;
     if (observer) {
       if (!READ_ONLY.has(script)) observer.commit((performance.now() - started) / 1000);
       if (Array.isArray(reply.late)) for (const ms of reply.late) observer.expiryLateness(Number(ms) / 1000);
+      if (reply.orphans !== undefined) observer.waitersOrphaned?.(Number(reply.orphans));
     }
     const due = dueReportOf(reply.due);
     if (due) {
@@ -509,16 +547,36 @@ export class RedisStore implements Store {
     return reply;
   }
 
+  /**
+   * Redis TIME against the local clock at the middle of the round trip; a sample from a slow round
+   * trip (a busy event loop, a stalled Redis) is dropped, as its error is half that round trip.
+   */
+  private async measureClock(): Promise<void> {
+    const t0 = Date.now();
+    const [seconds, micros] = await within(this.client.time(), this.timeoutMs);
+    const t1 = Date.now();
+    if (t1 - t0 > 100 && this.clockMeasured) return;
+    this.clockMeasured = true;
+    this.clockOffsetMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - (t0 + t1) / 2;
+  }
+
   private async reapPool(pool: string): Promise<{ gone: boolean; more: boolean }> {
     const reply = await this.exec(scripts.reap, pool, [this.options.reapBatch ?? 1000]);
     return { gone: reply.gone === true, more: reply.more === true };
   }
 
-  /** Maps Redis failures (never pool rules) to UNAVAILABLE. */
-  private async guard<T, E extends StoreError | WatchEnd>(work: () => Promise<Result<T, E>>): Promise<Result<T, E | StoreError>> {
+  /**
+   * Maps Redis failures (never pool rules) to UNAVAILABLE; `bounded` answers UNAVAILABLE once the
+   * Redis timeout has passed, however many calls the operation makes (what is still running then may
+   * or may not apply: each script refuses to run after its own deadline, see exec()).
+   */
+  private async guard<T, E extends StoreError | WatchEnd>(
+    work: () => Promise<Result<T, E>>,
+    bounded = true,
+  ): Promise<Result<T, E | StoreError>> {
     if (this.closed) return fail({ code: "UNAVAILABLE", message: "server is shutting down" });
     try {
-      return await work();
+      return await (bounded ? within(work(), this.timeoutMs) : work());
     } catch (e) {
       return fail({ code: "UNAVAILABLE", message: unavailableMessage(e, this.where) });
     }

@@ -19,7 +19,7 @@ local existing = redis.call('HGET', META, 'inc')
 if existing then return cjson.encode({ err = 'POOL_EXISTS', inc = existing }) end
 if tonumber(ARGV[7]) > tonumber(ARGV[4]) then return cjson.encode({ err = 'POOL_FULL', maxTokens = tonumber(ARGV[4]) }) end
 -- Whatever is left of an earlier pool of this name (its event stream lingers for late readers).
-redis.call('UNLINK', TOK, LEASE, FREE, DUE, REQ, WQ, WAIT, GRANT, EV, RECYCLE, IDS, CORD, USE, GQ)
+redis.call('UNLINK', TOK, LEASE, FREE, DUE, REQ, WQ, WAIT, GRANT, EV, RECYCLE, IDS, CORD, USE, GQ, LIVE)
 redis.call('HSET', META, 'leaseTtl', ARGV[2], 'idleTtl', ARGV[3], 'maxTokens', ARGV[4], 'inc', ARGV[5], 'quota', ARGV[6],
   'created', NOW_US, 'gen', 0, 'seq', 0, 'wid', 0, 'dueVer', 0)
 load_pool()
@@ -43,7 +43,7 @@ for _, wid in ipairs(redis.call('ZRANGE', GQ, 0, -1)) do
 end
 emit({ t = 'POOL_DELETED' })
 -- UNLINK frees big hashes and sets in a background thread instead of inside the script.
-redis.call('UNLINK', META, TOK, LEASE, FREE, DUE, REQ, WQ, WAIT, GRANT, RECYCLE, IDS, CORD, USE, GQ)
+redis.call('UNLINK', META, TOK, LEASE, FREE, DUE, REQ, WQ, WAIT, GRANT, RECYCLE, IDS, CORD, USE, GQ, LIVE)
 -- Readers blocked on the stream still get the tombstone; a new pool of this name replaces it.
 redis.call('PEXPIRE', EV, 60000)
 return cjson.encode({ created = pool.created, inc = inc })
@@ -78,17 +78,34 @@ return finish({ available = available() })
 /**
  * ARGV: ring, owner, leaseTtl (0 = pool's), requestId ('' = none), waitMs (0 = fail when exhausted),
  * invalid ('1' when owner or lease TTL broke a rule: the core reports that only for an existing pool),
- * recyclable ('1' = onto the recycle queue).
+ * recyclable ('1' = onto the recycle queue), replica id, claim (this waiting call's id), liveness ms
+ * (how long the replica's liveness lease runs from now; it renews it while it has waiters).
  */
 export const ASSIGN = script(`
 ${NOT_FOUND}
 if ARGV[6] == '1' then return cjson.encode({ err = 'INVALID_ARGUMENT' }) end
 expire_due(INLINE_EXPIRY)
 local owner, ttl, rid, wait, rc = ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]), ARGV[7] == '1'
+local replica, claim, live_ms = ARGV[8], ARGV[9], tonumber(ARGV[10])
+local function waiting(wid)
+  redis.call('HSET', LIVE, replica, int(NOW + live_ms))
+  return finish({ waiting = tonumber(wid), sequence = tonumber(redis.call('HGET', META, 'seq')), created = pool.created })
+end
 if rid ~= '' then
   local token = redis.call('HGET', REQ, req_key(owner, rid))
   local lease = token and lease_of(token)
   if lease then return finish({ lease = lease_reply(token, lease), available = available() }) end
+  -- A retry of a call still queued (its replica died, or its caller gave up on it): this call takes the
+  -- waiter over, keeping its place in the queue, so whatever it is granted reaches this caller.
+  local queued = redis.call('HGET', REQ, wreq_key(owner, rid))
+  if queued and wait > 0 then
+    local w = cjson.decode(redis.call('HGET', WAIT, queued))
+    w.rp = replica
+    w.c = claim
+    redis.call('HSET', WAIT, queued, cjson.encode(w))
+    schedule('W|' .. queued, NOW + wait)
+    return waiting(queued)
+  end
 end
 local over = over_quota(owner, 1)
 if over then return finish(over) end
@@ -109,10 +126,25 @@ if wait <= 0 then return finish({ err = 'POOL_EXHAUSTED' }) end
 -- Global FIFO: waiter ids grow per pool, so the queue ordered by id is arrival order across replicas.
 local wid = redis.call('HINCRBY', META, 'wid', 1)
 redis.call('ZADD', WQ, wid, wid)
-redis.call('HSET', WAIT, wid, cjson.encode({ o = owner, lt = tonumber(ARGV[3]), r = rid, rc = rc and 1 or nil }))
+redis.call('HSET', WAIT, wid, cjson.encode({ o = owner, lt = tonumber(ARGV[3]), r = rid, rc = rc and 1 or nil, rp = replica, c = claim }))
 use_add(owner, 1)
+if rid ~= '' then redis.call('HSET', REQ, wreq_key(owner, rid), int(wid)) end
 schedule('W|' .. int(wid), NOW + wait)
-return finish({ waiting = wid, sequence = tonumber(redis.call('HGET', META, 'seq')), created = pool.created })
+return waiting(wid)
+`);
+
+/**
+ * ARGV: ring, replica id, liveness ms. Renews this replica's liveness lease in the pool (its waiters
+ * stay eligible for grants) and forgets leases that ran out (their waiters are dead either way).
+ */
+export const RENEW_LIVENESS = script(`
+if not load_pool() then return cjson.encode({ gone = true }) end
+local entries = redis.call('HGETALL', LIVE)
+for i = 1, #entries, 2 do
+  if tonumber(entries[i + 1]) <= NOW then redis.call('HDEL', LIVE, entries[i]) end
+end
+redis.call('HSET', LIVE, ARGV[2], int(NOW + tonumber(ARGV[3])))
+return cjson.encode({})
 `);
 
 /** ARGV: ring, tokens... */
@@ -181,25 +213,32 @@ return finish({})
 `);
 
 /**
- * ARGV: ring, waiter id, mode. Resolves a blocked assign from its replica's side:
+ * ARGV: ring, waiter id, mode, claim. Resolves a blocked assign from its replica's side:
  * 'check' collects a grant the replica may have missed; 'timeout' (its wait ended) and 'cancel'
  * (its caller went away) also remove a still-queued waiter. A cancelled waiter that was granted
- * meanwhile gives the token back, so it never swallows a free token.
+ * meanwhile gives the token back, so it never swallows a free token. A waiter another call took over
+ * (an idempotent retry) is left to that call: 'moved'.
  */
 export const SETTLE_WAITER = script(`
 if not load_pool() then return cjson.encode({ state = 'gone' }) end
-local wid, mode = ARGV[2], ARGV[3]
+local wid, mode, claim = ARGV[2], ARGV[3], ARGV[4]
 if redis.call('ZSCORE', WQ, wid) then
+  local w = cjson.decode(redis.call('HGET', WAIT, wid))
+  if w.c and w.c ~= claim then return cjson.encode({ state = 'moved' }) end
   if mode == 'check' then return cjson.encode({ state = 'queued' }) end
-  local w = drop_waiter(wid)
+  drop_waiter(wid)
   if mode == 'timeout' then emit({ t = 'WAITER_TIMED_OUT', k = '', o = w.o, g = 0, tm = NOW, w = tonumber(wid) }) end
   return finish({ state = 'removed' })
 end
-redis.call('ZREM', DUE, 'W|' .. wid)
 local raw = redis.call('HGET', GRANT, wid)
-if not raw then return finish({ state = 'unknown', available = available() }) end
-redis.call('HDEL', GRANT, wid)
+if not raw then
+  redis.call('ZREM', DUE, 'W|' .. wid)
+  return finish({ state = 'unknown', available = available() })
+end
 local granted = cjson.decode(raw)
+if granted.c and granted.c ~= claim then return cjson.encode({ state = 'moved', available = available() }) end
+redis.call('ZREM', DUE, 'W|' .. wid)
+redis.call('HDEL', GRANT, wid)
 if mode ~= 'cancel' then return finish({ state = 'granted', grant = granted, available = available() }) end
 local lease = lease_of(granted.k)
 if lease and lease.g == granted.g then

@@ -2,7 +2,8 @@
 // (one timer per token, FIFO waiters, fencing generations, per-pool event sequence), applied atomically
 // inside Redis. Each script is this prelude followed by its own body (see pool-scripts.ts).
 //
-// KEYS are the pool's keys in the order of keys.ts; ARGV[1] is the number of events the stream keeps.
+// KEYS are the pool's keys in the order of keys.ts; ARGV[1] is the number of events the stream keeps
+// (and the call's deadline, below).
 // Time is Redis server time (TIME), never a replica's clock. Replies are JSON (cjson); numbers stay
 // below 1e14 (milliseconds), well inside cjson's 14 significant digits.
 
@@ -11,12 +12,16 @@ local META, TOK, LEASE, FREE, DUE, REQ, WQ, WAIT, GRANT, EV, RECYCLE =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 -- Issue 17: token ids in id order (ListTokens), cordoned tokens, per-owner usage (quotas), gang queue.
 local IDS, CORD, USE, GQ = KEYS[12], KEYS[13], KEYS[14], KEYS[15]
-local RING = ARGV[1]
+local LIVE = KEYS[16]
+-- ARGV[1] = "ring" or "ring:notAfter": a call its replica already answered as timed out must not
+-- take effect later (Redis stopped, then resumed with the call still buffered), so it does nothing.
+local RING, NOT_AFTER = string.match(ARGV[1], '^(%d+):?(%d*)$')
 
 local function int(n) return string.format('%d', n) end
 
 local clock = redis.call('TIME')
 local NOW = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+if NOT_AFTER ~= '' and NOW > tonumber(NOT_AFTER) then do return cjson.encode({ err = 'LATE' }) end end
 -- Microseconds, kept as a string: identifies a pool incarnation (below 2^53, beyond cjson's digits).
 local NOW_US = int(tonumber(clock[1]) * 1000000 + tonumber(clock[2]))
 
@@ -76,9 +81,12 @@ end
 -- How late each lease or idle expiry of this script ran (NOW minus its deadline, ms); the replica
 -- observes them for metrics. Sent only when non-empty (cjson encodes an empty table as an object).
 local late = {}
+-- Waiters dropped because their replica's liveness lapsed (the replica reports them as a metric).
+local orphans = 0
 
 local function with_late(reply)
   if #late > 0 then reply.late = late end
+  if orphans > 0 then reply.orphans = orphans end
   return reply
 end
 
@@ -127,6 +135,17 @@ local function schedule_token(token, lease)
 end
 
 local function req_key(owner, rid) return int(#owner) .. ':' .. owner .. rid end
+-- REQ field of a queued waiter with a request id ('w' + key: a req_key starts with a digit), so a
+-- retry of that call on any replica finds it.
+local function wreq_key(owner, rid) return 'w' .. req_key(owner, rid) end
+
+-- A waiter is granted a token only while its replica's liveness lease runs (renewed every second by
+-- the replica); a killed replica's waiters are dropped instead, never handed a token nobody receives.
+local function waiter_alive(w)
+  if not w.rp then return true end
+  local deadline = tonumber(redis.call('HGET', LIVE, w.rp))
+  return deadline ~= nil and deadline > NOW
+end
 
 -- The lease as replied to callers and recorded for granted waiters.
 local function lease_reply(token, lease)
@@ -250,7 +269,25 @@ local function gang_take(token)
   return true
 end
 
--- A token that just became free goes to the oldest waiter if there is one, else to the free set.
+-- Takes a waiter out of the queue (its W| timer stays: it also bounds an uncollected grant's record).
+local function dequeue(wid)
+  local w = cjson.decode(redis.call('HGET', WAIT, wid))
+  redis.call('ZREM', WQ, wid)
+  redis.call('HDEL', WAIT, wid)
+  use_add(w.o, -1)
+  if w.r ~= '' and redis.call('HGET', REQ, wreq_key(w.o, w.r)) == wid then redis.call('HDEL', REQ, wreq_key(w.o, w.r)) end
+  return w
+end
+
+local function drop_waiter(wid)
+  local w = dequeue(wid)
+  redis.call('ZREM', DUE, 'W|' .. wid)
+  return w
+end
+
+-- A token that just became free goes to the oldest live waiter if there is one, else to the free set.
+-- Waiters of dead replicas met on the way are dropped (WAITER_TIMED_OUT, orphan): each once, so O(1)
+-- amortised.
 local function make_available(token)
   -- A cordoned token stays out of service: not free, its timer at its idle deadline.
   if redis.call('SISMEMBER', CORD, token) == 1 then
@@ -258,20 +295,23 @@ local function make_available(token)
     return
   end
   if gang_take(token) then return end
-  local head = redis.call('ZRANGE', WQ, 0, 0)[1]
-  if head then
-    local w = cjson.decode(redis.call('HGET', WAIT, head))
-    redis.call('ZREM', WQ, head)
-    redis.call('HDEL', WAIT, head)
-    use_add(w.o, -1)
-    local ttl = w.lt
-    if ttl == 0 then ttl = pool.leaseTtl end
-    local lease = grant(token, w.o, ttl, w.r, tonumber(head), w.rc == 1)
-    -- Kept until the waiter's replica collects it or the waiter's deadline passes (W| timer).
-    local reply = lease_reply(token, lease)
-    reply.av = available()
-    redis.call('HSET', GRANT, head, cjson.encode(reply))
-    return
+  for head in function() return redis.call('ZRANGE', WQ, 0, 0)[1] end do
+    local w = dequeue(head)
+    if waiter_alive(w) then
+      local ttl = w.lt
+      if ttl == 0 then ttl = pool.leaseTtl end
+      local lease = grant(token, w.o, ttl, w.r, tonumber(head), w.rc == 1)
+      -- Kept until the waiter's replica collects it or the waiter's deadline passes (W| timer); the
+      -- claim says which waiting call (a retry may have taken the waiter over) may collect it.
+      local reply = lease_reply(token, lease)
+      reply.av = available()
+      reply.c = w.c
+      redis.call('HSET', GRANT, head, cjson.encode(reply))
+      return
+    end
+    redis.call('ZREM', DUE, 'W|' .. head)
+    orphans = orphans + 1
+    emit({ t = 'WAITER_TIMED_OUT', k = '', o = w.o, g = 0, tm = NOW, w = tonumber(head), orphan = 1 })
   end
   redis.call('SADD', FREE, token)
   schedule_token(token, nil)
@@ -301,15 +341,6 @@ local function remove_token(token, lease)
   redis.call('ZREM', IDS, token)
   redis.call('HDEL', TOK, token)
   redis.call('ZREM', DUE, 'T|' .. token)
-end
-
-local function drop_waiter(wid)
-  local w = cjson.decode(redis.call('HGET', WAIT, wid))
-  redis.call('ZREM', WQ, wid)
-  redis.call('HDEL', WAIT, wid)
-  redis.call('ZREM', DUE, 'W|' .. wid)
-  use_add(w.o, -1)
-  return w
 end
 
 -- Expiry ------------------------------------------------------------------------------------------
