@@ -261,7 +261,7 @@ export class TokenPools {
     }
     const gang = pool.gangs.size === 0 ? undefined : pool.gangs.peek();
     if (pool.freeCount === 0 || (gang !== undefined && gang.overtakes === 0)) {
-      if (opts.waitUntil === undefined || opts.waitUntil <= now) return err({ code: "POOL_EXHAUSTED", pool: pool.name });
+      if (opts.waitUntil === undefined || opts.waitUntil <= now) return err({ code: "POOL_EXHAUSTED", pool: pool.name, waiters: pool.waiters.size + pool.gangs.size });
       const joined = opts.requestId ? pool.waitingRequests.get(requestKey(owner, opts.requestId)) : undefined;
       return ok({ kind: "waiting", waiterId: joined ? joined.id : this.enqueueWaiter(pool, owner, opts, opts.waitUntil) });
     }
@@ -297,7 +297,7 @@ export class TokenPools {
       const slots = this.grantGang(pool, owner, count, opts.leaseTtlMs, key, now, undefined);
       return ok({ kind: "leased", leases: slots.map((slot) => this.lease(pool, slot)), available: pool.freeCount });
     }
-    if (opts.waitUntil === undefined || opts.waitUntil <= now) return err({ code: "POOL_EXHAUSTED", pool: pool.name });
+    if (opts.waitUntil === undefined || opts.waitUntil <= now) return err({ code: "POOL_EXHAUSTED", pool: pool.name, waiters: pool.waiters.size + pool.gangs.size });
     return ok({ kind: "waiting", waiterId: this.enqueueWaiter(pool, owner, opts, opts.waitUntil, count) });
   }
 

@@ -108,7 +108,8 @@ export type CoreError =
   | { readonly code: "POOL_NOT_FOUND"; readonly pool: string }
   | { readonly code: "POOL_EXISTS"; readonly pool: string }
   | { readonly code: "TOO_MANY_POOLS"; readonly limit: number }
-  | { readonly code: "POOL_EXHAUSTED"; readonly pool: string }
+  /** No free token; `waiters` blocked assigns are queued and take freed tokens first (FIFO). */
+  | { readonly code: "POOL_EXHAUSTED"; readonly pool: string; readonly waiters: number }
   | { readonly code: "POOL_FULL"; readonly pool: string; readonly maxTokens: number }
   | {
       readonly code: "OWNER_QUOTA_EXCEEDED";

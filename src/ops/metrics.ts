@@ -4,6 +4,7 @@
 import type { Interceptor } from "@connectrpc/connect";
 import { ConnectError } from "@connectrpc/connect";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
 import type { PoolStats } from "../core/types.js";
 import type { StoreObserver } from "../store/store.js";
 import { codeName, observeCall } from "./call-outcome.js";
@@ -22,6 +23,7 @@ export class Metrics {
   private readonly lateness: Histogram;
   private readonly commitSeconds: Histogram;
   private readonly watchDrops: Counter;
+  private readonly exhausted: Counter<"cause">;
   private readonly orphanedWaiters: Counter;
   private readonly authFailures: Counter<"protocol">;
   private readonly streams: Gauge;
@@ -66,6 +68,14 @@ export class Metrics {
     this.watchDrops = new Counter({
       name: "tokenpool_watch_dropped_total",
       help: "WatchLeases streams cut off with RESOURCE_EXHAUSTED for falling too far behind",
+      registers,
+    });
+    this.exhausted = new Counter({
+      name: "tokenpool_assign_exhausted_total",
+      help:
+        "AssignToken calls answered POOL_EXHAUSTED, by cause: waiters_queued (no wait_timeout, and blocked calls queued ahead take freed tokens first), " +
+        "no_free_token (none free, nobody queued), wait_timeout (queued, none freed in time)",
+      labelNames: ["cause"],
       registers,
     });
     this.orphanedWaiters = new Counter({
@@ -120,7 +130,11 @@ export class Metrics {
       const done = (code: string): void => this.observeRpc(method, code, Number(process.hrtime.bigint() - started) / 1e9);
       return observeCall(() => next(req), {
         ok: () => done("ok"),
-        failed: (e) => (done(errorCodeName(e)), e),
+        failed: (e) => {
+          done(errorCodeName(e));
+          if (method === "AssignToken") this.observeAssignFailure(e);
+          return e;
+        },
       });
     };
   }
@@ -129,6 +143,16 @@ export class Metrics {
   observeRpc(method: string, code: string, seconds: number): void {
     this.rpcTotal.inc({ method, code });
     this.rpcSeconds.observe({ method, code }, seconds);
+  }
+
+  /** Why an AssignToken found no token: what its ErrorInfo says (see transport/errors.ts). */
+  observeAssignFailure(e: unknown): void {
+    if (!(e instanceof ConnectError)) return;
+    const info = e.findDetails(ErrorInfoSchema)[0];
+    if (info?.reason !== "POOL_EXHAUSTED") return;
+    const waiters = info.metadata.waiters;
+    const cause = waiters === undefined ? "wait_timeout" : Number(waiters) > 0 ? "waiters_queued" : "no_free_token";
+    this.exhausted.inc({ cause });
   }
 
   observeHttp(route: string, status: number, seconds: number): void {

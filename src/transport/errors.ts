@@ -32,7 +32,16 @@ export function describe(e: ServiceError): WireError {
         metadata: { limit: String(e.limit) },
       };
     case "POOL_EXHAUSTED":
-      return { code: Code.NotFound, reason: "POOL_EXHAUSTED", message: `no free token in pool "${e.pool}"`, metadata: { pool: e.pool } };
+      // The starvation rule made visible: blocked assigns take freed tokens first, strictly FIFO.
+      return {
+        code: Code.NotFound,
+        reason: "POOL_EXHAUSTED",
+        message:
+          e.waiters > 0
+            ? `no free token in pool "${e.pool}": ${e.waiters} waiting AssignToken call(s) are queued and take freed tokens first; pass wait_timeout to queue too`
+            : `no free token in pool "${e.pool}"`,
+        metadata: { pool: e.pool, waiters: String(e.waiters) },
+      };
     case "WAIT_TIMEOUT":
       return {
         code: Code.NotFound,

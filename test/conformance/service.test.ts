@@ -251,6 +251,21 @@ for (const { store, clients, flags } of RUNS) {
         expect((await c.unary("getPool", { name: p })).pool).toMatchObject({ available: 1 });
       });
 
+      it("keeps freed tokens for queued waiters: a non-waiting assign is told POOL_EXHAUSTED with the queue length", async () => {
+        const p = await pool({ initialTokens: 1 });
+        const held = (await c.unary("assignToken", { pool: p, owner: "holder" })).lease as JsonObject;
+        const queued = c.unary("assignToken", { pool: p, owner: "queued", waitTimeout: "5s" });
+        await eventually(async () => (num(((await c.unary("getPool", { name: p })).pool as JsonObject).waiters) === 1 ? true : undefined));
+        const behind = await expectRpcError(c.unary("assignToken", { pool: p, owner: "eager" }), "not_found", "POOL_EXHAUSTED");
+        expect(behind.metadata).toMatchObject({ pool: p, waiters: "1" });
+        expect(behind.message).toContain("1 waiting AssignToken call(s) are queued");
+        // The freed token goes to the queue, not to whoever asks next.
+        await c.unary("releaseToken", { pool: p, token: held.token as string });
+        expect((await queued).lease).toMatchObject({ token: held.token, owner: "queued" });
+        const none = await expectRpcError(c.unary("assignToken", { pool: p, owner: "eager" }), "not_found", "POOL_EXHAUSTED");
+        expect(none.metadata).toMatchObject({ pool: p, waiters: "0" });
+      });
+
       it("bounds a waiting assign by the call deadline", async () => {
         const p = await pool({ initialTokens: 1 });
         await c.unary("assignToken", { pool: p, owner: "holder" });

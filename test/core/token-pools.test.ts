@@ -88,7 +88,7 @@ describe("tokens", () => {
     expect(first.lease).toMatchObject({ owner: "o1", generation: 1, expireTime: T0 + 1000, idleExpireTime: T0 + 5000, leaseTtlMs: 1000 });
     expect(second.lease).toMatchObject({ generation: 2, expireTime: T0 + 3010 });
     expect(second.available).toBe(0);
-    expect(core.assign("p", "o3", {}, T0)).toEqual({ ok: false, error: { code: "POOL_EXHAUSTED", pool: "p" } });
+    expect(core.assign("p", "o3", {}, T0)).toEqual({ ok: false, error: { code: "POOL_EXHAUSTED", pool: "p", waiters: 0 } });
     expect(core.assign("nope", "o3", {}, T0)).toMatchObject({ ok: false, error: { code: "POOL_NOT_FOUND" } });
     expect(core.assign("p", "o", { leaseTtlMs: -5 }, T0)).toMatchObject({ ok: false, error: { field: "lease_ttl" } });
   });

@@ -594,8 +594,9 @@ export class RedisStore implements Store {
         return { code: "OWNER_QUOTA_EXCEEDED", pool, owner, limit: Number(reply.limit), used: Number(reply.used), requested: Number(reply.requested) };
       case "POOL_NOT_FOUND":
       case "POOL_EXISTS":
-      case "POOL_EXHAUSTED":
         return { code: reply.err, pool };
+      case "POOL_EXHAUSTED":
+        return { code: "POOL_EXHAUSTED", pool, waiters: Number(reply.waiters ?? 0) };
       case "POOL_FULL":
         return { code: "POOL_FULL", pool, maxTokens: Number(reply.maxTokens) };
       case "TOKEN_EXISTS":

@@ -122,7 +122,7 @@ if token then
   local lease = grant(token, owner, ttl, rid, nil, rc)
   return finish({ lease = lease_reply(token, lease), available = available() })
 end
-if wait <= 0 then return finish({ err = 'POOL_EXHAUSTED' }) end
+if wait <= 0 then return finish({ err = 'POOL_EXHAUSTED', waiters = redis.call('ZCARD', WQ) + redis.call('ZCARD', GQ) }) end
 -- Global FIFO: waiter ids grow per pool, so the queue ordered by id is arrival order across replicas.
 local wid = redis.call('HINCRBY', META, 'wid', 1)
 redis.call('ZADD', WQ, wid, wid)
@@ -303,7 +303,7 @@ if redis.call('ZCARD', GQ) == 0 and redis.call('SCARD', FREE) >= count then
   if ttl == 0 then ttl = pool.leaseTtl end
   return finish({ leases = grant_gang(owner, count, ttl, rid, nil), available = available() })
 end
-if wait <= 0 then return finish({ err = 'POOL_EXHAUSTED' }) end
+if wait <= 0 then return finish({ err = 'POOL_EXHAUSTED', waiters = redis.call('ZCARD', WQ) + redis.call('ZCARD', GQ) }) end
 local wid = redis.call('HINCRBY', META, 'wid', 1)
 redis.call('ZADD', GQ, wid, wid)
 redis.call('HSET', WAIT, wid, cjson.encode({ o = owner, lt = tonumber(ARGV[4]), r = rid, n = count, ot = count }))
