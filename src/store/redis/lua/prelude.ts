@@ -269,6 +269,9 @@ local function gang_take(token)
   return true
 end
 
+-- How long a grant record waits for its replica after the waiter's deadline.
+local GRANT_KEEP_MS = 30000
+
 -- Takes a waiter out of the queue (its W| timer stays: it also bounds an uncollected grant's record).
 local function dequeue(wid)
   local w = cjson.decode(redis.call('HGET', WAIT, wid))
@@ -307,6 +310,11 @@ local function make_available(token)
       reply.av = available()
       reply.c = w.c
       redis.call('HSET', GRANT, head, cjson.encode(reply))
+      -- The record outlives the waiter's deadline by GRANT_KEEP_MS: a replica that missed the event (its
+      -- stream reader reconnecting after a Redis restart) settles at its deadline and must still find
+      -- it there, or its caller would be told POOL_EXHAUSTED while the lease is held in its name.
+      local due_at = tonumber(redis.call('ZSCORE', DUE, 'W|' .. head)) or NOW
+      schedule('W|' .. head, math.max(due_at, NOW) + GRANT_KEEP_MS)
       return
     end
     redis.call('ZREM', DUE, 'W|' .. head)
@@ -376,7 +384,8 @@ local function on_waiter_timer(wid)
     local w = drop_waiter(wid)
     emit({ t = 'WAITER_TIMED_OUT', k = '', o = w.o, g = 0, tm = NOW, w = tonumber(wid) })
   else
-    -- Granted while waiting and never collected (its replica died or answered from the stream).
+    -- Granted and never collected within GRANT_KEEP_MS after its deadline (its replica died, or
+    -- answered from the stream and could not collect it).
     redis.call('HDEL', GRANT, wid)
   end
 end
