@@ -174,6 +174,10 @@ export function unavailableMessage(e: unknown, where: string): string {
     // Every redirection is a refusal: the script ran nowhere.
     return `store unavailable: the Redis Cluster at ${where} kept redirecting the call (slot moving or cluster down); the call was not applied`;
   }
+  if (/same slots allocation group/.test(text)) {
+    // ioredis refuses, before sending anything, an auto-pipeline whose slots moved to different nodes.
+    return `store unavailable: the Redis Cluster at ${where} moved a slot while the call was being sent; the call was not applied`;
+  }
   if (/^READONLY/.test(text)) return `store unavailable: Redis at ${where} is a replica now (failover in progress); the call was not applied`;
   if (/refused there/.test(text)) {
     return `store unavailable: the call reached Redis at ${where} after its deadline (Redis stalled); it was not applied`;
