@@ -426,7 +426,7 @@ export class RedisStore implements Store {
       }
       const queued = { pool, waiterId: Number(reply.waiting), registeredAt: Number(reply.sequence), incarnation: String(reply.created), waitMs };
       return this.gangWaits.wait(queued, options.signal);
-    });
+    }, false); // the wait is as long as the caller asked; each Redis call in it is bounded
   }
 
   async listTokens(pool: string, query: TokenQuery): Promise<Result<TokenPage, StoreError>> {
