@@ -24,10 +24,16 @@ export function describeError(e: unknown): ErrorDescription {
   return { code: codeName(err.code), reason: info?.reason ?? "", message: err.rawMessage, metadata: { ...(info?.metadata ?? {}) } };
 }
 
-/** Failures worth a retry: the server or the path to it was away, not a refusal of the request. */
+/**
+ * Failures worth a retry: the server or the path to it was away, not a refusal of the request.
+ * CANCELED counts too: every caller checks its own signal first, so a CANCELED left over is the
+ * transport's (a stream reset by the server or a proxy, a connection cut under the call).
+ */
 export function isTransient(e: unknown): boolean {
   const code = ConnectError.from(e).code;
-  return code === Code.Unavailable || code === Code.Unknown || code === Code.DeadlineExceeded || code === Code.Aborted || code === Code.Internal;
+  return (
+    code === Code.Unavailable || code === Code.Unknown || code === Code.DeadlineExceeded || code === Code.Aborted || code === Code.Internal || code === Code.Canceled
+  );
 }
 
 /** Why a lease stopped counting as held; `lease.signal.reason` is a LeaseLostError. */

@@ -23,12 +23,12 @@ export interface WatchOptions {
 
 /**
  * Failures after which resuming is right: the server went away, ended the stream, or cut a slow reader.
- * CANCELED too (the caller's own abort never gets here): connect-node reports an HTTP/2 connection
- * that died with the server (kill -9) as a stream reset with CANCEL.
+ * (isTransient counts CANCELED: connect-node reports an HTTP/2 connection that died with the server,
+ * kill -9, as a stream reset with CANCEL; the caller's own abort never gets here).
  */
 function resumable(e: unknown): boolean {
   const d = describeError(e);
-  return isTransient(e) || d.code === "CANCELED" || d.reason === "SHUTDOWN" || d.reason === "SLOW_CONSUMER" || d.reason === "UNAVAILABLE";
+  return isTransient(e) || d.reason === "SHUTDOWN" || d.reason === "SLOW_CONSUMER" || d.reason === "UNAVAILABLE";
 }
 
 export async function* watchPool(service: Client<typeof TokenService>, pool: string, o: WatchOptions, closed: AbortSignal): AsyncGenerator<LeaseEvent> {

@@ -56,14 +56,15 @@ describe("lease lifecycle", () => {
     await c.close();
   });
 
-  it("retries an assign whose answer was lost with the same request id: one token taken", async () => {
+  // CANCELED the caller did not ask for is the transport's: a stream reset by the server or a proxy.
+  it.each([Code.Unavailable, Code.Canceled])("retries an assign whose answer was lost (code %s) with the same request id: one token taken", async (code) => {
     let lost = 0;
     const requestIds: string[] = [];
     const loseFirstAnswer: Interceptor = (next) => async (req) => {
       const res = await next(req);
       if (req.method.name === "AssignToken") {
         requestIds.push((req.message as unknown as { requestId: string }).requestId);
-        if (lost++ === 0) throw new ConnectError("answer lost on the way", Code.Unavailable);
+        if (lost++ === 0) throw new ConnectError("answer lost on the way", code);
       }
       return res;
     };
@@ -75,6 +76,25 @@ describe("lease lifecycle", () => {
     const p = await admin.service.getPool({ name: pool });
     expect(p.pool).toMatchObject({ held: 1, available: 2 });
     expect((await admin.service.getToken({ pool, token: lease.token })).lease?.generation).toBe(lease.generation);
+    await c.close();
+  });
+
+  it("does not retry an assign its own caller cancelled", async () => {
+    const caller = new AbortController();
+    let assigns = 0;
+    const cancelDuringFirst: Interceptor = (next) => async (req) => {
+      if (req.method.name === "AssignToken") assigns++;
+      const res = await next(req);
+      if (req.method.name === "AssignToken") {
+        caller.abort(new Error("caller gave up"));
+        throw new ConnectError("cancelled", Code.Canceled);
+      }
+      return res;
+    };
+    const c = client(s.url, { interceptors: [cancelDuringFirst] });
+    const pool = await freshPool(admin, 1, 5000);
+    await expect(c.acquire(pool, { owner: "quitter", signal: caller.signal })).rejects.toThrow();
+    expect(assigns).toBe(1);
     await c.close();
   });
 
