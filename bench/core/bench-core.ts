@@ -4,7 +4,7 @@
 
 import { TokenPools } from "../../src/core/token-pools.js";
 import { DEFAULT_EXPIRY_BATCH } from "../../src/runtime/expiry-driver.js";
-import { assignKeepAliveRelease, assignManyRelease, assignRelease, fixture, heapTimers, listPage } from "./workloads.js";
+import { assignKeepAliveRelease, assignManyRelease, assignRelease, fixture, heapTimers, listPage, probeFixture, randomProbe } from "./workloads.js";
 
 const big = process.argv.includes("--big");
 const sizes = big ? [1e3, 1e4, 1e5, 1e6, 1e7] : [1e3, 1e4, 1e5, 1e6];
@@ -26,6 +26,8 @@ const result = {
   gang_ns: {} as Record<string, number>,
   /** One ListTokens page of LIST_PAGE tokens from a random cursor (issue 17). */
   list_page_ns: {} as Record<string, number>,
+  /** One random token touched in a plain Map of n ids: what cache misses alone cost at each size. */
+  probe_ns: {} as Record<string, number>,
   bytes_per_token: {} as Record<string, number>,
   /** The whole process (heap after GC + array buffers) over its live leases, ids made by the core. */
   process_bytes_per_lease: {} as Record<string, number>,
@@ -85,6 +87,9 @@ for (const n of sizes) {
   result.gang_ns[n] = Math.round(best(3, () => assignManyRelease(f, OPS / GANG_K, GANG_K)));
   listPage(f, 2_000, LIST_PAGE);
   result.list_page_ns[n] = Math.round(best(3, () => listPage(f, OPS / LIST_PAGE, LIST_PAGE)));
+  const probe = probeFixture(n);
+  randomProbe(probe, 20_000);
+  result.probe_ns[n] = Math.round(best(3, () => randomProbe(probe, OPS)) * 10) / 10;
   if (n >= 1e5) {
     // The same core and workload with the expiry queue swapped for the binary heap.
     const h = fixture(n, heapTimers);
@@ -148,10 +153,18 @@ console.log(
     `bytes ${result.bytes_per_token[1e6]} (<= 100), max advance ${result.max_advance_ms} ms (<= 10), ` +
     `process bytes per live lease ${result.process_bytes_per_lease[1e6]} (<= 150; +${result.added_bytes_per_lease[1e6]} over the empty process)`,
 );
-console.log(`${"n".padStart(9)} ${`gang of ${GANG_K}`.padStart(12)} ${`list ${LIST_PAGE}`.padStart(14)}`);
-console.log("          (ns/gang)    (ns/page)");
-for (const n of sizes) console.log(`${String(n).padStart(9)} ${String(result.gang_ns[n]).padStart(12)} ${String(result.list_page_ns[n]).padStart(14)}`);
+console.log(`${"n".padStart(9)} ${`gang of ${GANG_K}`.padStart(12)} ${`list ${LIST_PAGE}`.padStart(14)} ${"Map probe".padStart(10)}`);
+console.log("          (ns/gang)    (ns/page)  (ns/token)");
+for (const n of sizes) {
+  console.log(`${String(n).padStart(9)} ${String(result.gang_ns[n]).padStart(12)} ${String(result.list_page_ns[n]).padStart(14)} ${String(result.probe_ns[n]).padStart(10)}`);
+}
 const gangFlat = result.gang_ns[1e6]! / result.gang_ns[1e3]!;
 const listFlat = result.list_page_ns[1e6]! / result.list_page_ns[1e3]!;
-console.log(`targets: AssignTokens(${GANG_K}) 10^6/10^3 ${gangFlat.toFixed(2)} (<= 1.5), ListTokens(${LIST_PAGE}) 10^6/10^3 ${listFlat.toFixed(2)} (<= 1.5)`);
+// The same ratio for one random Map lookup: the part of the growth no O(1) structure in JS escapes.
+const probeFlat = result.probe_ns[1e6]! / result.probe_ns[1e3]!;
+console.log(
+  `targets: AssignTokens(${GANG_K}) 10^6/10^3 ${gangFlat.toFixed(2)} (<= 1.5), ListTokens(${LIST_PAGE}) 10^6/10^3 ${listFlat.toFixed(2)} (<= 1.5); ` +
+    `a random Map lookup grows ${probeFlat.toFixed(2)}x over the same sizes, so relative to it: ` +
+    `AssignTokens ${(gangFlat / probeFlat).toFixed(2)}, ListTokens ${(listFlat / probeFlat).toFixed(2)}`,
+);
 console.log(JSON.stringify(result));

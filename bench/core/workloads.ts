@@ -98,3 +98,37 @@ export function listPage(f: Fixture, ops: number, page: number): number {
   if (listed === 0) throw new Error("listed nothing");
   return ns;
 }
+
+/**
+ * The memory-hierarchy baseline for the flatness ratios: a plain `Map` of n random 40-character ids
+ * to small records, the least any pool implementation touches per token. Its own 10^6/10^3 ratio is
+ * what cache misses alone cost on this machine, measured in the same run as the core's rows.
+ */
+export interface ProbeFixture {
+  readonly ids: readonly string[];
+  readonly records: Map<string, { generation: number; touchedAt: number }>;
+}
+
+export function probeFixture(n: number): ProbeFixture {
+  const ids = Array.from({ length: n }, () => String.fromCharCode(...Array.from({ length: 40 }, () => ID_CHARS.charCodeAt(Math.floor(Math.random() * 64)))));
+  return { ids, records: new Map(ids.map((id, i) => [id, { generation: i, touchedAt: 0 }])) };
+}
+
+/** ns per token touched at random: pick an id, find its record, read one field and write another. */
+export function randomProbe(p: ProbeFixture, ops: number): number {
+  const n = p.ids.length;
+  let x = 0x9e3779b9;
+  let sum = 0;
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < ops; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    const record = p.records.get(p.ids[(x >>> 0) % n]!)!;
+    sum += record.generation;
+    record.touchedAt = i;
+  }
+  const ns = Number(process.hrtime.bigint() - start) / ops;
+  if (sum < 0) throw new Error("unreachable: keeps the reads");
+  return ns;
+}
