@@ -305,7 +305,6 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     grpcEngine: grpcEngine.value as GrpcEngineChoice,
     dataDir: raw("dataDir").value,
     redisUrl: raw("redisUrl").value,
-    redisTimeoutMs: seconds("redisTimeout", 0.05, 600),
     defaultPool: {
       totalTokens: int("totalTokens", 0, maxTokens),
       leaseTtlMs: seconds("leaseTtl", 0.001, limits.maxLeaseTtlMs / 1000),
@@ -324,13 +323,16 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
   };
 }
 
-/** The Redis topology flags, checked together: a Cluster and Sentinel exclude each other. */
+/**
+ * The Redis flags, checked together: a Cluster and Sentinel exclude each other, and WAIT runs inside
+ * each call's Redis time, so it must end before that does.
+ */
 function redisSettings(
   raw: (key: Key) => { value: string; source: string },
   bool: (key: Key) => boolean,
   int: (key: Key, min: number, max: number) => number,
   seconds: (key: Key, min: number, max: number) => number,
-): { redisTopology: RedisTopology; redisReplicaAck: ReplicaAck } {
+): { redisTopology: RedisTopology; redisReplicaAck: ReplicaAck; redisTimeoutMs: number } {
   const url = raw("redisUrl").value;
   const cluster = bool("redisCluster") || /^rediss?\+cluster:\/\//.test(url);
   const sentinels = raw("redisSentinels");
@@ -343,10 +345,17 @@ function redisSettings(
     if (masterName.value.trim() === "") throw new ConfigError(`${masterName.source}: the primary's name must not be empty`);
     redisTopology = { kind: "sentinel", sentinels: list, masterName: masterName.value };
   }
-  return {
-    redisTopology,
-    redisReplicaAck: { minReplicas: int("redisMinReplicasAck", 0, 100), timeoutMs: seconds("redisAckTimeout", 0.001, 2) },
-  };
+  const redisTimeoutMs = seconds("redisTimeout", 0.05, 600);
+  const redisReplicaAck = { minReplicas: int("redisMinReplicasAck", 0, 100), timeoutMs: seconds("redisAckTimeout", 0.001, 2) };
+  if (redisReplicaAck.minReplicas > 0 && redisReplicaAck.timeoutMs >= redisTimeoutMs) {
+    const ack = raw("redisAckTimeout").source;
+    const timeout = raw("redisTimeout").source;
+    throw new ConfigError(
+      `${ack} (${redisReplicaAck.timeoutMs / 1000} s) must be shorter than ${timeout} (${redisTimeoutMs / 1000} s): ` +
+        "WAIT runs inside each call's time on Redis, so every acknowledged call would answer UNAVAILABLE",
+    );
+  }
+  return { redisTopology, redisReplicaAck, redisTimeoutMs };
 }
 
 /** Each entry an origin exactly as a browser sends it (scheme://host[:port], no path), or "*". */

@@ -18,6 +18,16 @@ describe("Redis topology configuration", () => {
     expect(c.redisReplicaAck).toEqual({ minReplicas: 0, timeoutMs: 1000 });
   });
 
+  it("refuses a replica-ack timeout that the Redis call timeout would cut off", () => {
+    expect(() => config(["--redis-min-replicas-ack", "1", "--redis-timeout", "1", "--redis-ack-timeout", "1"])).toThrow(
+      /--redis-ack-timeout \(1 s\) must be shorter than --redis-timeout \(1 s\)/,
+    );
+    expect(() => config(["--redis-min-replicas-ack", "1"], { REDIS_TIMEOUT: "0.5" })).toThrow(/must be shorter than REDIS_TIMEOUT \(0.5 s\)/);
+    // Without acknowledgements the ack timeout is unused, and a shorter one passes.
+    expect(config(["--redis-timeout", "0.5"]).redisTimeoutMs).toBe(500);
+    expect(config(["--redis-min-replicas-ack", "1", "--redis-timeout", "3", "--redis-ack-timeout", "2"]).redisReplicaAck).toEqual({ minReplicas: 1, timeoutMs: 2000 });
+  });
+
   it("turns on Cluster by switch, environment or a redis+cluster:// URL", () => {
     expect(config(["--redis-cluster"]).redisTopology).toEqual({ kind: "cluster" });
     expect(config([], { REDIS_CLUSTER: "1" }).redisTopology).toEqual({ kind: "cluster" });
