@@ -43,6 +43,7 @@ import {
   type ListPoolsResponse,
   type ReleaseTokenRequest,
   type ReleaseTokenResponse,
+  type Token,
   type WatchLeasesRequest,
 } from "../../gen/es/tokenpool/v1/token_service_pb.js";
 import type { Limits } from "../config/limits.js";
@@ -122,6 +123,23 @@ export function createTokenService(deps: TokenServiceDeps): TokenServiceApi {
     if (check === undefined || check.matchesHeaders(call.header)) return undefined;
     deps.onAuthFailure?.({ route: routes.get(method) as string, presented: presentedCredential(call.header), peer: call.peer });
     return { code: "UNAUTHENTICATED" };
+  };
+
+  /** CordonToken and UncordonToken differ only in the flag they set. */
+  const setCordoned = async (
+    method: "cordonToken" | "uncordonToken",
+    req: { readonly pool: string; readonly token: string },
+    call: CallContext,
+    cordoned: boolean,
+  ): Promise<Result<Token, ServiceError>> => {
+    const denied = refused(method, call);
+    if (denied) return err(denied);
+    const pool = stringField("pool", req.pool, limits, true);
+    if (!pool.ok) return pool;
+    const token = stringField("token", req.token, limits, true);
+    if (!token.ok) return token;
+    const info = await store.setCordoned(pool.value, token.value, cordoned);
+    return info.ok ? ok(listedTokenMessage(info.value)) : info;
   };
 
   return {
@@ -356,25 +374,13 @@ export function createTokenService(deps: TokenServiceDeps): TokenServiceApi {
     },
 
     async cordonToken(req, call) {
-      const denied = refused("cordonToken", call);
-      if (denied) return err(denied);
-      const pool = stringField("pool", req.pool, limits, true);
-      if (!pool.ok) return pool;
-      const token = stringField("token", req.token, limits, true);
-      if (!token.ok) return token;
-      const info = await store.setCordoned(pool.value, token.value, true);
-      return info.ok ? ok({ $typeName: "tokenpool.v1.CordonTokenResponse", token: listedTokenMessage(info.value) }) : info;
+      const token = await setCordoned("cordonToken", req, call, true);
+      return token.ok ? ok({ $typeName: "tokenpool.v1.CordonTokenResponse", token: token.value }) : token;
     },
 
     async uncordonToken(req, call) {
-      const denied = refused("uncordonToken", call);
-      if (denied) return err(denied);
-      const pool = stringField("pool", req.pool, limits, true);
-      if (!pool.ok) return pool;
-      const token = stringField("token", req.token, limits, true);
-      if (!token.ok) return token;
-      const info = await store.setCordoned(pool.value, token.value, false);
-      return info.ok ? ok({ $typeName: "tokenpool.v1.UncordonTokenResponse", token: listedTokenMessage(info.value) }) : info;
+      const token = await setCordoned("uncordonToken", req, call, false);
+      return token.ok ? ok({ $typeName: "tokenpool.v1.UncordonTokenResponse", token: token.value }) : token;
     },
 
     async watchLeases(req, call) {
