@@ -1,7 +1,9 @@
 // Redis store benchmark (`npm run bench:redis`): AssignToken+ReleaseToken pairs per second through 1 and
 // 3 tokenpool replicas on one local Redis, next to the raw rate of the same Lua scripts called with
 // EVALSHA from one pipelined client at the same concurrency, in the same run, on the same Redis. A
-// memory-store replica under the same load shows the transport's own ceiling. Table, then one JSON line.
+// memory-store replica under the same load shows the transport's own ceiling. The replica rows run
+// twice: through the generated Connect client (binary, HTTP/2) and through a thin native-gRPC client
+// (bench/load/pair-driver.ts, hand-framed, served by the grpc-js engine). Table, then one JSON line.
 
 import { cpus } from "node:os";
 import { Redis } from "ioredis";
@@ -11,7 +13,8 @@ import { ASSIGN, CREATE_POOL, RELEASE } from "../../src/store/redis/lua/pool-scr
 import { LuaScript } from "../../src/store/redis/lua-script.js";
 import { RedisStore } from "../../src/store/redis/redis-store.js";
 import { startRedisServer, type RedisServer } from "../../test/harness/redis-server.js";
-import { startReplica, replicaClient, type Replica, type TokenClient } from "../../test/harness/replica-process.js";
+import { REPLICA_PASSWORD, startReplica, replicaClient, type Replica, type TokenClient } from "../../test/harness/replica-process.js";
+import { drivePairs } from "../load/pair-driver.js";
 import { measure } from "./measure.js";
 
 const CONCURRENCY = 64;
@@ -33,9 +36,12 @@ async function rawLua(redis: RedisServer): Promise<number> {
   const keys = poolKeys("raw");
   const ids = Array.from({ length: TOKENS }, (_, i) => `raw-${i}`);
   // The same pool settings as the other rows: 60 s leases, the default 300 s idle TTL.
-  await create.json(client, keys, [RING, 60_000, 300_000, TOKENS, "bench", TOKENS, ...ids]);
+  // ARGV as RedisStore sends them: lease TTL, idle TTL, max tokens, incarnation, owner quota (0 = none), count, ids.
+  const created = await create.json(client, keys, [RING, 60_000, 300_000, TOKENS, "bench", 0, TOKENS, ...ids]);
+  if (created.err !== undefined) throw new Error(`create_pool: ${String(created.err)}`);
   const rate = await measure(WINDOW, async (w) => {
-    const a = await assign.json(client, keys, [RING, `w${w}`, 0, "", 0, "0"]);
+    // The arguments RedisStore sends: owner, lease TTL, request id, wait, invalid, recyclable, replica, claim, liveness ms.
+    const a = await assign.json(client, keys, [RING, `w${w}`, 0, "", 0, "0", "0", "raw-bench", "", 3000]);
     const lease = a.lease as { k: string; g: number };
     const r = await release.json(client, keys, [RING, lease.k, lease.g, "0", ""]);
     if (r.err !== undefined) throw new Error(String(r.err));
@@ -69,6 +75,26 @@ async function throughReplicas(replicas: readonly Replica[], pool: string): Prom
   });
 }
 
+/**
+ * The same pairs over native gRPC from the thin client, about CONCURRENCY streams in all spread over
+ * the replicas; a warm-up run first, then the measured one (pair-driver has no window of its own).
+ */
+async function grpcThroughReplicas(replicas: readonly Replica[], pool: string): Promise<number> {
+  await replicaClient(replicas[0]!.url).createPool({ name: pool, leaseTtl: { seconds: 60n }, maxTokens: TOKENS, initialTokens: TOKENS });
+  const streams = Math.max(1, Math.round(CONCURRENCY / (replicas.length * SESSIONS_PER_REPLICA)));
+  const run = (seconds: number) =>
+    Promise.all(
+      replicas.map((r, i) =>
+        drivePairs({ url: r.url, protocol: "grpc", password: REPLICA_PASSWORD, pool, owner: `g${i}`, connections: SESSIONS_PER_REPLICA, streams, seconds }),
+      ),
+    );
+  await run(WARMUP_MS / 1000);
+  const results = await run(MEASURE_MS / 1000);
+  const failed = results.find((r) => r.errors > 0);
+  if (failed) log(`  ${failed.errors} errors, first: ${failed.firstError}`);
+  return Math.round(results.reduce((sum, r) => sum + r.pairs / r.seconds, 0));
+}
+
 async function withReplicas<T>(n: number, redisUrl: string, extra: readonly string[], run: (r: Replica[]) => Promise<T>): Promise<T> {
   const replicas = await Promise.all(Array.from({ length: n }, () => startReplica(redisUrl, extra)));
   try {
@@ -91,6 +117,10 @@ try {
   const redis1 = await withReplicas(1, redis.url, [], (r) => throughReplicas(r, "bench-1"));
   log("redis store, 3 replicas…");
   const redis3 = await withReplicas(3, redis.url, [], (r) => throughReplicas(r, "bench-3"));
+  log("native gRPC (grpc-js engine, thin client): memory store, redis 1 and 3 replicas…");
+  const grpcMemory1 = await withReplicas(1, redis.url, ["--store", "memory"], (r) => grpcThroughReplicas(r, "grpc-mem"));
+  const grpcRedis1 = await withReplicas(1, redis.url, [], (r) => grpcThroughReplicas(r, "grpc-1"));
+  const grpcRedis3 = await withReplicas(3, redis.url, [], (r) => grpcThroughReplicas(r, "grpc-3"));
 
   const pct = (x: number): string => `${((100 * x) / raw).toFixed(1)} %`;
   const rows: [string, string, number, string][] = [
@@ -99,11 +129,15 @@ try {
     ["memory store (no Redis)", "1", memory1, pct(memory1)],
     ["redis store", "1", redis1, pct(redis1)],
     ["redis store", "3", redis3, pct(redis3)],
+    ["memory store, native gRPC", "1", grpcMemory1, pct(grpcMemory1)],
+    ["redis store, native gRPC", "1", grpcRedis1, pct(grpcRedis1)],
+    ["redis store, native gRPC", "3", grpcRedis3, pct(grpcRedis3)],
   ];
   console.log(`${"what".padEnd(30)} ${"replicas".padStart(8)} ${"pairs/s".padStart(9)} ${"vs raw Lua".padStart(11)}`);
   for (const [what, n, rate, vs] of rows) console.log(`${what.padEnd(30)} ${n.padStart(8)} ${String(rate).padStart(9)} ${vs.padStart(11)}`);
   console.log(
-    `(pair = AssignToken + ReleaseToken; ${CONCURRENCY} concurrent callers over Connect binary/HTTP/2, ` +
+    `(pair = AssignToken + ReleaseToken; ${CONCURRENCY} concurrent callers over Connect binary/HTTP/2 (generated client) ` +
+      `or native gRPC (thin client, grpc-js engine), ` +
       `${SESSIONS_PER_REPLICA} sessions per replica; load generator, replicas and Redis share ${cpus().length} CPUs: ${cpus()[0]?.model ?? "?"})`,
   );
   const result = {
@@ -112,6 +146,11 @@ try {
     memory_1_replica_pairs_per_s: memory1,
     redis_1_replica_pairs_per_s: redis1,
     redis_3_replicas_pairs_per_s: redis3,
+    grpc_memory_1_replica_pairs_per_s: grpcMemory1,
+    grpc_redis_1_replica_pairs_per_s: grpcRedis1,
+    grpc_redis_3_replicas_pairs_per_s: grpcRedis3,
+    grpc_redis_1_vs_raw: Math.round((1000 * grpcRedis1) / raw) / 1000,
+    grpc_redis_3_vs_raw: Math.round((1000 * grpcRedis3) / raw) / 1000,
     redis_1_vs_raw: Math.round((1000 * redis1) / raw) / 1000,
     redis_3_vs_raw: Math.round((1000 * redis3) / raw) / 1000,
     redis_1_vs_memory_1: Math.round((1000 * redis1) / memory1) / 1000,
