@@ -8,14 +8,12 @@
 import { cpus } from "node:os";
 import { Redis } from "ioredis";
 import { createLogger } from "../../src/runtime/logger.js";
-import { poolKeys } from "../../src/store/redis/keys.js";
-import { ASSIGN, CREATE_POOL, RELEASE } from "../../src/store/redis/lua/pool-scripts.js";
-import { LuaScript } from "../../src/store/redis/lua-script.js";
 import { RedisStore } from "../../src/store/redis/redis-store.js";
 import { startRedisServer, type RedisServer } from "../../test/harness/redis-server.js";
 import { REPLICA_PASSWORD, startReplica, replicaClient, type Replica, type TokenClient } from "../../test/harness/replica-process.js";
 import { drivePairs } from "../load/pair-driver.js";
 import { measure } from "./measure.js";
+import { rawLuaPool } from "./raw-lua.js";
 
 const CONCURRENCY = 64;
 const WARMUP_MS = 4000; // three fresh replicas each see a third of the calls: give their JIT time
@@ -30,22 +28,8 @@ const WINDOW = { concurrency: CONCURRENCY, warmupMs: WARMUP_MS, measureMs: MEASU
 
 async function rawLua(redis: RedisServer): Promise<number> {
   const client = new Redis(redis.url, { enableAutoPipelining: true });
-  const create = new LuaScript("create_pool", CREATE_POOL);
-  const assign = new LuaScript("assign", ASSIGN);
-  const release = new LuaScript("release", RELEASE);
-  const keys = poolKeys("raw");
-  const ids = Array.from({ length: TOKENS }, (_, i) => `raw-${i}`);
-  // The same pool settings as the other rows: 60 s leases, the default 300 s idle TTL.
-  // ARGV as RedisStore sends them: lease TTL, idle TTL, max tokens, incarnation, owner quota (0 = none), count, ids.
-  const created = await create.json(client, keys, [RING, 60_000, 300_000, TOKENS, "bench", 0, TOKENS, ...ids]);
-  if (created.err !== undefined) throw new Error(`create_pool: ${String(created.err)}`);
-  const rate = await measure(WINDOW, async (w) => {
-    // The arguments RedisStore sends: owner, lease TTL, request id, wait, invalid, recyclable, replica, claim, liveness ms.
-    const a = await assign.json(client, keys, [RING, `w${w}`, 0, "", 0, "0", "0", "raw-bench", "", 3000]);
-    const lease = a.lease as { k: string; g: number };
-    const r = await release.json(client, keys, [RING, lease.k, lease.g, "0", ""]);
-    if (r.err !== undefined) throw new Error(String(r.err));
-  });
+  const pool = await rawLuaPool(client, "raw", TOKENS, RING);
+  const rate = await measure(WINDOW, (w) => pool.pair(`w${w}`));
   client.disconnect();
   return rate;
 }
