@@ -113,8 +113,9 @@ const OPTIONS = {
     flag: "redis-ack-timeout",
     env: ["REDIS_ACK_TIMEOUT"],
     default: "1",
-    // At most 2 s: WAIT holds the connection, and commands queued behind it have a 3 s timeout.
-    help: "seconds WAIT gives the replicas to confirm a change (with --redis-min-replicas-ack), at most 2",
+    // At most 2 s: WAIT holds the connection, and the commands queued behind it are bounded by
+    // --redis-timeout (3 s by default), which must be longer (checked in redisSettings).
+    help: "seconds WAIT gives the replicas to confirm a change (with --redis-min-replicas-ack), at most 2 and less than --redis-timeout",
   },
   redisTimeout: {
     flag: "redis-timeout",
