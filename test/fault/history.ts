@@ -30,6 +30,8 @@ export interface Complete {
   readonly t: number;
   /** "ok" or the ErrorInfo reason; "transport:<code>" when the call failed without one. */
   readonly outcome: string;
+  /** A failed call's message (for reading a run, not for the checker). */
+  readonly message?: string;
   readonly lease?: { readonly token: string; readonly generation: number; readonly expireMs: number };
 }
 
@@ -48,10 +50,30 @@ export interface EventRecord {
 export interface FaultRecord {
   readonly k: "fault";
   readonly t: number;
-  readonly what: "replica-kill" | "replica-start" | "redis-stop" | "redis-cont" | "redis-kill" | "redis-start";
+  readonly what:
+    | "replica-kill"
+    | "replica-start"
+    | "redis-stop"
+    | "redis-cont"
+    | "redis-kill"
+    | "redis-start"
+    | "master-kill"
+    | "master-start"
+    | "master-stop"
+    | "master-cont"
+    | "failover"
+    | "slot-move"
+    | "slot-moved";
   readonly replica?: number;
   /** replica-kill: blocked assigns it had in flight. */
   readonly queued?: number;
+  /** The Redis node concerned (the primary killed or stopped, the one promoted, a slot's new master). */
+  readonly port?: number;
+  readonly slot?: number;
+  /** slot-moved: keys migrated. */
+  readonly keys?: number;
+  /** failover / redis-start / slot-moved: ms since the fault began. */
+  readonly ms?: number;
 }
 
 export interface StartRecord {

@@ -1,21 +1,24 @@
-// A fault run: three tokenpool replicas (child processes) on one durable redis-server, workers that
-// assign (waiting or not), keep alive and release with idempotent retries, a resumable watcher, and
-// injected faults — replica kill -9 while it has queued waiters, redis-server SIGSTOP/SIGCONT, redis
-// kill -9 + restart from its AOF. Everything is recorded in a history (history.ts) for check.ts.
+// A fault run: three tokenpool replicas (child processes) on a Redis topology (topology.ts: one durable
+// redis-server, Sentinel, or Cluster), workers that assign (waiting or not), keep alive and release with
+// idempotent retries, a resumable watcher, and injected faults — replica kill -9 while it has queued
+// waiters, and the topology's own (SIGSTOP, kill -9, failover, slot migration). Everything is recorded
+// in a history (history.ts) for check.ts.
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { ErrorInfoSchema } from "../../gen/es/google/rpc/error_details_pb.js";
 import { LeaseEventType } from "../../gen/es/tokenpool/v1/token_service_pb.js";
-import { startRedisServer } from "../harness/redis-server.js";
 import { replicaClient, startReplica, type Replica, type TokenClient } from "../harness/replica-process.js";
 import { sleep } from "../harness/sleep.js";
 import { HistoryWriter, type Op } from "./history.js";
+import { startFaultTopology, type Fault, type TopologyKind } from "./topology.js";
 
-export type Fault = "replica-kill" | "redis-stop" | "redis-kill";
+export type { Fault, TopologyKind };
 
 export interface FaultRunOptions {
   readonly historyPath: string;
+  /** Where Redis runs; "single" (one durable redis-server) by default. */
+  readonly topology?: TopologyKind;
   /** How long the workload runs. */
   readonly seconds: number;
   /** Faults in order, one every `faultEveryMs` from the first at `faultEveryMs`; repeated to fill the run. */
@@ -49,9 +52,9 @@ function outcomeOf(e: unknown): string {
 export async function runFaultWorkload(o: FaultRunOptions): Promise<void> {
   const log = o.log ?? (() => undefined);
   const redisTimeoutMs = (o.redisTimeoutS ?? 1) * 1000;
-  const flags = ["--redis-timeout", String(o.redisTimeoutS ?? 1)];
   const history = new HistoryWriter(o.historyPath);
-  const redis = await startRedisServer({ durable: true });
+  const redis = await startFaultTopology(o.topology ?? "single", { stopMs: o.stopMs ?? 3000, pool: POOL });
+  const flags = ["--redis-timeout", String(o.redisTimeoutS ?? 1), ...redis.flags];
   const slots: Slot[] = [];
   try {
     const started = await Promise.all(Array.from({ length: REPLICAS }, () => startReplica(redis.url, flags)));
@@ -93,7 +96,7 @@ export async function runFaultWorkload(o: FaultRunOptions): Promise<void> {
         return { outcome: "ok", value };
       } catch (e) {
         const outcome = outcomeOf(e);
-        history.write({ k: "complete", id, t: Date.now(), outcome });
+        history.write({ k: "complete", id, t: Date.now(), outcome, message: (e instanceof ConnectError ? e.rawMessage : String(e)).slice(0, 200) });
         return { outcome };
       } finally {
         if (extra.waitMs) s.waiting--;
@@ -196,20 +199,8 @@ export async function runFaultWorkload(o: FaultRunOptions): Promise<void> {
           },
           (e: unknown) => log(`replica ${victim} did not restart: ${String(e)}`),
         );
-      } else if (fault === "redis-stop") {
-        history.write({ k: "fault", t: Date.now(), what: "redis-stop" });
-        log(`fault: SIGSTOP redis-server for ${o.stopMs ?? 3000} ms`);
-        redis.pause();
-        await sleep(o.stopMs ?? 3000);
-        redis.resume();
-        history.write({ k: "fault", t: Date.now(), what: "redis-cont" });
       } else {
-        history.write({ k: "fault", t: Date.now(), what: "redis-kill" });
-        log("fault: kill -9 redis-server, restart from its AOF");
-        await redis.crash();
-        await sleep(500);
-        await redis.start();
-        history.write({ k: "fault", t: Date.now(), what: "redis-start" });
+        await redis.inject(fault, (what, extra) => history.write({ k: "fault", t: Date.now(), what, ...extra }), log);
       }
     };
 

@@ -15,8 +15,15 @@ export interface RedisNode {
   admin(): Redis;
   /** SIGKILL, as a crash would. */
   crash(): Promise<void>;
-  /** Starts it again on the same port and directory (its config file may have been rewritten). */
-  start(): Promise<void>;
+  /**
+   * Starts it again on the same port and directory (its config file may have been rewritten), with
+   * `extra` arguments for this start only (e.g. `--replicaof` the current primary).
+   */
+  start(extra?: readonly string[]): Promise<void>;
+  /** SIGSTOP: it stops answering while its sockets stay open, as a frozen VM does. */
+  pause(): void;
+  /** SIGCONT after pause(). */
+  resume(): void;
   readonly running: boolean;
   stop(): Promise<void>;
 }
@@ -35,7 +42,7 @@ export async function startRedisNode(
   let port = 0;
   let child: Child | undefined;
   let clients: Redis[] = [];
-  const launch = async (): Promise<Child> => {
+  const launch = async (extra: readonly string[] = []): Promise<Child> => {
     const conf = `${dir}/node.conf`;
     if (!existsSync(conf)) writeFileSync(conf, options.config ?? "");
     const c = startChild(REDIS_BIN, [
@@ -48,6 +55,7 @@ export async function startRedisNode(
       "--daemonize", "no",
       ...(sentinel ? [] : ["--save", "", "--appendonly", "no"]),
       ...args(port, dir),
+      ...extra,
     ]);
     await waitForLine(c, /Ready to accept connections|Sentinel ID is/, 10_000, `redis-server on port ${port}`);
     return c;
@@ -84,13 +92,20 @@ export async function startRedisNode(
       c.process.kill("SIGKILL");
       await c.exited;
     },
-    async start() {
-      if (!child) child = await launch();
+    async start(extra) {
+      if (!child) child = await launch(extra);
+    },
+    pause() {
+      child?.process.kill("SIGSTOP");
+    },
+    resume() {
+      child?.process.kill("SIGCONT");
     },
     async stop() {
       closeClients();
       const c = child;
       child = undefined;
+      c?.process.kill("SIGCONT"); // a paused node cannot stop gracefully
       await c?.stop(2000);
       rmSync(dir, { recursive: true, force: true });
     },

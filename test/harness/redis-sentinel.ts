@@ -59,9 +59,11 @@ export async function startSentinelSet(options: SentinelSetOptions = {}): Promis
     }
   };
   try {
-    nodes.push(await startRedisNode(() => []));
+    // A full sync starts at once (Redis waits 5 s by default to serve several replicas with one transfer).
+    const data = ["--repl-diskless-sync-delay", "0"];
+    nodes.push(await startRedisNode(() => data));
     const primary = nodes[0]!.port;
-    for (let i = 0; i < replicas; i++) nodes.push(await startRedisNode(() => ["--replicaof", "127.0.0.1", String(primary)]));
+    for (let i = 0; i < replicas; i++) nodes.push(await startRedisNode(() => [...data, "--replicaof", "127.0.0.1", String(primary)]));
     await waitForReplicas(primary, replicas, 10_000);
     const downAfter = options.downAfterMs ?? 1000;
     const config = [
