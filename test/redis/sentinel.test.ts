@@ -5,6 +5,7 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LeaseEventType } from "../../gen/es/tokenpool/v1/token_service_pb.js";
 import { reasonOf } from "../harness/replica-process.js";
 import { startSentinelSet, type SentinelSet } from "../harness/redis-sentinel.js";
 import { startTestServer, TEST_PASSWORD, type TestServer } from "../harness/server.js";
@@ -99,6 +100,45 @@ describe("redis store through Sentinel, primary + 1 replica", () => {
     expect(calls("wait")).toBeGreaterThan(0);
     expect(calls("wait")).toBeLessThan(calls("evalsha"));
   }, 30_000);
+
+  it("delivers to watchers only events the replica confirmed: one the primary made alone waits until the replica has it", async () => {
+    const c = await serve(1);
+    const POOL = "confirmed";
+    await c.createPool({ name: POOL, initialTokens: 1, leaseTtl: duration(30_000) });
+    const startSeq = (await c.getPool({ name: POOL })).pool!.sequence;
+    const types: string[] = [];
+    const watchAbort = new AbortController();
+    const watching = (async () => {
+      try {
+        for await (const msg of c.watchLeases({ pool: POOL, afterSequence: startSeq }, { signal: watchAbort.signal })) {
+          if (msg.kind.case === "event") types.push(LeaseEventType[msg.kind.value.type]);
+        }
+      } catch {
+        // aborted at the end
+      }
+    })();
+    const { lease } = await c.assignToken({ pool: POOL, owner: "a" });
+    for (let i = 0; i < 100 && types.length < 1; i++) await sleep(20);
+    expect(types).toEqual(["ASSIGNED"]);
+
+    const primaryPortNow = await set.masterPort();
+    const replica = set.nodes.find((n) => n.port !== primaryPortNow)!;
+    await replica.crash();
+    const release = await c.releaseToken({ pool: POOL, token: lease!.token, generation: lease!.generation }).then(
+      () => "ok",
+      (e: unknown) => message(e),
+    );
+    expect(release).toMatch(/only 0 of the 1 required/); // made on the primary alone
+    await sleep(1000);
+    // A failover now would undo the release: a watcher told of it would see its sequence reused.
+    expect(types).toEqual(["ASSIGNED"]);
+    await replica.start();
+    await set.waitForReplicas(primaryPortNow, 1, 15_000);
+    for (let i = 0; i < 250 && types.length < 2; i++) await sleep(20);
+    expect(types).toEqual(["ASSIGNED", "RELEASED"]);
+    watchAbort.abort();
+    await watching;
+  }, 60_000);
 
   it("follows a kill -9 failover under load: with 1 replica ack, no double holder, no lost acknowledgement, no sequence reused", async () => {
     const clients = [await serve(1, 0.5), await serve(1, 0.5)];

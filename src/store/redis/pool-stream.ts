@@ -3,11 +3,15 @@
 // so a replay or a late joiner is filled from XRANGE without holding up the others) and to this
 // replica's blocked assigns.
 // The stream is durable in Redis, so a Redis outage only pauses the loop; it resumes where it stopped.
+// With --redis-min-replicas-ack, events reach watchers only once that many replicas have them.
 
+import { Cluster, type Redis } from "ioredis";
+import type { ReplicaAck } from "../../config/redis-topology.js";
 import type { Lease, LeaseEvent } from "../../core/types.js";
 import type { WatchEnd } from "../../runtime/event-hub.js";
 import type { Logger } from "../../runtime/logger.js";
 import { createBlockingClient, type ConnectionOptions, type RedisClient } from "./connection.js";
+import { within } from "./deadline.js";
 import { streamEntryOf, type StreamEntry } from "./lua-replies.js";
 
 /** This replica's side of a blocked assign, told how it ended when the stream says so. */
@@ -49,6 +53,8 @@ export interface PoolStreamDeps {
   readonly bufferLimit: number;
   readonly onIdle: (stream: PoolStream) => void;
   readonly log: Logger;
+  /** --redis-min-replicas-ack: deliver only events that many replicas have (one server / Sentinel). */
+  readonly replicaAck?: ReplicaAck;
 }
 
 const BLOCK_MS = 2000;
@@ -56,11 +62,28 @@ const READ_COUNT = 1000;
 
 const seqOf = (id: string): number => Number(id.slice(0, id.indexOf("-")));
 
+/**
+ * True once `minReplicas` replicas have everything this connection's node had when it answered the
+ * read just before: WAIT counts replicas that acknowledged the connection's last write, so a PUBLISH (a
+ * write that changes no key, to a channel nobody listens on) first puts every earlier write of every
+ * client, the events just read among them, before that point of the replication stream. Without it an
+ * event read from a primary that dies (or is frozen and demoted) before its replica got it reaches the
+ * watcher and is then undone by the failover, and the promoted primary reuses its sequence number for a
+ * different event. A reply on another socket (reconnected, maybe to another primary) confirms nothing.
+ */
+async function confirmed(client: Redis, channel: string, ack: ReplicaAck, socket: unknown, limitMs: number): Promise<boolean> {
+  await within(client.publish(channel, ""), limitMs);
+  const acks = Number(await within(client.call("WAIT", ack.minReplicas, ack.timeoutMs), limitMs + ack.timeoutMs));
+  return acks >= ack.minReplicas && client.stream === socket;
+}
+
 export class PoolStream {
   private readonly tails = new Set<Tail>();
   private readonly waiters = new Map<number, StreamWaiter>();
   private client: RedisClient | undefined;
   private stopped = false;
+  /** Reads not delivered because the replicas had not confirmed them (logged once per run of them). */
+  private unconfirmed = 0;
 
   constructor(
     private readonly deps: PoolStreamDeps,
@@ -130,6 +153,7 @@ export class PoolStream {
     while (!this.stopped) {
       try {
         if (client.status === "wait" || client.status === "end") await client.connect();
+        const socket = client instanceof Cluster ? undefined : client.stream;
         const reply = await client.xread("COUNT", READ_COUNT, "BLOCK", BLOCK_MS, "STREAMS", deps.streamKey, `${this.cursor}-0`);
         if (failures > 0) {
           failures = 0;
@@ -141,6 +165,13 @@ export class PoolStream {
           if (await this.poolReplaced()) return;
           continue;
         }
+        if (!(await this.durable(client, socket))) {
+          // Not on enough replicas yet: read the same entries again (from whichever primary is current).
+          if (this.unconfirmed++ === 0) deps.log.warn({ pool: deps.pool }, "events read but not confirmed by the replicas; holding them back");
+          await new Promise((r) => setTimeout(r, 50));
+          continue;
+        }
+        this.unconfirmed = 0;
         for (const [id, fields] of entries) {
           if (this.stopped) return;
           const seq = seqOf(id);
@@ -156,6 +187,17 @@ export class PoolStream {
         await new Promise((r) => setTimeout(r, Math.min(100 * failures, 1000)));
       }
     }
+  }
+
+  /**
+   * Whether what `client` just read may be delivered: always without --redis-min-replicas-ack, else once
+   * the replicas confirmed it. On a Cluster a keyless PUBLISH and WAIT would not reach the pool's master
+   * by themselves: events are delivered as read there (docs/SCALING.md).
+   */
+  private async durable(client: RedisClient, socket: unknown): Promise<boolean> {
+    const ack = this.deps.replicaAck;
+    if (!ack || ack.minReplicas <= 0 || client instanceof Cluster) return true;
+    return confirmed(client, `${this.deps.streamKey}:confirm`, ack, socket, this.deps.connection.commandTimeoutMs);
   }
 
   /** True (and everything ended) when the pool was deleted, possibly recreated, behind our back. */
@@ -223,7 +265,10 @@ export class PoolStream {
     while (tail.last < tail.fillTo && this.tails.has(tail)) {
       let entries: [string, string[]][];
       try {
-        entries = await deps.command.xrange(deps.streamKey, `${tail.last + 1}-0`, `${tail.fillTo}-0`, "COUNT", READ_COUNT);
+        const command = deps.command;
+        const socket = command instanceof Cluster ? undefined : command.stream;
+        entries = await command.xrange(deps.streamKey, `${tail.last + 1}-0`, `${tail.fillTo}-0`, "COUNT", READ_COUNT);
+        if (entries.length > 0 && !(await this.durable(command, socket))) throw new Error("replay not confirmed by the replicas");
       } catch {
         // Redis away: the watcher just waits; events stay in the stream.
         await new Promise((r) => setTimeout(r, Math.min(100 * ++failures, 1000)));

@@ -646,6 +646,7 @@ export class RedisStore implements Store {
         command: this.client,
         incarnation: async () => (await this.client.hget(keys[META_KEY]!, "created")) ?? undefined,
         bufferLimit: this.options.watchBuffer,
+        ...(this.options.replicaAck && { replicaAck: this.options.replicaAck }),
         onIdle: (s) => {
           if (this.streams.get(pool) === s) this.streams.delete(pool);
         },
