@@ -219,6 +219,41 @@ describe("redis store on a Redis Cluster with a replica per master, --redis-min-
     return tokenClient(s.url, TEST_PASSWORD, "connect");
   };
 
+  it("follows a pool's slot to its new master: calls during the move succeed or are refused (not applied), every call after it succeeds", async () => {
+    const c = await serve(1);
+    const POOL = "acked-moving";
+    await c.createPool({ name: POOL, initialTokens: 4, leaseTtl: duration(30_000) });
+    const slot = Number(await cluster.admin.cluster("KEYSLOT", poolKeys(POOL)[0]!));
+    const home = await cluster.ownerOf(slot);
+    const to = (await cluster.masterPorts()).find((p) => p !== home)!;
+    const cycle = async (owner: string): Promise<string> => {
+      try {
+        const { lease } = await c.assignToken({ pool: POOL, owner });
+        await c.releaseToken({ pool: POOL, token: lease!.token, generation: lease!.generation, owner });
+        return "ok";
+      } catch (e) {
+        return e instanceof ConnectError ? e.rawMessage : String(e);
+      }
+    };
+    let moving = true;
+    const during: string[] = [];
+    const load = (async () => {
+      for (let i = 0; moving; i++) during.push(await cycle(`d${i}`));
+    })();
+    // 60 ms between key batches: the calls meet ASK (moved keys) and TRYAGAIN (keys split).
+    await cluster.moveSlot(slot, to, 60);
+    moving = false;
+    await load;
+    expect(await cluster.ownerOf(slot)).toBe(to);
+    // The replica's slot map still names the old master: the first call is redirected and must follow.
+    // (ioredis did not follow it for a script + WAIT pipeline: every call failed until its 5 s slot refresh.)
+    const after: string[] = [];
+    for (let i = 0; i < 20; i++) after.push(await cycle(`a${i}`));
+    expect(after).toEqual(Array.from({ length: 20 }, () => "ok"));
+    expect(during.filter((m) => m !== "ok" && !/not applied/.test(m))).toEqual([]);
+    expect(during.length).toBeGreaterThan(0);
+  }, 60_000);
+
   it("waits for each pool's own master's replica (WAIT on the node that ran the script), and says so when there are too few", async () => {
     const acked = await serve(1);
     const greedy = await serve(2);

@@ -78,39 +78,73 @@ export class ReplicaAcks {
   }
 }
 
+/** Redirections a script + WAIT pipeline follows, as ioredis's own maxRedirections for single commands. */
+const MAX_REDIRECTIONS = 16;
+/** Pause before resending a pipeline refused with TRYAGAIN (a slot's keys split mid-migration). */
+const TRYAGAIN_DELAY_MS = 50;
+
 /**
- * Runs `script` then `WAIT minReplicas timeout` in one pipeline; returns the script's JSON reply once
- * enough replicas have it, throws ReplicaAckError when they did not confirm in time.
+ * Runs `script` then `WAIT minReplicas timeout` in one pipeline on the slot's master; returns the
+ * script's JSON reply once enough replicas have it, throws ReplicaAckError when they did not confirm in
+ * time.
+ *
+ * ioredis does not follow MOVED / ASK / TRYAGAIN for this pipeline: it resends a redirected pipeline
+ * only when every command that did not fail is read-only, and WAIT (answered by the old node) is not.
+ * It then neither updates its slot map nor refreshes it, so after a pool's slot moved every call of that
+ * pool kept going to the old master and answered UNAVAILABLE until the periodic slot refresh (5 s). So
+ * the redirections are followed here: a refused script ran nowhere, so resending it is safe, and the
+ * pipeline goes straight to the node the refusal names (ASKING first for ASK), on that node's own
+ * connection, so its WAIT covers the write there.
  */
 async function runAcked(
-  client: RedisClient,
+  cluster: Cluster,
   script: LuaScript,
   keys: readonly string[],
   args: readonly (string | number)[],
   ack: ReplicaAck,
 ): Promise<Record<string, unknown>> {
   const params = [...keys, ...args.map(String)];
-  const once = async (useSha: boolean): Promise<[unknown, number]> => {
-    const p = client.pipeline();
+  let target: Cluster | Redis = cluster;
+  let asking = false;
+  let useSha = true;
+  for (let hop = 0; ; hop++) {
+    const p = target.pipeline();
+    if (asking) p.asking();
     if (useSha) p.evalsha(script.sha, keys.length, params); // one flat array: GenerateTokens may pass 100k ids
     else p.eval(script.source, keys.length, params);
     p.call("WAIT", ack.minReplicas, ack.timeoutMs);
     const results = await p.exec();
-    if (!results || results.length !== 2) throw new Error(`script ${script.name}: pipeline returned no results`);
-    const [[scriptError, reply], [waitError, acks]] = results as [[Error | null, unknown], [Error | null, unknown]];
-    if (scriptError) throw scriptError;
+    const expected = asking ? 3 : 2;
+    if (!results || results.length !== expected) throw new Error(`script ${script.name}: pipeline returned no results`);
+    const [[scriptError, reply], [waitError, acks]] = results.slice(asking ? 1 : 0) as [[Error | null, unknown], [Error | null, unknown]];
+    if (scriptError) {
+      const refusal = /^(MOVED|ASK) \d+ (\S+):(\d+)/.exec(scriptError.message);
+      const retry = hop < MAX_REDIRECTIONS;
+      if (retry && scriptError.message.startsWith("NOSCRIPT") && useSha) {
+        useSha = false; // EVAL caches it for the next EVALSHA
+        continue;
+      }
+      if (retry && refusal) {
+        const [, kind, host, port] = refusal;
+        if (kind === "MOVED") cluster.refreshSlotsCache(); // later calls go to the new master directly
+        target = nodeAt(cluster, host!, Number(port)) ?? cluster;
+        asking = kind === "ASK" && target !== cluster;
+        continue;
+      }
+      if (retry && scriptError.message.startsWith("TRYAGAIN")) {
+        await new Promise((resolve) => setTimeout(resolve, TRYAGAIN_DELAY_MS));
+        continue;
+      }
+      throw scriptError;
+    }
     if (waitError) throw waitError;
-    return [reply, Number(acks)];
-  };
-  let outcome: [unknown, number];
-  try {
-    outcome = await once(true);
-  } catch (e) {
-    if (!(e instanceof Error) || !e.message.startsWith("NOSCRIPT")) throw e;
-    outcome = await once(false); // EVAL caches it for the next EVALSHA
+    if (typeof reply !== "string") throw new Error(`script ${script.name} replied with ${typeof reply}, not JSON`);
+    if (Number(acks) < ack.minReplicas) throw new ReplicaAckError(Number(acks), ack.minReplicas, ack.timeoutMs);
+    return JSON.parse(reply) as Record<string, unknown>;
   }
-  const [reply, acks] = outcome;
-  if (typeof reply !== "string") throw new Error(`script ${script.name} replied with ${typeof reply}, not JSON`);
-  if (acks < ack.minReplicas) throw new ReplicaAckError(acks, ack.minReplicas, ack.timeoutMs);
-  return JSON.parse(reply) as Record<string, unknown>;
+}
+
+/** The cluster's own connection to the master at host:port, if it has one. */
+function nodeAt(cluster: Cluster, host: string, port: number): Redis | undefined {
+  return cluster.nodes("master").find((n) => n.options.port === port && (n.options.host === host || n.options.host === undefined));
 }
