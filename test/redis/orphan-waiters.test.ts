@@ -86,4 +86,35 @@ describe("redis store × replica killed with queued waiters", () => {
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(lease).toMatchObject({ token, owner: "O", generation: holderGen + 1n });
   }, 30_000);
+
+  it("never serves a dead replica's gang (AssignTokens waiting): the gang queued behind it gets the tokens", async () => {
+    const pool = "gang-orphan";
+    const victim = await startReplica(redis.url);
+    replicas.push(victim);
+    await survivor.createPool({ name: pool, initialTokens: 2, leaseTtl: { seconds: 30n }, idleTtl: { seconds: 0n } });
+    const held = (await survivor.assignTokens({ pool, owner: "H", count: 2 })).leases;
+    expect(held).toHaveLength(2);
+    const dead = replicaClient(victim.url)
+      .assignTokens({ pool, owner: "O", count: 2, requestId: "O-gang", waitTimeout: { seconds: 30n } })
+      .then(
+        () => "OK",
+        (e: unknown) => reasonOf(e),
+      );
+    const waiters = async (): Promise<number> => (await survivor.getPool({ name: pool })).pool!.waiters;
+    for (let i = 0; i < 200 && (await waiters()) !== 1; i++) await sleep(20);
+    expect(await waiters()).toBe(1);
+    await victim.kill();
+    expect(await dead).not.toBe("OK");
+    // Queued behind the dead gang, on a live replica that keeps its own liveness lease renewed.
+    const behind = survivor.assignTokens({ pool, owner: "P", count: 2, waitTimeout: { seconds: 15n } });
+    for (let i = 0; i < 200 && (await waiters()) !== 2; i++) await sleep(20);
+    expect(await waiters()).toBe(2);
+    await sleep(LIVENESS_MS + 500);
+    for (const l of held) await survivor.releaseToken({ pool, token: l.token, generation: l.generation, owner: "H" });
+    const got = (await behind).leases;
+    expect(got.map((l) => l.owner)).toEqual(["P", "P"]);
+    expect(new Set(got.map((l) => l.token))).toEqual(new Set(held.map((l) => l.token)));
+    for (const l of got) expect((await survivor.getToken({ pool, token: l.token })).lease).toMatchObject({ owner: "P", generation: l.generation });
+    expect((await survivor.getPool({ name: pool })).pool).toMatchObject({ waiters: 0, held: 2, available: 0 });
+  }, 40_000);
 });

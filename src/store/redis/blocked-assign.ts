@@ -51,7 +51,8 @@ export class BlockedAssigns {
 
   constructor(private readonly deps: BlockedAssignsDeps) {}
 
-  private track(pool: string, delta: 1 | -1): void {
+  /** Counts a wait of this replica in `pool` (a gang's too): its liveness lease there is renewed while any runs. */
+  trackLiveness(pool: string, delta: 1 | -1): void {
     const n = (this.pools.get(pool) ?? 0) + delta;
     if (n > 0) this.pools.set(pool, n);
     else this.pools.delete(pool);
@@ -139,7 +140,7 @@ export class BlockedAssigns {
         clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
         this.waiting.delete(entry);
-        this.track(pool, -1);
+        this.trackLiveness(pool, -1);
         stream.removeWaiter(waiterId);
         return true;
       };
@@ -147,7 +148,7 @@ export class BlockedAssigns {
         if (detach()) resolve(answer);
       };
       this.waiting.add(entry);
-      this.track(pool, 1);
+      this.trackLiveness(pool, 1);
       const stream = this.deps.stream(pool, incarnation, registeredAt);
       stream.addWaiter(waiterId, waiter, registeredAt);
       timer = setTimeout(() => void settle("timeout"), waitMs);

@@ -1,7 +1,8 @@
 // A waiting AssignTokens on Redis: the gang sits in its pool's gang queue (GQ, in Redis for every
 // replica) until the pool grants all its tokens at once, its deadline passes, its caller cancels, or
 // the replica shuts down. Like blocked-assign.ts for single waiters, the grant is noticed on the pool's
-// event stream (the gang's ASSIGNED events carry its waiter id) and collected with SETTLE_GANG.
+// event stream (the gang's ASSIGNED events carry its waiter id) and collected with SETTLE_GANG. While it
+// waits, this replica renews its liveness lease in the pool: Redis drops a dead replica's gangs.
 
 import type { Lease, Result } from "../../core/types.js";
 import type { StoreError } from "../store.js";
@@ -23,6 +24,8 @@ export interface QueuedGang {
 export interface GangWaitDeps {
   /** Runs SETTLE_GANG for this waiter. */
   settle(pool: string, waiterId: number, mode: SettleMode): Promise<Json>;
+  /** Counts this wait in its pool, so the replica renews its liveness lease there (Redis serves only live gangs). */
+  liveness(pool: string, delta: 1 | -1): void;
   stream(pool: string, incarnation: string, from: number): PoolStream;
   readonly where: string;
 }
@@ -85,10 +88,12 @@ export class GangWaits {
         clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
         this.waiting.delete(entry);
+        this.deps.liveness(pool, -1);
         stream.removeWaiter(waiterId);
         resolve(answer);
       };
       this.waiting.add(entry);
+      this.deps.liveness(pool, 1);
       const stream = this.deps.stream(pool, incarnation, registeredAt);
       stream.addWaiter(waiterId, waiter, registeredAt);
       timer = setTimeout(() => void settle("timeout"), waitMs);

@@ -139,6 +139,7 @@ export class RedisStore implements Store {
     });
     this.gangWaits = new GangWaits({
       settle: (pool, waiterId, mode) => this.exec(scripts.settleGang, pool, [waiterId, mode]),
+      liveness: (pool, delta) => this.waits.trackLiveness(pool, delta),
       stream: (pool, incarnation, from) => this.stream(pool, incarnation, from),
       where: this.where,
     });
@@ -418,6 +419,8 @@ export class RedisStore implements Store {
         options.requestId ?? "",
         waitMs,
         invalid ? "1" : "0",
+        this.replicaId,
+        this.livenessMs,
       ]);
       if (reply.err === "INVALID_ARGUMENT" && invalid) return fail(invalid);
       if (reply.err !== undefined) return fail(this.coreError(reply, pool, "", owner));

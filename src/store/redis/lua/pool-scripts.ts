@@ -274,14 +274,20 @@ return cjson.encode({ ix = idle_of(token), lease = lease and lease_reply(token, 
 
 /**
  * ARGV: ring, owner, count, leaseTtl (0 = pool's), requestId ('' = none), waitMs (0 = fail when
- * short), invalid ('1' when owner or lease TTL broke a rule). A gang: all `count` or none; waiting
- * gangs queue FIFO in GQ (the rule in the prelude).
+ * short), invalid ('1' when owner or lease TTL broke a rule), replica id, liveness ms (as ASSIGN). A
+ * gang: all `count` or none; waiting gangs queue FIFO in GQ (the rule in the prelude), served only while
+ * their replica's liveness lease runs.
  */
 export const ASSIGN_MANY = script(`
 ${NOT_FOUND}
 if ARGV[7] == '1' then return cjson.encode({ err = 'INVALID_ARGUMENT' }) end
 expire_due(INLINE_EXPIRY)
 local owner, count, ttl, rid, wait = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+local replica, live_ms = ARGV[8], tonumber(ARGV[9])
+local function waiting(wid)
+  redis.call('HSET', LIVE, replica, int(NOW + live_ms))
+  return finish({ waiting = tonumber(wid), sequence = tonumber(redis.call('HGET', META, 'seq')), created = pool.created })
+end
 if rid ~= '' then
   local raw = redis.call('HGET', REQ, 'G|' .. req_key(owner, rid))
   if raw then
@@ -293,6 +299,14 @@ if rid ~= '' then
     return finish({ leases = leases, available = available() })
   end
   local queued = redis.call('HGET', REQ, 'GW|' .. req_key(owner, rid))
+  if queued and wait > 0 then
+    -- A retry of a queued gang (its replica may have died) takes it over: its replica keeps it alive now.
+    local g = cjson.decode(redis.call('HGET', WAIT, queued))
+    g.rp = replica
+    redis.call('HSET', WAIT, queued, cjson.encode(g))
+    schedule('W|' .. queued, NOW + wait)
+    return waiting(queued)
+  end
   if queued then
     return finish({ waiting = tonumber(queued), sequence = tonumber(redis.call('HGET', META, 'seq')), created = pool.created })
   end
@@ -306,11 +320,11 @@ end
 if wait <= 0 then return finish({ err = 'POOL_EXHAUSTED', waiters = redis.call('ZCARD', WQ) + redis.call('ZCARD', GQ) }) end
 local wid = redis.call('HINCRBY', META, 'wid', 1)
 redis.call('ZADD', GQ, wid, wid)
-redis.call('HSET', WAIT, wid, cjson.encode({ o = owner, lt = tonumber(ARGV[4]), r = rid, n = count, ot = count }))
+redis.call('HSET', WAIT, wid, cjson.encode({ o = owner, lt = tonumber(ARGV[4]), r = rid, n = count, ot = count, rp = replica }))
 if rid ~= '' then redis.call('HSET', REQ, 'GW|' .. req_key(owner, rid), wid) end
 use_add(owner, count)
 schedule('W|' .. int(wid), NOW + wait)
-return finish({ waiting = wid, sequence = tonumber(redis.call('HGET', META, 'seq')), created = pool.created })
+return waiting(wid)
 `);
 
 /** ARGV: ring, waiter id, mode ('check' | 'timeout' | 'cancel'): SETTLE_WAITER for a gang. */

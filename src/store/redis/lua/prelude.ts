@@ -196,13 +196,6 @@ local function end_lease(token, lease)
   end
 end
 
--- Gangs (AssignTokens), the rule of core/token-pools.ts: a gang at the head of GQ lets later requests
--- take up to n tokens (ot = overtakes left), then keeps every freed token until it has n.
-local function gang_head()
-  local wid = redis.call('ZRANGE', GQ, 0, 0)[1]
-  if not wid then return nil, nil end
-  return wid, cjson.decode(redis.call('HGET', WAIT, wid))
-end
 
 -- Over the owner's quota: held leases plus what its waiting requests asked for, plus n.
 local function over_quota(owner, n)
@@ -236,6 +229,25 @@ local function dequeue_gang(wid)
   if g.r ~= '' then redis.call('HDEL', REQ, 'GW|' .. req_key(g.o, g.r)) end
   use_add(g.o, -g.n)
   return g
+end
+
+-- Gangs (AssignTokens), the rule of core/token-pools.ts: a gang at the head of GQ lets later requests
+-- take up to n tokens (ot = overtakes left), then keeps every freed token until it has n.
+-- A gang is served only while its replica's liveness lease runs, as a single waiter: a dead replica's
+-- gang reaching the head is dropped (WAITER_TIMED_OUT, orphan), never granted tokens nobody receives.
+local gangs_dropped = 0
+local function gang_head()
+  while true do
+    local wid = redis.call('ZRANGE', GQ, 0, 0)[1]
+    if not wid then return nil, nil end
+    local g = cjson.decode(redis.call('HGET', WAIT, wid))
+    if waiter_alive(g) then return wid, g end
+    dequeue_gang(wid)
+    redis.call('ZREM', DUE, 'W|' .. wid)
+    orphans = orphans + 1
+    gangs_dropped = gangs_dropped + 1
+    emit({ t = 'WAITER_TIMED_OUT', k = '', o = g.o, g = 0, tm = NOW, w = tonumber(wid), orphan = 1 })
+  end
 end
 
 -- Grants head gangs while their count is free; the grant record waits for the gang's replica (W| timer kept).
@@ -399,6 +411,13 @@ local function expire_due(limit)
     redis.call('ZREM', DUE, member)
     local id = string.sub(member, 3)
     if string.sub(member, 1, 1) == 'T' then on_token_timer(id, tonumber(due[i + 1])) else on_waiter_timer(id) end
+  end
+  -- A dead replica's gang at the head keeps freed tokens from everyone behind it: drop it, serve them.
+  local dropped = gangs_dropped
+  gang_head()
+  if gangs_dropped > dropped then
+    serve_gangs()
+    serve_singles()
   end
   return #due / 2
 end
