@@ -19,7 +19,7 @@ export type Fault = "replica-kill" | RedisFault;
 export const FAULTS: Record<TopologyKind, readonly Fault[]> = {
   single: ["replica-kill", "redis-stop", "replica-kill", "redis-kill"],
   sentinel: ["replica-kill", "master-kill", "replica-kill", "master-stop"],
-  cluster: ["replica-kill", "slot-move", "slot-move"],
+  cluster: ["replica-kill", "slot-move", "slot-move", "master-kill"],
 };
 
 export type FaultRecorder = (what: FaultRecord["what"], extra?: Omit<FaultRecord, "k" | "t" | "what">) => void;
@@ -158,6 +158,7 @@ function cluster(c: RedisCluster, o: TopologyOptions): FaultTopology {
     url: c.seedUrl,
     flags: ["--redis-cluster", "--redis-min-replicas-ack", "1", "--redis-ack-timeout", "0.5"],
     async inject(fault, record, log) {
+      if (fault === "master-kill") return killMaster(c, o.pool, record, log);
       if (fault !== "slot-move") throw unsupported("cluster", fault);
       const slot = Number(await c.admin.cluster("KEYSLOT", poolKeys(o.pool)[0]!));
       const masters = await c.masterPorts();
@@ -173,4 +174,64 @@ function cluster(c: RedisCluster, o: TopologyOptions): FaultTopology {
     },
     stop: () => c.stop(),
   };
+}
+
+/** The master serving `slot` as a running node other than `not` sees it (undefined while none does). */
+async function ownerSeenBy(c: RedisCluster, slot: number, not: number): Promise<number | undefined> {
+  for (const n of c.nodes) {
+    if (n.port === not || !n.running) continue;
+    const a = n.admin();
+    try {
+      const r = (await a.cluster("SLOTS")).find((x) => slot >= x[0] && slot <= x[1]);
+      return r?.[2] ? Number(r[2][1]) : undefined;
+    } catch {
+      // try the next node
+    } finally {
+      a.disconnect();
+    }
+  }
+  return undefined;
+}
+
+/**
+ * kill -9 of the master serving the pool: the cluster promotes its replica (node timeout 2 s); the old
+ * master is restarted and rejoins as the new one's replica (its nodes.conf names the slot's epoch).
+ */
+async function killMaster(c: RedisCluster, pool: string, record: FaultRecorder, log: (line: string) => void): Promise<void> {
+  const slot = Number(await c.admin.cluster("KEYSLOT", poolKeys(pool)[0]!));
+  const port = await c.ownerOf(slot);
+  const victim = c.nodes.find((n) => n.port === port)!;
+  const t0 = Date.now();
+  record("master-kill", { port, slot });
+  log(`fault: kill -9 master ${port} (serves slot ${slot} of pool ${pool})`);
+  await victim.crash();
+  for (;;) {
+    const now = await ownerSeenBy(c, slot, port);
+    if (now !== undefined && now !== port) {
+      record("failover", { port: now, ms: Date.now() - t0 });
+      log(`  replica ${now} promoted after ${Date.now() - t0} ms; restarting the old master`);
+      break;
+    }
+    if (Date.now() - t0 > 30_000) throw new Error(`no cluster failover from ${port} within 30 s`);
+    await sleep(100);
+  }
+  await victim.start();
+  record("master-start", { port });
+  // Serving writes again once the new master has its replica back (--redis-min-replicas-ack 1).
+  for (;;) {
+    const owner = await ownerSeenBy(c, slot, -1);
+    const node = c.nodes.find((n) => n.port === owner);
+    if (node) {
+      const a = node.admin();
+      const info = await a.info("replication").catch(() => "");
+      a.disconnect();
+      if (/^slave\d+:.*state=online/m.test(info)) {
+        record("redis-start", { port: owner, ms: Date.now() - t0 });
+        log(`  master ${owner} has its replica again after ${Date.now() - t0} ms`);
+        return;
+      }
+    }
+    if (Date.now() - t0 > 60_000) throw new Error("the promoted master got no replica within 60 s");
+    await sleep(100);
+  }
 }

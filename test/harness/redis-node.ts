@@ -77,7 +77,8 @@ export async function startRedisNode(
     port,
     dir,
     admin() {
-      const c = new Redis({ port, host: "127.0.0.1", lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: () => null });
+      // Reconnects (a crashed node may be started again); stop() ends it.
+      const c = new Redis({ port, host: "127.0.0.1", lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(50 * n, 500) });
       c.on("error", () => undefined);
       clients.push(c);
       return c;
