@@ -26,6 +26,7 @@ export class Metrics {
   private readonly exhausted: Counter<"cause">;
   private readonly orphanedWaiters: Counter;
   private readonly authFailures: Counter<"protocol">;
+  private readonly authAtStream: Counter;
   private readonly streams: Gauge;
 
   constructor(poolSource: PoolStatsSource, options: { readonly maxPoolsLabelled: number; readonly activeStreams: () => number }) {
@@ -87,6 +88,11 @@ export class Metrics {
       name: "tokenpool_auth_failures_total",
       help: "Requests rejected for missing or wrong credentials, by protocol (rpc, legacy, metrics)",
       labelNames: ["protocol"],
+      registers,
+    });
+    this.authAtStream = new Counter({
+      name: "tokenpool_auth_rejected_at_stream_total",
+      help: "RPCs without valid credentials answered from their HTTP/2 stream's headers, before any per-call object was built (also in tokenpool_auth_failures_total)",
       registers,
     });
     this.streams = new Gauge({
@@ -177,6 +183,10 @@ export class Metrics {
 
   authFailed(protocol: "rpc" | "legacy" | "metrics"): void {
     this.authFailures.inc({ protocol });
+  }
+
+  authRejectedAtStream(): void {
+    this.authAtStream.inc();
   }
 }
 

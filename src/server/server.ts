@@ -25,6 +25,7 @@ import { requestJsonOptions } from "../transport/connect/json-text.js";
 import { openServices, PROTECTED, routes } from "../transport/connect/routes.js";
 import { grpcEngine } from "../transport/grpc/grpc-engine.js";
 import { authGate, type AuthGateOptions } from "../transport/http/auth-gate.js";
+import { streamAuthGate } from "../transport/http/stream-auth-gate.js";
 import { withCors } from "../transport/http/cors.js";
 import { fallbackRouter } from "../transport/http/fallback.js";
 import { docsRoutes } from "../transport/docs/docs-routes.js";
@@ -109,9 +110,10 @@ export async function startServer(config: Config, options: StartOptions): Promis
     services: PROTECTED,
     requestId: requestIdOf,
     requestIdHeader: REQUEST_ID_HEADER,
-    onReject: ({ method, requestId, seconds, ...f }) => {
+    onReject: ({ method, requestId, seconds, stage, ...f }) => {
       authFailures.record({ protocol: "rpc", ...f });
       metrics.observeRpc(method, "unauthenticated", seconds);
+      if (stage === "stream") metrics.authRejectedAtStream();
       if (log.isLevelEnabled("debug")) log.debug({ method: f.route.slice(1), code: "Unauthenticated", ms: Math.round(seconds * 1000), requestId }, "rpc");
     },
   };
@@ -159,6 +161,8 @@ export async function startServer(config: Config, options: StartOptions): Promis
   const server = new OnePortServer({
     handler: served,
     ...config.connections,
+    // Most unauthenticated HTTP/2 calls are answered here, before connect-node or the compat layer see them.
+    streamGate: streamAuthGate({ auth, cors: config.corsOrigins.length > 0 }),
     onError: transportErrorLog(log, clock),
     ...(grpc && { grpc }),
   });

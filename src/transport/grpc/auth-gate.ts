@@ -1,12 +1,14 @@
 // The password check on the grpc-js engine, as a server interceptor: it runs on the request's
 // metadata, before grpc-js reads a byte of the message, so a caller without credentials costs no
 // body reading or decoding here either (the HTTP entry's auth-gate.ts does the same for connect-node).
+// Most such calls are answered earlier, from the HTTP/2 stream (stream-auth-gate.ts); this one checks
+// whatever reaches grpc-js, and is the only check where grpc-js's server could not be reached.
 
 import * as grpc from "@grpc/grpc-js";
 import type { HeaderGetter } from "../../service/auth.js";
 import { presentedCredential } from "../auth.js";
 import { toConnectError } from "../errors.js";
-import type { AuthGateOptions } from "../http/auth-gate.js";
+import type { AuthGateOptions } from "../http/auth-rejection.js";
 import { metadataValue, peerHost } from "./call.js";
 import { grpcError } from "./status.js";
 
@@ -38,6 +40,7 @@ export function grpcAuthGate(options: AuthGateOptions): grpc.ServerInterceptor {
               method,
               requestId,
               seconds: (performance.now() - started) / 1000,
+              stage: "request",
             });
           },
         }),

@@ -3,11 +3,10 @@
 // negative number and the call fails DEADLINE_EXCEEDED at once; and its pattern is unanchored, so an
 // invalid value ("100000000S", "-1S") is read as a valid piece of itself ("00000000S", "1S"). Before
 // grpc-js reads a request's headers, an overflowing timeout is clamped to the longest it handles and
-// an invalid one is dropped (no deadline, as connect-node treats it). The engine's HTTP/2 server is one
-// private field away (`http2Servers`, pinned with grpc-js 1.14.7; test/transport/grpc-split.test.ts).
+// an invalid one is dropped (no deadline, as connect-node treats it), on the engine's HTTP/2 server
+// (injector-server.ts; where grpc-js's internals moved, the overflow stays, as in stock grpc-js).
 
 import type http2 from "node:http2";
-import type * as grpc from "@grpc/grpc-js";
 
 const TIMEOUT = /^(\d{1,8})([HMSmun])$/;
 const MS_PER_UNIT: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
@@ -22,15 +21,8 @@ export function clampedTimeout(value: string): string | undefined {
   return Number(m[1]) * MS_PER_UNIT[m[2]!]! > 2 ** 31 - 1 ? LONGEST : value;
 }
 
-/**
- * Installs the clamp on the HTTP/2 server a grpc-js connection injector just created; false when
- * grpc-js's internals moved (the overflow then stays, as in stock grpc-js).
- */
-export function clampDeadlines(server: grpc.Server): boolean {
-  const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
-  if (!(servers instanceof Map)) return false;
-  const h2 = [...(servers as Map<unknown, unknown>).keys()].at(-1) as http2.Http2Server | undefined;
-  if (h2 === undefined || typeof h2.prependListener !== "function") return false;
+/** Installs the clamp on the HTTP/2 server behind a grpc-js connection injector (injector-server.ts). */
+export function clampDeadlines(h2: http2.Http2Server): void {
   h2.prependListener("stream", (_stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
     const value = headers["grpc-timeout"];
     if (typeof value !== "string") return;
@@ -38,5 +30,4 @@ export function clampDeadlines(server: grpc.Server): boolean {
     if (timeout === undefined) delete headers["grpc-timeout"];
     else headers["grpc-timeout"] = timeout;
   });
-  return true;
 }

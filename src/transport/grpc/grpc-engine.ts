@@ -7,10 +7,13 @@ import type { ServiceImplSpec } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import type { ConnectionLimits, Limits } from "../../config/limits.js";
 import type { TokenServiceApi } from "../../service/token-service.js";
-import type { AuthGateOptions } from "../http/auth-gate.js";
+import type { AuthGateOptions } from "../http/auth-rejection.js";
+import { interceptStreams } from "../http/stream-intercept.js";
 import { grpcAuthGate } from "./auth-gate.js";
 import { addConnectServices } from "./bridge.js";
 import { clampDeadlines } from "./deadline-clamp.js";
+import { injectorHttp2Server } from "./injector-server.js";
+import { grpcStreamAuthGate } from "./stream-auth-gate.js";
 import type { CallObserver } from "./call.js";
 import { addTokenService } from "./token-service.js";
 
@@ -46,7 +49,13 @@ export function grpcEngine(options: GrpcEngineOptions): GrpcEngine {
   addTokenService(server, options.service, calls);
   addConnectServices(server, options.open, calls);
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-  clampDeadlines(server);
+  const h2 = injectorHttp2Server(server);
+  if (h2 !== undefined) {
+    clampDeadlines(h2);
+    // In front of grpc-js (and of the clamp): a call without credentials is answered from its stream's
+    // headers, before grpc-js builds a call for it; the interceptor above stays as the second check.
+    interceptStreams(h2, grpcStreamAuthGate(options.auth));
+  }
   return {
     injectConnection: (socket) => injector.injectConnection(socket),
     drain: (graceMs) => injector.drain(graceMs),

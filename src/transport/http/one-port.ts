@@ -12,6 +12,8 @@ import { GOAWAY_NO_ERROR, isGrpcProto, scanFirstHeaders, settingsFrame } from ".
 import { probeOnHalfClose } from "./half-close.js";
 import type { HttpHandler, HttpRequest, HttpResponse } from "./handler.js";
 import { prepareRequestHead } from "./request-head.js";
+import type { StreamAuthGate } from "./stream-auth-gate.js";
+import { interceptStreams } from "./stream-intercept.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
@@ -39,6 +41,12 @@ export interface OnePortOptions extends ConnectionLimits {
    * Takes HTTP/2 connections whose first request is gRPC (not gRPC-Web), for the whole connection.
    * Unset: every HTTP/2 connection goes to `handler`.
    */
+  /**
+   * Answers some HTTP/2 streams from their headers alone, before Node's compat layer builds a request
+   * and a response for them (the auth gate's rejections: stream-auth-gate.ts); the rest are served as
+   * usual. HTTP/1.1 requests never meet it.
+   */
+  readonly streamGate?: StreamAuthGate;
   readonly grpc?: {
     readonly injectConnection: (socket: net.Socket) => void;
     /** Shutdown: GOAWAY to its sessions now, cut what is left after graceMs. */
@@ -165,6 +173,21 @@ export class OnePortServer {
       },
       handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
     );
+    const gate = options.streamGate;
+    if (gate !== undefined) {
+      interceptStreams(this.h2, (stream, headers) => {
+        const answer = gate(stream, headers);
+        if (answer === undefined) return false;
+        // As handler() does for what it dispatches (rapid reset): answered once the read that brought
+        // the stream has been processed, so a stream cancelled at birth costs nothing and is counted.
+        const session = stream.session;
+        setImmediate(() => {
+          if (!stream.closed && !stream.destroyed) answer();
+          else if (session) this.resetAtBirth(session);
+        });
+        return true;
+      });
+    }
     this.h2.on("session", (session) => {
       this.sessions.add(session);
       // A quiet connection gets a polite GOAWAY: open streams may finish, new ones go elsewhere. If it

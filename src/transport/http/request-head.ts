@@ -27,12 +27,24 @@ export function prepareRequestHead(req: HttpRequest): string | undefined {
     // address the client reached stands in, as the authority it would have named.
     authority = localAuthority(req);
     req.headers[h2 ? ":authority" : "host"] = authority;
-  } else if (authority !== lastValidAuthority) {
-    // RFC 9112 §3.2: a Host field with an invalid value gets 400.
-    if (!URL.canParse(`http://${authority}`)) return `invalid ${h2 ? ":authority" : "Host"} ${JSON.stringify(authority.slice(0, 100))}`;
-    lastValidAuthority = authority;
+  } else {
+    const problem = authorityProblem(authority, h2);
+    if (problem !== undefined) return problem;
   }
-  const target = req.url ?? "";
+  return targetProblem(req.url ?? "", authority);
+}
+
+/** Why a request's (non-empty) Host or :authority gets 400, or undefined when it is usable. */
+export function authorityProblem(authority: string, h2: boolean): string | undefined {
+  if (authority === lastValidAuthority) return undefined;
+  // RFC 9112 §3.2: a Host field with an invalid value gets 400.
+  if (!URL.canParse(`http://${authority}`)) return `invalid ${h2 ? ":authority" : "Host"} ${JSON.stringify(authority.slice(0, 100))}`;
+  lastValidAuthority = authority;
+  return undefined;
+}
+
+/** Why a request target gets 400 (against a usable authority), or undefined when it is usable. */
+export function targetProblem(target: string, authority: string): string | undefined {
   if (!ORIGIN_FORM.test(target) && !URL.canParse(target, `http://${authority}`)) return `invalid request target ${JSON.stringify(target.slice(0, 100))}`;
   return undefined;
 }
