@@ -26,10 +26,11 @@ export function answerStream(stream: http2.ServerHttp2Stream, answer: StreamAnsw
     stream.respond(headers);
     stream.end(body);
   }
-  // No RST_STREAM to stop the upload: nghttp2 discards what is still queued for a stream once a
-  // reset is submitted, and Node gives no signal that the answer has left (the 'finish' event comes
-  // first), so a reset could cost the client its answer. What arrives is read and dropped: data a
-  // stream closes with unread never gives its flow-control credit back to the connection, whose
-  // other streams would then starve.
+  // No RST_STREAM to stop the upload, though the rest is not wanted: a reset submitted before the
+  // answer has left nghttp2 discards it (and Node's 'finish' comes first), and the DATA a client still
+  // has in flight then lands on a closed stream, which Node counts against maxSessionInvalidFrames: a
+  // few rejected 2 MB uploads ended the whole session. What arrives is read and dropped: data a
+  // stream keeps unread never gives its flow-control credit back to the connection, whose other
+  // streams would then starve.
   if (!stream.endAfterHeaders) stream.resume();
 }
