@@ -47,7 +47,7 @@ import {
   type WatchLeasesRequest,
 } from "../../gen/es/tokenpool/v1/token_service_pb.js";
 import type { Limits } from "../config/limits.js";
-import { err, ok, type PoolConfig, type Result, type TokenFilter } from "../core/types.js";
+import { err, ok, type KeepAliveResult, type PoolConfig, type Result, type TokenFilter } from "../core/types.js";
 import type { Store } from "../store/store.js";
 import { presentedCredential, type AuthFailure, type PasswordCheck } from "./auth.js";
 import type { CallContext } from "./call.js";
@@ -73,6 +73,12 @@ export interface TokenServiceApi {
   readonly generateTokens: Unary<GenerateTokensRequest, GenerateTokensResponse>;
   readonly assignToken: Unary<AssignTokenRequest, AssignTokenResponse>;
   readonly keepAlive: Unary<KeepAliveRequest, KeepAliveResponse>;
+  /**
+   * KeepAlive answered as the store's records, same checks: for a transport that writes the answer's
+   * wire form itself (keep-alive-wire.ts) rather than build a message per token. keepAlive is this
+   * plus the messages.
+   */
+  readonly keepAliveResults: Unary<KeepAliveRequest, readonly KeepAliveResult[]>;
   readonly releaseToken: Unary<ReleaseTokenRequest, ReleaseTokenResponse>;
   readonly deleteToken: Unary<DeleteTokenRequest, DeleteTokenResponse>;
   readonly getToken: Unary<GetTokenRequest, GetTokenResponse>;
@@ -140,6 +146,16 @@ export function createTokenService(deps: TokenServiceDeps): TokenServiceApi {
     if (!token.ok) return token;
     const info = await store.setCordoned(pool.value, token.value, cordoned);
     return info.ok ? ok(listedTokenMessage(info.value)) : info;
+  };
+
+  const keepAliveResults: TokenServiceApi["keepAliveResults"] = async (req, call) => {
+    const denied = refused("keepAlive", call);
+    if (denied) return err(denied);
+    const pool = stringField("pool", req.pool, limits, true);
+    if (!pool.ok) return pool;
+    const tokens = tokenList("tokens", req.tokens, limits, true);
+    if (!tokens.ok) return tokens;
+    return store.keepAlive(pool.value, tokens.value);
   };
 
   return {
@@ -251,16 +267,12 @@ export function createTokenService(deps: TokenServiceDeps): TokenServiceApi {
       return ok({ $typeName: "tokenpool.v1.AssignTokenResponse", lease: leaseMessage(assigned.value.lease), available: assigned.value.available });
     },
 
-    async keepAlive(req, call) {
-      const denied = refused("keepAlive", call);
-      if (denied) return err(denied);
-      const pool = stringField("pool", req.pool, limits, true);
-      if (!pool.ok) return pool;
-      const tokens = tokenList("tokens", req.tokens, limits, true);
-      if (!tokens.ok) return tokens;
-      const results = await store.keepAlive(pool.value, tokens.value);
+    keepAlive: async (req, call) => {
+      const results = await keepAliveResults(req, call);
       return results.ok ? ok({ $typeName: "tokenpool.v1.KeepAliveResponse", results: results.value.map(keepAliveResultMessage) }) : results;
     },
+
+    keepAliveResults,
 
     async releaseToken(req, call) {
       const denied = refused("releaseToken", call);

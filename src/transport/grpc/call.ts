@@ -34,7 +34,15 @@ export class Undecodable {
   }
 }
 
-export function methodDefinition(service: DescService, method: DescMethod): grpc.MethodDefinition<unknown, unknown> {
+/**
+ * The method as grpc-js serves it. Responses are the method's output messages through toBinary,
+ * unless the adapter hands its answers in another form with their own encoder (serializeResponse).
+ */
+export function methodDefinition(
+  service: DescService,
+  method: DescMethod,
+  serializeResponse: (answer: unknown) => Buffer = (m) => Buffer.from(toBinary(method.output, m as never)),
+): grpc.MethodDefinition<unknown, unknown> {
   return {
     path: `/${service.typeName}/${method.name}`,
     requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
@@ -48,7 +56,7 @@ export function methodDefinition(service: DescService, method: DescMethod): grpc
         return new Undecodable(e);
       }
     },
-    responseSerialize: (m: unknown) => Buffer.from(toBinary(method.output, m as never)),
+    responseSerialize: serializeResponse,
     responseDeserialize: (b: Buffer) => fromBinary(method.output, b),
     originalName: method.localName,
   };

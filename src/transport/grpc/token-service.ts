@@ -7,7 +7,8 @@ import http2 from "node:http2";
 import type { DescMethod } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { TokenService } from "../../../gen/es/tokenpool/v1/token_service_pb.js";
-import type { Result } from "../../core/types.js";
+import type { KeepAliveResult, Result } from "../../core/types.js";
+import { keepAliveResponseBinary } from "../../service/keep-alive-wire.js";
 import type { ServiceError } from "../../service/service-error.js";
 import type { TokenServiceApi, Unary } from "../../service/token-service.js";
 import { toConnectError } from "../errors.js";
@@ -28,12 +29,20 @@ export interface TokenServiceOptions {
   readonly writeStallTimeoutMs: number;
 }
 
-type UnaryName = Exclude<keyof TokenServiceApi, "watchLeases">;
+type UnaryName = Exclude<keyof TokenServiceApi, "watchLeases" | "keepAliveResults">;
 
 export function addTokenService(server: grpc.Server, service: TokenServiceApi, o: TokenServiceOptions): void {
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const method of TokenService.methods) {
+    if (method.localName === "keepAlive") {
+      // Its answer (up to limits.maxBatchTokens results) goes from the store's records straight to the
+      // wire: building and reflectively encoding a message per token was most of its CPU. Only the
+      // handler below hands grpc-js an answer for this method, so it is always such records.
+      definition[method.name] = methodDefinition(TokenService, method, (records) => keepAliveResponseBinary(records as readonly KeepAliveResult[]));
+      implementation[method.name] = unaryHandler(service.keepAliveResults as Unary<unknown, unknown>, method, o);
+      continue;
+    }
     definition[method.name] = methodDefinition(TokenService, method);
     implementation[method.name] =
       method.localName === "watchLeases" ? watchHandler(service, method, o) : unaryHandler(service[method.localName as UnaryName] as Unary<unknown, unknown>, method, o);
