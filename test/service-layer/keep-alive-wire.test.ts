@@ -11,7 +11,7 @@ import { KeepAliveResponseSchema, type KeepAliveResponse } from "../../gen/es/to
 import type { KeepAliveResult, Lease } from "../../src/core/types.js";
 import { keepAliveResponseBinary } from "../../src/service/keep-alive-wire.js";
 import { keepAliveResultMessage } from "../../src/service/messages.js";
-import { WireWriter } from "../../src/service/wire-writer.js";
+import { key, stringFieldMaxBytes, WireWriter } from "../../src/service/wire-writer.js";
 
 const MAX = Number.MAX_SAFE_INTEGER;
 const MIN = Number.MIN_SAFE_INTEGER;
@@ -70,6 +70,8 @@ describe("KeepAliveResponse wire encoder", () => {
         const expected = reference(rs);
         const ours = keepAliveResponseBinary(rs);
         expect(Buffer.from(ours).toString("hex")).toBe(Buffer.from(toBinary(KeepAliveResponseSchema, expected)).toString("hex"));
+        // A writer of one byte grows to exactly what the first result reserves: its bound is held tight.
+        expect(keepAliveResponseBinary(rs, new WireWriter(1)).toString("hex")).toBe(ours.toString("hex"));
         expect(equals(KeepAliveResponseSchema, fromBinary(KeepAliveResponseSchema, ours), reference(rs.map(wellFormedResult)))).toBe(true);
         if (rs.length === 0) seen.empty++;
         for (const r of rs) {
@@ -114,15 +116,17 @@ describe("KeepAliveResponse wire encoder", () => {
     expect(first.length).toBeGreaterThan(16 * 1024);
     const copy = Buffer.from(first);
     const second = keepAliveResponseBinary(big.slice(0, 3).reverse());
-    expect(first).toEqual(copy);
-    expect(Buffer.from(first)).toEqual(Buffer.from(toBinary(KeepAliveResponseSchema, reference(big))));
-    expect(Buffer.from(second)).toEqual(Buffer.from(toBinary(KeepAliveResponseSchema, reference(big.slice(0, 3).reverse()))));
+    const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
+    expect(hex(first)).toBe(hex(copy));
+    expect(hex(first)).toBe(hex(toBinary(KeepAliveResponseSchema, reference(big))));
+    expect(hex(second)).toBe(hex(toBinary(KeepAliveResponseSchema, reference(big.slice(0, 3).reverse()))));
   });
 });
 
 describe("wire writer primitives", () => {
   const ours = (write: (w: WireWriter) => void): string => {
     const w = new WireWriter(4);
+    w.reserve(200_000);
     write(w);
     return w.finish().toString("hex");
   };
@@ -144,21 +148,50 @@ describe("wire writer primitives", () => {
     );
   });
 
+  it("Timestamp and Duration bodies as protobuf-es writes them, zeros left out", () => {
+    const seconds = fc.oneof(fc.constantFrom(0, -1, 1, MAX, MIN, 2 ** 32), fc.maxSafeInteger());
+    const nanos = fc.oneof(fc.constantFrom(0, -1, 999_999_999, -999_999_999), fc.integer({ min: -999_999_999, max: 999_999_999 }));
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 15 }), seconds, nanos, (field, sec, ns) => {
+        expect(ours((w) => w.secondsNanosField(key(field, 2), sec, ns))).toBe(
+          theirs((w) => {
+            w.tag(field, 2).fork();
+            if (sec !== 0) w.tag(1, 0).int64(sec);
+            if (ns !== 0) w.tag(2, 0).int32(ns);
+            w.join();
+          }),
+        );
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("throws rather than answer a message written past what was reserved", () => {
+    const ascii = new WireWriter(1);
+    ascii.reserve(4);
+    ascii.stringField(key(1, 2), "abcd");
+    expect(() => ascii.finish()).toThrow(/wrote 6 bytes into 4 reserved/);
+    const utf8 = new WireWriter(1);
+    utf8.reserve(8);
+    // Buffer's encoder itself refuses a string longer than the room left.
+    expect(() => utf8.stringField(key(1, 2), "ééé€")).toThrow(RangeError);
+    const exact = new WireWriter(1);
+    exact.reserve(stringFieldMaxBytes("ééé€"));
+    exact.stringField(key(1, 2), "ééé€");
+    expect(exact.finish().toString("hex")).toBe(Buffer.from(new BinaryWriter().tag(1, 2).string("ééé€").finish()).toString("hex"));
+  });
+
   it("strings, and length-delimited bodies whose length needs more than one byte", () => {
     fc.assert(
       fc.property(text, fc.nat({ max: 40_000 }), (s, padding) => {
         expect(ours((w) => w.string(s))).toBe(theirs((w) => w.string(s)));
         const body = "b".repeat(padding);
         const nested = ours((w) => {
-          w.tag(1, 2);
-          const at = w.fork();
-          w.tag(2, 2);
-          w.string(s);
-          w.tag(3, 2);
-          w.string(body);
+          const at = w.openField(key(1, 2));
+          w.stringField(key(2, 2), s);
+          w.stringField(key(3, 2), body);
           w.join(at);
-          w.tag(4, 0);
-          w.varint(padding);
+          w.varintField(key(4, 0), padding);
         });
         expect(nested).toBe(theirs((w) => w.tag(1, 2).fork().tag(2, 2).string(s).tag(3, 2).string(body).join().tag(4, 0).uint32(padding)));
       }),
