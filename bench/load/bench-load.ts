@@ -5,7 +5,7 @@ import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { bareHttp2, legacyAgainstFlask } from "./baselines.js";
 import { writeBodies } from "./bodies.js";
-import { build } from "./build.js";
+import { build, buildTree } from "./build.js";
 import { fanout, type FanoutResult } from "./fanout.js";
 import { describeMemory, expiryLateness, type LatenessResult } from "./lateness.js";
 import { Measurer, type Row } from "./measure.js";
@@ -21,7 +21,9 @@ import { throughputRounds, type Contender } from "./throughput.js";
  * --seconds 4 --warmup 1 --rounds 2 --connections 8 --streams 16 --no-redis --no-lateness --skip-build;
  * --lateness-only runs the expiry-lateness scenario alone (--lateness-store memory|lmdb for its server);
  * --engines-only runs the gRPC engine comparison alone (grpc-js floor, tokenpool on grpc-js and on connect-node);
- * --fanout-only runs the 100-subscriber fan-out alone (--grpc-engine grpc-js|connect for its server).
+ * --fanout-only runs the 100-subscriber fan-out alone (--grpc-engine grpc-js|connect for its server);
+ * --baseline-tree DIR adds another checkout's tokenpool (memory, default engine; e.g. a worktree of main
+ * before a change) to the engine comparison, so a before/after is measured in the same rounds.
  */
 const { values } = parseArgs({
   options: {
@@ -38,6 +40,7 @@ const { values } = parseArgs({
     "engines-only": { type: "boolean", default: false },
     "fanout-only": { type: "boolean", default: false },
     "grpc-engine": { type: "string", default: "grpc-js" },
+    "baseline-tree": { type: "string" },
   },
 });
 
@@ -64,6 +67,7 @@ async function main(): Promise<void> {
   if (!values["skip-build"]) {
     log("building (npm run build, bench servers)");
     build();
+    if (values["baseline-tree"] !== undefined) buildTree(values["baseline-tree"]);
   }
   const tmp = tempDir("tokenpool-load-");
   if (values["lateness-only"]) return latenessOnly(settings, tmp, loadBefore);
@@ -94,6 +98,14 @@ async function main(): Promise<void> {
     const connectEngine = await startTokenpool({ store: "memory", password: PASSWORD, totalTokens: 1, grpcEngine: "connect" });
     servers.push(connectEngine);
     contenders.push({ server: connectEngine, setup: new PoolSetup(connectEngine.url, PASSWORD, ASSIGN_POOL_SIZE), rounds, protocols: ["grpc"] });
+    const tree = values["baseline-tree"];
+    if (tree !== undefined) {
+      log(`starting tokenpool memory from ${tree} (the baseline tree)`);
+      // Started as the memory server above is, so the two differ only by their code.
+      const baseline = await startTokenpool({ store: "memory", password: PASSWORD, totalTokens: 100_000, tree });
+      servers.push(baseline);
+      contenders.push({ server: baseline, setup: new PoolSetup(baseline.url, PASSWORD, ASSIGN_POOL_SIZE), rounds, protocols: ["grpc"] });
+    }
     if (!enginesOnly) {
       log("starting tokenpool lmdb" + (values["no-redis"] ? "" : " and redis"));
       const lmdb = await startTokenpool({ store: "lmdb", password: PASSWORD, totalTokens: 1 });
@@ -139,6 +151,7 @@ async function main(): Promise<void> {
   const { text, json } = renderReport(results, fan, late, {
     machine: `${cpu.length} × ${cpu[0]?.model ?? "cpu"}`,
     node: `node ${process.version}`,
+    baselineTree: values["baseline-tree"],
     command: `npm run bench:load${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
     settings:
       `h2load -t1 -c${settings.connections} -m${settings.streams} (gRPC, Connect binary); wrk -t1 -c${settings.connections * settings.streams} (HTTP/1.1); ` +

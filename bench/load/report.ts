@@ -2,6 +2,7 @@
 // the target checks, and the final one-line JSON with every figure.
 
 import type { FanoutResult } from "./fanout.js";
+import { BASELINE_TREE_SERVER } from "./servers.js";
 import { describeMemory, type LatenessResult } from "./lateness.js";
 import type { Protocol, Row, RowRpc } from "./measure.js";
 import { median, round } from "../../test/harness/stats.js";
@@ -79,6 +80,8 @@ export interface RunInfo {
   readonly loadBefore: readonly number[];
   readonly loadAfter: readonly number[];
   readonly elapsedSeconds: number;
+  /** The checkout run as BASELINE_TREE_SERVER, if any. */
+  readonly baselineTree?: string | undefined;
 }
 
 export function renderReport(res: Results, fan: FanoutResult | undefined, late: LatenessResult | undefined, info: RunInfo): { text: string; json: Record<string, unknown> } {
@@ -125,6 +128,22 @@ export function renderReport(res: Results, fan: FanoutResult | undefined, late: 
       `| ${RPC_NAMES[rpc]} | ${cpuText(floor)} | ${cpuText(engine)} | ${ratio(floor?.cpuUs ?? NaN, engine?.cpuUs ?? NaN)} | ${ratio(engine?.rps ?? NaN, floor?.rps ?? NaN)} | ` +
         `${cpuText(connect)} | ${ratio(connect?.cpuUs ?? NaN, engine?.cpuUs ?? NaN)} |`,
     );
+  }
+  if (has(BASELINE_TREE_SERVER)) {
+    line();
+    line(`This tree against the baseline tree (${info.baselineTree ?? "?"}), both tokenpool memory on the grpc-js engine, same rounds: server CPU µs per call (calls/s in brackets)`);
+    line();
+    line("| RPC | grpc-js floor | baseline tree | floor/baseline (CPU) | this tree | floor/this tree (CPU) | baseline/this tree (CPU) |");
+    line("|---|---:|---:|---:|---:|---:|---:|");
+    for (const rpc of ["assign", "ka1", "ka100", "pairs"] as const) {
+      const floor = res.get("grpcjs-floor", "grpc", rpc);
+      const before = res.get(BASELINE_TREE_SERVER, "grpc", rpc);
+      const after = res.get("tokenpool-memory", "grpc", rpc);
+      line(
+        `| ${RPC_NAMES[rpc]} | ${cpuText(floor)} | ${cpuText(before)} | ${ratio(floor?.cpuUs ?? NaN, before?.cpuUs ?? NaN)} | ${cpuText(after)} | ` +
+          `${ratio(floor?.cpuUs ?? NaN, after?.cpuUs ?? NaN)} | ${ratio(before?.cpuUs ?? NaN, after?.cpuUs ?? NaN)} |`,
+      );
+    }
   }
   line();
   line("KeepAlive token renewals/s (calls/s × tokens per call)");
@@ -261,6 +280,9 @@ export function renderReport(res: Results, fan: FanoutResult | undefined, late: 
         r2((res.get("tokenpool-memory-connect-engine", "grpc", rpc)?.cpuUs ?? NaN) / (res.get("tokenpool-memory", "grpc", rpc)?.cpuUs ?? NaN)),
       ]),
     ),
+    baseline_tree_vs_floor_cpu: has(BASELINE_TREE_SERVER)
+      ? Object.fromEntries((["assign", "ka1", "ka100", "pairs"] as const).map((rpc) => [rpc, r2((res.get("grpcjs-floor", "grpc", rpc)?.cpuUs ?? NaN) / (res.get(BASELINE_TREE_SERVER, "grpc", rpc)?.cpuUs ?? NaN))]))
+      : null,
     connect_proto_over_bare_http2: r2(res.rps("tokenpool-memory", "connect-proto", "assign") / res.rps("bare-http2", "connect-proto", "assign")),
     legacy_over_flask: r2(legacyIssue / flask),
     lease_bytes: late?.memory ? late.memory.bytesPerLease : null,

@@ -31,7 +31,12 @@ export interface TokenpoolOptions {
   readonly totalTokens: number;
   /** Who serves native gRPC (the server's --grpc-engine); its default, grpc-js, when unset. */
   readonly grpcEngine?: "grpc-js" | "connect";
+  /** Another checkout whose build to run instead of this one (a before/after in the same rounds). */
+  readonly tree?: string;
 }
+
+/** The server name of a tokenpool run from --baseline-tree (bench-load.ts). */
+export const BASELINE_TREE_SERVER = "tokenpool-memory-baseline-tree";
 
 export async function startTokenpool(o: TokenpoolOptions): Promise<Running> {
   const args = [
@@ -47,8 +52,8 @@ export async function startTokenpool(o: TokenpoolOptions): Promise<Running> {
   if (o.store === "lmdb") args.push("--data-dir", join(tempDir("tokenpool-load-lmdb-"), "data"));
   if (o.store === "redis" && o.redisUrl) args.push("--redis-url", o.redisUrl);
   if (o.grpcEngine) args.push("--grpc-engine", o.grpcEngine);
-  const child = startChild(process.execPath, args, { cwd: ROOT, env: ENV });
-  const name = `tokenpool-${o.store}${o.grpcEngine === "connect" ? "-connect-engine" : ""}`;
+  const child = startChild(process.execPath, args, { cwd: o.tree ?? ROOT, env: ENV });
+  const name = o.tree !== undefined ? BASELINE_TREE_SERVER : `tokenpool-${o.store}${o.grpcEngine === "connect" ? "-connect-engine" : ""}`;
   const url = await waitForLine(child, LISTENING, 60_000, name);
   return { name, url, pid: child.pid, child, stop: () => child.stop() };
 }
