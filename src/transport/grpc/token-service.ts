@@ -1,5 +1,6 @@
 // TokenService on the grpc-js engine: a thin adapter that hands each decoded request to the
-// transport-neutral service (src/service), answers its response message as is, and its error values
+// transport-neutral service (src/service), answers its response message as is (KeepAlive's: the
+// store's records, written by service/keep-alive-wire.ts), and its error values
 // through the one table (transport/errors.ts), with google.rpc.Status details. No rule, check or
 // limit lives here: auth, validation and the stream gate are the service's.
 
