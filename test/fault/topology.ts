@@ -130,11 +130,15 @@ function sentinel(set: SentinelSet, o: TopologyOptions): FaultTopology {
         record("master-start", { port });
       } else if (fault === "master-stop") {
         record("master-stop", { port });
-        log(`fault: SIGSTOP the primary (port ${port}) for ${o.stopMs} ms`);
+        log(`fault: SIGSTOP the primary (port ${port}) for ${o.stopMs} ms, longer if its failover takes longer`);
         primary.pause();
         await sleep(o.stopMs);
+        // Held until the sentinels have failed over under it: on a loaded machine their election can
+        // outlast the stop, and the fault is a primary that resumes after it was replaced (demoted on
+        // its sentinels' next INFO). No failover within 15 s: it resumes anyway, and the run shows it.
+        await set.waitForFailover(port, 15_000).catch(() => port);
         primary.resume();
-        record("master-cont", { port });
+        record("master-cont", { port, ms: Date.now() - t0 });
         const now = await set.masterPort();
         if (now !== port) {
           record("failover", { port: now, ms: Date.now() - t0 });

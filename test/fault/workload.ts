@@ -210,7 +210,9 @@ export async function runFaultWorkload(o: FaultRunOptions): Promise<void> {
       await sleep(o.faultEveryMs);
       await inject(o.faults[n % o.faults.length]!);
     }
-    await sleep(Math.max(0, until - Date.now()));
+    // At least one fault interval of service after the last fault has been repaired (a Sentinel
+    // failover under a SIGSTOP can run past the planned end): the history must show the pool working again.
+    await sleep(Math.max(o.faultEveryMs, until - Date.now()));
     stop = true;
     await Promise.all(workers);
 
