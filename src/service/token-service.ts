@@ -131,6 +131,14 @@ export function createTokenService(deps: TokenServiceDeps): TokenServiceApi {
     return { code: "UNAUTHENTICATED" };
   };
 
+  /** The pool and token every per-token call names, checked in that order. */
+  const tokenAddress = (req: { readonly pool: string; readonly token: string }): Result<{ pool: string; token: string }, ServiceError> => {
+    const pool = stringField("pool", req.pool, limits, true);
+    if (!pool.ok) return pool;
+    const token = stringField("token", req.token, limits, true);
+    return token.ok ? ok({ pool: pool.value, token: token.value }) : token;
+  };
+
   /** CordonToken and UncordonToken differ only in the flag they set. */
   const setCordoned = async (
     method: "cordonToken" | "uncordonToken",
@@ -140,11 +148,9 @@ export function createTokenService(deps: TokenServiceDeps): TokenServiceApi {
   ): Promise<Result<Token, ServiceError>> => {
     const denied = refused(method, call);
     if (denied) return err(denied);
-    const pool = stringField("pool", req.pool, limits, true);
-    if (!pool.ok) return pool;
-    const token = stringField("token", req.token, limits, true);
-    if (!token.ok) return token;
-    const info = await store.setCordoned(pool.value, token.value, cordoned);
+    const at = tokenAddress(req);
+    if (!at.ok) return at;
+    const info = await store.setCordoned(at.value.pool, at.value.token, cordoned);
     return info.ok ? ok(listedTokenMessage(info.value)) : info;
   };
 
@@ -277,13 +283,11 @@ export function createTokenService(deps: TokenServiceDeps): TokenServiceApi {
     async releaseToken(req, call) {
       const denied = refused("releaseToken", call);
       if (denied) return err(denied);
-      const pool = stringField("pool", req.pool, limits, true);
-      if (!pool.ok) return pool;
-      const token = stringField("token", req.token, limits, true);
-      if (!token.ok) return token;
+      const at = tokenAddress(req);
+      if (!at.ok) return at;
       const owner = stringField("owner", req.owner, limits, false);
       if (!owner.ok) return owner;
-      const released = await store.release(pool.value, token.value, {
+      const released = await store.release(at.value.pool, at.value.token, {
         ...(req.generation > 0n && { generation: Number(req.generation) }),
         ...(owner.value !== "" && { owner: owner.value }),
       });
@@ -293,22 +297,18 @@ export function createTokenService(deps: TokenServiceDeps): TokenServiceApi {
     async deleteToken(req, call) {
       const denied = refused("deleteToken", call);
       if (denied) return err(denied);
-      const pool = stringField("pool", req.pool, limits, true);
-      if (!pool.ok) return pool;
-      const token = stringField("token", req.token, limits, true);
-      if (!token.ok) return token;
-      const deleted = await store.deleteToken(pool.value, token.value);
+      const at = tokenAddress(req);
+      if (!at.ok) return at;
+      const deleted = await store.deleteToken(at.value.pool, at.value.token);
       return deleted.ok ? ok(create(DeleteTokenResponseSchema)) : deleted;
     },
 
     async getToken(req, call) {
       const denied = refused("getToken", call);
       if (denied) return err(denied);
-      const pool = stringField("pool", req.pool, limits, true);
-      if (!pool.ok) return pool;
-      const token = stringField("token", req.token, limits, true);
-      if (!token.ok) return token;
-      const info = await store.getToken(pool.value, token.value);
+      const at = tokenAddress(req);
+      if (!at.ok) return at;
+      const info = await store.getToken(at.value.pool, at.value.token);
       return info.ok ? ok(tokenMessage(info.value)) : info;
     },
 
