@@ -38,15 +38,15 @@ export interface OnePortOptions extends ConnectionLimits {
    */
   readonly onError: (e: unknown, what: "handler" | "accept") => void;
   /**
-   * Takes HTTP/2 connections whose first request is gRPC (not gRPC-Web), for the whole connection.
-   * Unset: every HTTP/2 connection goes to `handler`.
-   */
-  /**
    * Answers some HTTP/2 streams from their headers alone, before Node's compat layer builds a request
    * and a response for them (the auth gate's rejections: stream-auth-gate.ts); the rest are served as
    * usual. HTTP/1.1 requests never meet it.
    */
   readonly streamGate?: StreamAuthGate;
+  /**
+   * Takes HTTP/2 connections whose first request is gRPC (not gRPC-Web), for the whole connection.
+   * Unset: every HTTP/2 connection goes to `handler`.
+   */
   readonly grpc?: {
     readonly injectConnection: (socket: net.Socket) => void;
     /** Shutdown: GOAWAY to its sessions now, cut what is left after graceMs. */
