@@ -1,8 +1,10 @@
 // AssignToken + ReleaseToken throughput, memory vs lmdb in one run (servers as child processes, 64
 // concurrent callers). Usage: node --import tsx bench/store/bench-store.ts [--clients 64] [--seconds 8]
+// With --by-pool-size: AssignTokens(8) and ListTokens(100) cost per call from 10^3 to 10^6 tokens
+// (by-pool-size.ts; --sizes 1000,1000000 --stores lmdb,memory).
 
 import { mkdtempSync, rmSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
@@ -14,6 +16,7 @@ import {
 import { duration, tokenClient } from "../../test/harness/token-client.js";
 import { startServer } from "../../test/harness/server-process.js";
 import { quantile } from "../../test/harness/stats.js";
+import { benchByPoolSize, reportByPoolSize } from "./by-pool-size.js";
 import { H2ConnectClient } from "./h2-connect-client.js";
 
 const { values } = parseArgs({
@@ -23,6 +26,9 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "2" },
     rounds: { type: "string", default: "2" },
     connections: { type: "string", default: "4" },
+    "by-pool-size": { type: "boolean", default: false },
+    sizes: { type: "string", default: "1000,1000000" },
+    stores: { type: "string", default: "lmdb,memory" },
   },
 });
 const CLIENTS = Number(values.clients);
@@ -35,6 +41,22 @@ const POOL = "bench";
 const ASSIGN = "/tokenpool.v1.TokenService/AssignToken";
 const RELEASE = "/tokenpool.v1.TokenService/ReleaseToken";
 const STORES = ["memory", "lmdb"] as const;
+
+if (values["by-pool-size"]) {
+  const loadBefore = loadavg();
+  const o = {
+    stores: values.stores.split(","),
+    sizes: values.sizes.split(",").map(Number),
+    rounds: ROUNDS,
+    seconds: SECONDS,
+    warmup: WARMUP,
+    // Enough callers to keep two cores busy, few enough that a 10^3 pool never runs out (16 gangs of 8).
+    clients: Math.min(CLIENTS, 16),
+    connections: Math.min(CONNECTIONS, 2),
+  };
+  reportByPoolSize(await benchByPoolSize(o, (line) => process.stderr.write(`${line}\n`)), o, loadBefore);
+  process.exit(0);
+}
 type StoreName = (typeof STORES)[number];
 
 interface Phase {
