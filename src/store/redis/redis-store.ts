@@ -1,7 +1,7 @@
 // A Store on a shared Redis or Redis Cluster: all pool and lease state lives in Redis and every
 // operation is one atomic Lua script using Redis time, so any number of stateless replicas can serve
 // the same pools. Each replica adds a reaper (expiry), per-pool event readers (watches and blocked
-// assigns, the waits themselves in blocked-assign.ts), a pool lister while all pools are watched, and
+// assigns and gangs, the waits themselves in queued-wait.ts), a pool lister while all pools are watched, and
 // nothing else: a replica can be killed at any moment without losing state.
 
 import { randomUUID } from "node:crypto";
@@ -12,7 +12,7 @@ import { checkCount, checkGangSize, checkLeaseTtl, checkOwner, checkPool, checkT
 import { Subscription, type WatchEnd } from "../../runtime/event-hub.js";
 import type { Logger } from "../../runtime/logger.js";
 import type { Store, StoreAssignOptions, StoreError, StoreObserver, TokenQuery, Watch } from "../store.js";
-import { GangWaits } from "./gang-wait.js";
+import { gangQueueRules } from "./gang-wait.js";
 import { AllPoolsWatch, type StreamPosition } from "./all-pools-watch.js";
 import { redactUrl } from "../../config/redact-url.js";
 import { redisLocation, type RedisTopology, type ReplicaAck } from "../../config/redis-topology.js";
@@ -23,7 +23,8 @@ import * as lua from "./lua/pool-scripts.js";
 import { LuaScript } from "./lua-script.js";
 import { PoolDiscovery } from "./pool-discovery.js";
 import { dueReportOf, PoolIndex } from "./pool-index.js";
-import { BlockedAssigns, type LeaseAnswer } from "./blocked-assign.js";
+import { assignQueueRules, type LeaseAnswer } from "./blocked-assign.js";
+import { QueuedWaits, type SettleMode } from "./queued-wait.js";
 import { PoolStream, type StreamSink } from "./pool-stream.js";
 import { Reaper, type ReaperOptions } from "./reaper.js";
 import { RedisLateError, ringAndDeadline, within } from "./deadline.js";
@@ -102,10 +103,8 @@ export class RedisStore implements Store {
   private readonly streams = new Map<string, PoolStream>();
   private readonly discovery: PoolDiscovery;
   private readonly allPoolsWatches = new Set<AllPoolsWatch>();
-  /** Assigns waiting in a pool's queue. */
-  private readonly waits: BlockedAssigns;
-  /** Gangs (AssignTokens) waiting in a pool's gang queue. */
-  private readonly gangWaits: GangWaits;
+  /** Assigns waiting in a pool's queue, and gangs (AssignTokens) in its gang queue. */
+  private readonly waits: QueuedWaits;
   /** Blocked assigns of this replica, so close() can answer and dequeue them. */
   private readonly where: string;
   private readonly connection: ConnectionOptions;
@@ -130,16 +129,9 @@ export class RedisStore implements Store {
     this.acks = ack && ack.minReplicas > 0 ? new ReplicaAcks(client, ack) : undefined;
     this.where = redisLocation(options.topology ?? { kind: "single" }, redactUrl(options.url));
     this.livenessMs = options.waiterLivenessMs ?? 3000;
-    this.waits = new BlockedAssigns({
-      settle: (pool, waiterId, mode, claim) => this.exec(scripts.settleWaiter, pool, [waiterId, mode, claim]),
+    this.waits = new QueuedWaits({
       renew: async (pool) => void (await this.exec(scripts.renewLiveness, pool, [this.replicaId, this.livenessMs])),
       renewEveryMs: Math.max(1, Math.floor(this.livenessMs / 3)),
-      stream: (pool, incarnation, from) => this.stream(pool, incarnation, from),
-      where: this.where,
-    });
-    this.gangWaits = new GangWaits({
-      settle: (pool, waiterId, mode) => this.exec(scripts.settleGang, pool, [waiterId, mode]),
-      liveness: (pool, delta) => this.waits.trackLiveness(pool, delta),
       stream: (pool, incarnation, from) => this.stream(pool, incarnation, from),
       where: this.where,
     });
@@ -314,8 +306,9 @@ export class RedisStore implements Store {
       if (reply.waiting === undefined) {
         return { ok: true, value: { lease: leaseOf(pool, reply.lease), available: Number(reply.available) } };
       }
-      const queued = { pool, waiterId: Number(reply.waiting), registeredAt: Number(reply.sequence), incarnation: String(reply.created), waitMs, claim };
-      return this.waits.wait(queued, options.signal);
+      const queued = { pool, waiterId: Number(reply.waiting), registeredAt: Number(reply.sequence), incarnation: String(reply.created), waitMs };
+      const settle = (mode: SettleMode): Promise<Json> => this.exec(scripts.settleWaiter, pool, [queued.waiterId, mode, claim]);
+      return this.waits.wait(queued, options.signal, assignQueueRules(pool, settle));
     }, false);
   }
 
@@ -428,7 +421,8 @@ export class RedisStore implements Store {
         return { ok: true, value: { leases: list(reply.leases).map((l) => leaseOf(pool, l)), available: Number(reply.available) } };
       }
       const queued = { pool, waiterId: Number(reply.waiting), registeredAt: Number(reply.sequence), incarnation: String(reply.created), waitMs };
-      return this.gangWaits.wait(queued, options.signal);
+      const settle = (mode: SettleMode): Promise<Json> => this.exec(scripts.settleGang, pool, [queued.waiterId, mode]);
+      return this.waits.wait(queued, options.signal, gangQueueRules(pool, settle));
     }, false); // the wait is as long as the caller asked; each Redis call in it is bounded
   }
 
@@ -503,7 +497,6 @@ export class RedisStore implements Store {
     clearInterval(this.clockTimer);
     await this.reaper.stop();
     await this.waits.shutdownAll();
-    await this.gangWaits.shutdownAll();
     for (const watch of [...this.allPoolsWatches]) watch.subscription.end({ code: "SHUTDOWN" });
     this.discovery.close();
     for (const stream of [...this.streams.values()]) {
