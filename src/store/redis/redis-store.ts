@@ -105,7 +105,7 @@ export class RedisStore implements Store {
   private readonly allPoolsWatches = new Set<AllPoolsWatch>();
   /** Assigns waiting in a pool's queue, and gangs (AssignTokens) in its gang queue. */
   private readonly waits: QueuedWaits;
-  /** Blocked assigns of this replica, so close() can answer and dequeue them. */
+  /** Where Redis is (topology and redacted address), for messages. */
   private readonly where: string;
   private readonly connection: ConnectionOptions;
   /** Set when --redis-min-replicas-ack asks for replica acknowledgements. */
