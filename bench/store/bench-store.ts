@@ -17,7 +17,7 @@ import { duration, tokenClient } from "../../test/harness/token-client.js";
 import { startServer } from "../../test/harness/server-process.js";
 import { quantile } from "../../test/harness/stats.js";
 import { benchByPoolSize, reportByPoolSize } from "./by-pool-size.js";
-import { H2ConnectClient } from "./h2-connect-client.js";
+import { H2UnaryClient } from "./h2-unary-client.js";
 
 const { values } = parseArgs({
   options: {
@@ -66,7 +66,7 @@ interface Phase {
 }
 
 /** 64 loops of assign + release for `seconds`; counts completed pairs and their latencies. */
-async function drive(clients: readonly H2ConnectClient[], seconds: number): Promise<Phase> {
+async function drive(clients: readonly H2UnaryClient[], seconds: number): Promise<Phase> {
   const until = performance.now() + seconds * 1000;
   let pairs = 0;
   let errors = 0;
@@ -98,7 +98,7 @@ async function measure(store: StoreName): Promise<Phase> {
   const server = await startServer(["--store", store, "--data-dir", dir, "--api-password", PASSWORD, "--total-tokens", "0", "--log-level", "info"]);
   try {
     await tokenClient(server.url, PASSWORD).createPool({ name: POOL, maxTokens: 10_000, initialTokens: CLIENTS * 4 });
-    const clients = Array.from({ length: CONNECTIONS }, () => new H2ConnectClient(server.url, PASSWORD));
+    const clients = Array.from({ length: CONNECTIONS }, () => new H2UnaryClient(server.url, PASSWORD));
     try {
       await drive(clients, WARMUP);
       return await drive(clients, SECONDS);

@@ -20,7 +20,7 @@ import {
 import { duration } from "../../test/harness/token-client.js";
 import { startServer, type ServerProcess } from "../../test/harness/server-process.js";
 import { cpuMs } from "../load/server-cpu.js";
-import { H2GrpcClient } from "./h2-grpc-client.js";
+import { H2UnaryClient } from "./h2-unary-client.js";
 
 export interface BySizeOptions {
   readonly stores: readonly string[];
@@ -58,7 +58,7 @@ const PAGE = 100;
 const rpc = (m: string): string => `/tokenpool.v1.TokenService/${m}`;
 
 /** Creates the pool with exactly `size` tokens, 100 000 per GenerateTokens (the default --max-generate). */
-async function fill(c: H2GrpcClient, size: number): Promise<void> {
+async function fill(c: H2UnaryClient, size: number): Promise<void> {
   await c.call(rpc("CreatePool"), CreatePoolRequestSchema, CreatePoolResponseSchema, { name: POOL, maxTokens: size, leaseTtl: duration(60_000) });
   for (let made = 0; made < size; ) {
     const count = Math.min(100_000, size - made);
@@ -68,7 +68,7 @@ async function fill(c: H2GrpcClient, size: number): Promise<void> {
 }
 
 /** Every page boundary of the pool, walked once: the random cursors the list phase starts from. */
-async function cursors(c: H2GrpcClient): Promise<string[]> {
+async function cursors(c: H2UnaryClient): Promise<string[]> {
   const out = [""];
   for (let token = ""; ; ) {
     const page = await c.call(rpc("ListTokens"), ListTokensRequestSchema, ListTokensResponseSchema, { pool: POOL, pageSize: PAGE, pageToken: token });
@@ -104,7 +104,7 @@ async function phase(server: ServerProcess, o: BySizeOptions, seconds: number, o
 async function measure(store: string, size: number, round: number, o: BySizeOptions): Promise<SizeRow> {
   const dir = mkdtempSync(join(tmpdir(), "tokenpool-bench-size-"));
   const server = await startServer(["--store", store, "--data-dir", dir, "--api-password", PASSWORD, "--total-tokens", "0", "--log-level", "info"]);
-  const clients = Array.from({ length: o.connections }, () => new H2GrpcClient(server.url, PASSWORD));
+  const clients = Array.from({ length: o.connections }, () => new H2UnaryClient(server.url, PASSWORD, "grpc"));
   try {
     await fill(clients[0]!, size);
     const starts = await cursors(clients[0]!);
