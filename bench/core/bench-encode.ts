@@ -1,11 +1,14 @@
-// In-process cost of answering a KeepAlive ×100 in protobuf binary (`npm run bench:encode`, needs
-// --expose-gc): the messages of messages.ts + toBinary (the path before the encoder), the same records
-// through protobuf-es's BinaryWriter by hand, and service/keep-alive-wire.ts's direct writer.
+// In-process cost of answering a KeepAlive ×100 (`npm run bench:encode`, needs --expose-gc). Binary:
+// the messages of messages.ts + toBinary (the path before the encoder), the same records through
+// protobuf-es's BinaryWriter by hand, and service/keep-alive-wire.ts's direct writer. JSON: the messages
+// + toJsonString + TextEncoder (what connect-es's JSON serialization does), and service/keep-alive-json.ts
+// + the same UTF-8 encoding.
 
-import { toBinary } from "@bufbuild/protobuf";
+import { toBinary, toJsonString } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { KeepAliveResponseSchema, KeepAliveStatus } from "../../gen/es/tokenpool/v1/token_service_pb.js";
 import type { KeepAliveResult } from "../../src/core/types.js";
+import { keepAliveResponseJson } from "../../src/service/keep-alive-json.js";
 import { keepAliveResponseBinary } from "../../src/service/keep-alive-wire.js";
 import { keepAliveResultMessage } from "../../src/service/messages.js";
 
@@ -63,15 +66,28 @@ function viaBinaryWriter(rs: readonly KeepAliveResult[]): Uint8Array {
   return w.finish();
 }
 
-const encoders: Record<string, (rs: readonly KeepAliveResult[]) => Uint8Array> = {
+const utf8 = new TextEncoder();
+const viaToJson = (rs: readonly KeepAliveResult[]): Uint8Array =>
+  utf8.encode(toJsonString(KeepAliveResponseSchema, { $typeName: "tokenpool.v1.KeepAliveResponse", results: rs.map(keepAliveResultMessage) }));
+const viaJsonWriter = (rs: readonly KeepAliveResult[]): Uint8Array => utf8.encode(keepAliveResponseJson(rs));
+
+const binaryEncoders: Record<string, (rs: readonly KeepAliveResult[]) => Uint8Array> = {
   "messages + toBinary": viaMessages,
   "BinaryWriter from records": viaBinaryWriter,
   "direct writer from records": keepAliveResponseBinary,
 };
+const jsonEncoders: Record<string, (rs: readonly KeepAliveResult[]) => Uint8Array> = {
+  "messages + toJsonString": viaToJson,
+  "JSON writer from records": viaJsonWriter,
+};
+const encoders = { ...binaryEncoders, ...jsonEncoders };
 
 const reference = Buffer.from(viaMessages(records));
-for (const [name, encode] of Object.entries(encoders))
+for (const [name, encode] of Object.entries(binaryEncoders))
   if (!reference.equals(Buffer.from(encode(records)))) throw new Error(`${name} does not write toBinary's bytes`);
+const jsonReference = Buffer.from(viaToJson(records));
+for (const [name, encode] of Object.entries(jsonEncoders))
+  if (!jsonReference.equals(Buffer.from(encode(records)))) throw new Error(`${name} does not write toJsonString's text`);
 
 /** µs per call, the GC of what the calls allocate included (each round starts from a collected heap). */
 function measure(encode: (rs: readonly KeepAliveResult[]) => Uint8Array): number {
@@ -88,7 +104,10 @@ for (let round = 0; round < ROUNDS; round++)
   for (const [name, encode] of round % 2 === 0 ? Object.entries(encoders) : Object.entries(encoders).reverse()) {
     best[name] = Math.min(best[name] ?? Infinity, measure(encode));
   }
-const base = best["messages + toBinary"]!;
-process.stdout.write(`KeepAlive ×100 response, ${reference.length} bytes; min of ${ROUNDS} rounds × ${CALLS} calls, alternating order\n`);
-for (const [name, us] of Object.entries(best)) process.stdout.write(`${name.padEnd(28)} ${us.toFixed(1).padStart(7)} µs/call  ${(base / us).toFixed(2)}× the messages path\n`);
-process.stdout.write(`${JSON.stringify({ bench: "encode-keepalive-100", bytes: reference.length, us_per_call: best })}\n`);
+process.stdout.write(`KeepAlive ×100 response, ${reference.length} bytes binary, ${jsonReference.length} JSON; min of ${ROUNDS} rounds × ${CALLS} calls, alternating order\n`);
+for (const [group, base] of [[binaryEncoders, "messages + toBinary"], [jsonEncoders, "messages + toJsonString"]] as const)
+  for (const name of Object.keys(group)) {
+    const us = best[name]!;
+    process.stdout.write(`${name.padEnd(28)} ${us.toFixed(1).padStart(7)} µs/call  ${(best[base]! / us).toFixed(2)}× the messages path\n`);
+  }
+process.stdout.write(`${JSON.stringify({ bench: "encode-keepalive-100", bytes: reference.length, json_bytes: jsonReference.length, us_per_call: best })}\n`);
