@@ -4,7 +4,8 @@
 
 import { randomBytes } from "node:crypto";
 import { createContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { UniversalHandlerOptions } from "@connectrpc/connect/protocol";
+import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Config } from "../config/config.js";
 import { Metrics } from "../ops/metrics.js";
 import { opsRoutes } from "../ops/ops-routes.js";
@@ -50,6 +51,11 @@ export interface StartOptions {
   readonly announcePassword: (password: string) => void;
   /** Called once the port is open, before the store is (probes answer from then on). */
   readonly onListening?: (url: string) => void;
+  /**
+   * false: KeepAlive over Connect answered by connect-node's own handler (protobuf-es serialization)
+   * instead of from the store's records; tests compare the two paths answer for answer. Default true.
+   */
+  readonly connectKeepAliveEncoders?: boolean;
 }
 
 /** Pools exported with their own labels on /metrics; beyond this, labels would explode. */
@@ -129,17 +135,25 @@ export async function startServer(config: Config, options: StartOptions): Promis
           auth,
         })
       : undefined;
-  const handler = connectNodeAdapter({
-    routes: routes({ service: tokenService, notReadyReason: readiness.notReadyReason }, open),
+  // The Connect router's options, written once: KeepAlive's own Connect handler is built with the
+  // same ones (limits, gate, interceptors, compressions), so its calls are handled by the same rules.
+  const connectOptions = {
     // Outermost first: the request id wraps everything, so even an auth failure carries it.
     interceptors: [requestLogInterceptor(log), metrics.interceptor()],
     readMaxBytes: config.limits.maxRequestBytes,
-    // The client address, for the auth failure log.
-    contextValues: (req) => createContextValues().set(peerAddress, req.socket?.remoteAddress).set(streamReset, streamResetOf(req)),
     // Hardening of connect-es's request decoding: JSON text that cannot carry a lone surrogate into
     // an error message, and malformed GET query messages answered INVALID_ARGUMENT (not INTERNAL).
     jsonOptions: requestJsonOptions,
     requestGate: checkGetRequest,
+    // connect-node's default, spelled out so KeepAlive's handler accepts exactly the same.
+    acceptCompression: [compressionGzip, compressionBrotli],
+  } satisfies Partial<UniversalHandlerOptions>;
+  const keepAliveEncoders = options.connectKeepAliveEncoders === false ? undefined : connectOptions;
+  const handler = connectNodeAdapter({
+    ...connectOptions,
+    routes: routes({ service: tokenService, notReadyReason: readiness.notReadyReason, keepAliveEncoders }, open),
+    // The client address, for the auth failure log.
+    contextValues: (req) => createContextValues().set(peerAddress, req.socket?.remoteAddress).set(streamReset, streamResetOf(req)),
     fallback: fallbackRouter(
       instrumentRoutes(
         [

@@ -11,6 +11,7 @@ import {
   LeaseEventType as ProtoEventType,
   TokenState,
   type GetTokenResponse,
+  type KeepAliveResponse,
   type KeepAliveResult as KeepAliveResultMessage,
   type Lease as LeaseMessage,
   type LeaseEvent as LeaseEventMessage,
@@ -75,6 +76,11 @@ export function keepAliveResultMessage(r: KeepAliveResult): KeepAliveResultMessa
     lease: r.lease && leaseMessage(r.lease),
     idleExpireTime: optionalTimestamp(r.idleExpireTime),
   };
+}
+
+/** The KeepAliveResponse of the store's records. */
+export function keepAliveResponseMessage(results: readonly KeepAliveResult[]): KeepAliveResponse {
+  return { $typeName: "tokenpool.v1.KeepAliveResponse", results: results.map(keepAliveResultMessage) };
 }
 
 export function tokenMessage(t: TokenInfo): GetTokenResponse {

@@ -53,7 +53,7 @@ import { presentedCredential, type AuthFailure, type PasswordCheck } from "./aut
 import type { CallContext } from "./call.js";
 import { countField, durationField, stringField, tokenList } from "./fields.js";
 import { openLeaseWatch, type LeaseWatch } from "./lease-watch.js";
-import { keepAliveResultMessage, leaseMessage, listedTokenMessage, poolMessage, tokenMessage } from "./messages.js";
+import { keepAliveResponseMessage, leaseMessage, listedTokenMessage, poolMessage, tokenMessage } from "./messages.js";
 import { invalid, type ServiceError } from "./service-error.js";
 import type { StreamGate } from "./stream-gate.js";
 
@@ -275,7 +275,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenServiceApi {
 
     keepAlive: async (req, call) => {
       const results = await keepAliveResults(req, call);
-      return results.ok ? ok({ $typeName: "tokenpool.v1.KeepAliveResponse", results: results.value.map(keepAliveResultMessage) }) : results;
+      return results.ok ? ok(keepAliveResponseMessage(results.value)) : results;
     },
 
     keepAliveResults,

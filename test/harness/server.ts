@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { loadConfig, type Config, type StoreChoice } from "../../src/config/config.js";
 import { systemClock } from "../../src/runtime/clock.js";
 import { createLogger } from "../../src/runtime/logger.js";
-import { startServer, type RunningServer } from "../../src/server/server.js";
+import { startServer, type RunningServer, type StartOptions } from "../../src/server/server.js";
 import { startRedisCluster } from "./redis-cluster.js";
 import { startRedisServer } from "./redis-server.js";
 
@@ -36,12 +36,13 @@ interface RedisTarget {
 
 /**
  * `sharedRedis`: run on this redis-server or cluster (a replica among others) instead of one of its
- * own; the caller stops it.
+ * own; the caller stops it. `start`: startServer options other than the defaults below.
  */
 export async function startTestServer(
   store: TestStore = "memory",
   flags: readonly string[] = [],
   sharedRedis?: { readonly url: string },
+  start: Partial<Pick<StartOptions, "clock" | "connectKeepAliveEncoders">> = {},
 ): Promise<TestServer> {
   const dataDir = store === "lmdb" ? mkdtempSync(join(tmpdir(), "tokenpool-test-")) : undefined;
   // Each server gets its own redis-server (or cluster), so parallel test files never see each other's pools.
@@ -72,6 +73,7 @@ export async function startTestServer(
     clock: systemClock,
     log: createLogger("silent"),
     announcePassword: () => undefined,
+    ...start,
   }).catch(async (e: unknown) => {
     await ownRedis?.stop();
     throw e;

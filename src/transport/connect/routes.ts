@@ -4,6 +4,7 @@
 
 import type { DescService } from "@bufbuild/protobuf";
 import { createServiceImplSpec, type ConnectRouter, type ServiceImpl, type ServiceImplSpec } from "@connectrpc/connect";
+import type { UniversalHandlerOptions } from "@connectrpc/connect/protocol";
 import { file_google_rpc_error_details } from "../../../gen/es/google/rpc/error_details_pb.js";
 import { file_google_rpc_status } from "../../../gen/es/google/rpc/status_pb.js";
 import { file_grpc_health_v1_health, Health } from "../../../gen/es/grpc/health/v1/health_pb.js";
@@ -12,6 +13,7 @@ import * as reflectionV1alpha from "../../../gen/es/grpc/reflection/v1alpha/refl
 import { file_tokenpool_v1_token_service, TokenService } from "../../../gen/es/tokenpool/v1/token_service_pb.js";
 import type { TokenServiceApi } from "../../service/token-service.js";
 import { healthService } from "./health.js";
+import { serveKeepAliveEncoders } from "./keep-alive-route.js";
 import { reflectionServices } from "./reflection.js";
 import { tokenService } from "./token-service.js";
 
@@ -31,6 +33,12 @@ export interface RouteDeps {
   readonly service: TokenServiceApi;
   /** Undefined when ready; why not otherwise (drives the health service). */
   readonly notReadyReason: () => string | undefined;
+  /**
+   * The options the Connect router is created with (connectNodeAdapter's): given, KeepAlive's Connect
+   * unary POSTs are answered from the store's records (keep-alive-route.ts) under these same options;
+   * absent, connect-node answers every KeepAlive itself.
+   */
+  readonly keepAliveEncoders?: Partial<UniversalHandlerOptions>;
 }
 
 /** One served service: its spec (what the grpc-js bridge serves) and how it goes onto a Connect router. */
@@ -67,7 +75,9 @@ export function openServices(notReadyReason: () => string | undefined): readonly
 
 export function routes(deps: RouteDeps, open: readonly Served[] = openServices(deps.notReadyReason)) {
   return (router: ConnectRouter): void => {
-    router.service(TokenService, tokenService(deps.service));
+    const impl = tokenService(deps.service);
+    router.service(TokenService, impl);
+    if (deps.keepAliveEncoders) serveKeepAliveEncoders(router, impl.keepAlive, deps.keepAliveEncoders);
     for (const s of open) s.register(router);
   };
 }

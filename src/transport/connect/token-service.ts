@@ -11,6 +11,7 @@ import type { TokenServiceApi } from "../../service/token-service.js";
 import { peerAddress } from "../auth.js";
 import { toConnectError } from "../errors.js";
 import { streamReset } from "../http/stream-reset.js";
+import { keepAliveAnswer } from "./keep-alive-answer.js";
 
 /**
  * A watcher cut for falling behind gets this long for the transport to flush what it already holds,
@@ -45,7 +46,8 @@ export function tokenService(service: TokenServiceApi): ServiceImpl<typeof Token
     deletePool: async (req, ctx) => unwrap(await service.deletePool(req, callOf(ctx)), ctx),
     generateTokens: async (req, ctx) => unwrap(await service.generateTokens(req, callOf(ctx)), ctx),
     assignToken: async (req, ctx) => unwrap(await service.assignToken(req, callOf(ctx)), ctx),
-    keepAlive: async (req, ctx) => unwrap(await service.keepAlive(req, callOf(ctx)), ctx),
+    // The store's records travel beside the message, for KeepAlive's Connect handler to write directly.
+    keepAlive: async (req, ctx) => keepAliveAnswer(unwrap(await service.keepAliveResults(req, callOf(ctx)), ctx)),
     releaseToken: async (req, ctx) => unwrap(await service.releaseToken(req, callOf(ctx)), ctx),
     deleteToken: async (req, ctx) => unwrap(await service.deleteToken(req, callOf(ctx)), ctx),
     getToken: async (req, ctx) => unwrap(await service.getToken(req, callOf(ctx)), ctx),
