@@ -8,7 +8,7 @@ import { writeBodies } from "./bodies.js";
 import { build, buildTree } from "./build.js";
 import { fanout, type FanoutResult } from "./fanout.js";
 import { describeMemory, expiryLateness, type LatenessResult } from "./lateness.js";
-import { Measurer, type Row } from "./measure.js";
+import { Measurer, type Protocol, type Row } from "./measure.js";
 import { cleanupNow, installCleanup, tempDir } from "../../test/harness/processes.js";
 import { log } from "./progress.js";
 import { renderReport, Results } from "./report.js";
@@ -21,9 +21,11 @@ import { throughputRounds, type Contender } from "./throughput.js";
  * --seconds 4 --warmup 1 --rounds 2 --connections 8 --streams 16 --no-redis --no-lateness --skip-build;
  * --lateness-only runs the expiry-lateness scenario alone (--lateness-store memory|lmdb for its server);
  * --engines-only runs the gRPC engine comparison alone (grpc-js floor, tokenpool on grpc-js and on connect-node);
+ * --connect-only runs the Connect rows alone (Connect binary and JSON: the Connect floor and tokenpool memory);
  * --fanout-only runs the 100-subscriber fan-out alone (--grpc-engine grpc-js|connect for its server);
  * --baseline-tree DIR adds another checkout's tokenpool (memory, default engine; e.g. a worktree of main
- * before a change) to the engine comparison, so a before/after is measured in the same rounds.
+ * before a change) to the engine comparison (with --connect-only: to the Connect rows), so a
+ * before/after is measured in the same rounds.
  */
 const { values } = parseArgs({
   options: {
@@ -38,6 +40,7 @@ const { values } = parseArgs({
     "lateness-only": { type: "boolean", default: false },
     "lateness-store": { type: "string", default: "memory" },
     "engines-only": { type: "boolean", default: false },
+    "connect-only": { type: "boolean", default: false },
     "fanout-only": { type: "boolean", default: false },
     "grpc-engine": { type: "string", default: "grpc-js" },
     "baseline-tree": { type: "string" },
@@ -79,40 +82,50 @@ async function main(): Promise<void> {
   let late: LatenessResult | undefined;
   try {
     const enginesOnly = values["engines-only"];
+    const connectOnly = values["connect-only"];
+    // Either narrow run measures its rows and nothing else (no lmdb, redis, legacy, fan-out, lateness).
+    const everything = !enginesOnly && !connectOnly;
+    const connectProtocols: readonly Protocol[] = ["connect-proto", "connect-json"];
     const contenders: Contender[] = [];
     if (!enginesOnly) {
       log("starting the Connect floor");
       const floor = await startBaseline("connect-floor");
       servers.push(floor);
-      contenders.push({ server: floor, setup: undefined, rounds, protocols: ["grpc", "connect-proto", "connect-json"] });
+      contenders.push({ server: floor, setup: undefined, rounds, protocols: connectOnly ? connectProtocols : ["grpc", ...connectProtocols] });
     }
-    // The two gRPC engines side by side, with grpc-js's own floor (trivial handlers), in the same rounds.
-    log("starting the grpc-js floor and tokenpool memory on each gRPC engine (grpc-js, connect)");
-    const grpcjsFloor = await startBaseline("grpcjs-floor");
-    servers.push(grpcjsFloor);
-    contenders.push({ server: grpcjsFloor, setup: undefined, rounds, protocols: ["grpc"] });
+    if (!connectOnly) {
+      // The two gRPC engines side by side, with grpc-js's own floor (trivial handlers), in the same rounds.
+      log("starting the grpc-js floor");
+      const grpcjsFloor = await startBaseline("grpcjs-floor");
+      servers.push(grpcjsFloor);
+      contenders.push({ server: grpcjsFloor, setup: undefined, rounds, protocols: ["grpc"] });
+    }
+    log("starting tokenpool memory");
     const memory = await startTokenpool({ store: "memory", password: PASSWORD, totalTokens: 100_000 });
     servers.push(memory);
     const memorySetup = new PoolSetup(memory.url, PASSWORD, ASSIGN_POOL_SIZE);
-    contenders.push({ server: memory, setup: memorySetup, rounds, protocols: enginesOnly ? ["grpc"] : ["grpc", "connect-proto", "connect-json"] });
-    const connectEngine = await startTokenpool({ store: "memory", password: PASSWORD, totalTokens: 1, grpcEngine: "connect" });
-    servers.push(connectEngine);
-    contenders.push({ server: connectEngine, setup: new PoolSetup(connectEngine.url, PASSWORD, ASSIGN_POOL_SIZE), rounds, protocols: ["grpc"] });
+    contenders.push({ server: memory, setup: memorySetup, rounds, protocols: enginesOnly ? ["grpc"] : connectOnly ? connectProtocols : ["grpc", ...connectProtocols] });
+    if (!connectOnly) {
+      log("starting tokenpool memory on the connect gRPC engine");
+      const connectEngine = await startTokenpool({ store: "memory", password: PASSWORD, totalTokens: 1, grpcEngine: "connect" });
+      servers.push(connectEngine);
+      contenders.push({ server: connectEngine, setup: new PoolSetup(connectEngine.url, PASSWORD, ASSIGN_POOL_SIZE), rounds, protocols: ["grpc"] });
+    }
     const tree = values["baseline-tree"];
     if (tree !== undefined) {
       log(`starting tokenpool memory from ${tree} (the baseline tree)`);
       // Started as the memory server above is, so the two differ only by their code.
       const baseline = await startTokenpool({ store: "memory", password: PASSWORD, totalTokens: 100_000, tree });
       servers.push(baseline);
-      contenders.push({ server: baseline, setup: new PoolSetup(baseline.url, PASSWORD, ASSIGN_POOL_SIZE), rounds, protocols: ["grpc"] });
+      contenders.push({ server: baseline, setup: new PoolSetup(baseline.url, PASSWORD, ASSIGN_POOL_SIZE), rounds, protocols: connectOnly ? connectProtocols : ["grpc"] });
     }
-    if (!enginesOnly) {
+    if (everything) {
       log("starting tokenpool lmdb" + (values["no-redis"] ? "" : " and redis"));
       const lmdb = await startTokenpool({ store: "lmdb", password: PASSWORD, totalTokens: 1 });
       servers.push(lmdb);
       contenders.push({ server: lmdb, setup: new PoolSetup(lmdb.url, PASSWORD, ASSIGN_POOL_SIZE), rounds, protocols: ["grpc"] });
     }
-    if (!enginesOnly && !values["no-redis"]) {
+    if (everything && !values["no-redis"]) {
       const redis = await startRedis();
       servers.push(redis);
       const tpRedis = await startTokenpool({ store: "redis", password: PASSWORD, totalTokens: 1, redisUrl: redis.url });
@@ -125,13 +138,13 @@ async function main(): Promise<void> {
     rows.push(...(await throughputRounds(m, contenders, rounds, FREE_NEEDED)));
     // Only the memory server is needed from here on: the others would just sit in memory.
     for (const s of servers.filter((s) => s !== memory)) await s.stop();
-    if (!enginesOnly) {
+    if (everything) {
       rows.push(...(await legacyAgainstFlask(m, memory, PASSWORD)));
       rows.push(...(await bareHttp2(m)));
       fan = await fanout(m, memory, memorySetup, PASSWORD, SUBSCRIBERS, FREE_NEEDED);
     }
     await memory.stop();
-    if (!enginesOnly && !values["no-lateness"]) {
+    if (everything && !values["no-lateness"]) {
       late = await expiryLateness({
         password: PASSWORD,
         leases: 1_000_000,

@@ -129,16 +129,20 @@ export function renderReport(res: Results, fan: FanoutResult | undefined, late: 
         `${cpuText(connect)} | ${ratio(connect?.cpuUs ?? NaN, engine?.cpuUs ?? NaN)} |`,
     );
   }
-  if (has(BASELINE_TREE_SERVER)) {
+  // One before/after table per protocol the baseline tree was measured on, against that protocol's floor
+  // (gRPC: grpc-js's; Connect: the Connect floor).
+  for (const protocol of ["grpc", "connect-proto", "connect-json"] as const) {
+    if (!res.rows.some((r) => r.server === BASELINE_TREE_SERVER && r.protocol === protocol)) continue;
+    const floorServer = protocol === "grpc" ? "grpcjs-floor" : "connect-floor";
     line();
-    line(`This tree against the baseline tree (${info.baselineTree ?? "?"}), both tokenpool memory on the grpc-js engine, same rounds: server CPU µs per call (calls/s in brackets)`);
+    line(`${PROTOCOL_NAMES[protocol]}: this tree against the baseline tree (${info.baselineTree ?? "?"}), both tokenpool memory, same rounds: server CPU µs per call (calls/s in brackets)`);
     line();
-    line("| RPC | grpc-js floor | baseline tree | floor/baseline (CPU) | this tree | floor/this tree (CPU) | baseline/this tree (CPU) |");
+    line(`| RPC | ${floorServer} | baseline tree | floor/baseline (CPU) | this tree | floor/this tree (CPU) | baseline/this tree (CPU) |`);
     line("|---|---:|---:|---:|---:|---:|---:|");
     for (const rpc of ["assign", "ka1", "ka100", "pairs"] as const) {
-      const floor = res.get("grpcjs-floor", "grpc", rpc);
-      const before = res.get(BASELINE_TREE_SERVER, "grpc", rpc);
-      const after = res.get("tokenpool-memory", "grpc", rpc);
+      const floor = res.get(floorServer, protocol, rpc);
+      const before = res.get(BASELINE_TREE_SERVER, protocol, rpc);
+      const after = res.get("tokenpool-memory", protocol, rpc);
       line(
         `| ${RPC_NAMES[rpc]} | ${cpuText(floor)} | ${cpuText(before)} | ${ratio(floor?.cpuUs ?? NaN, before?.cpuUs ?? NaN)} | ${cpuText(after)} | ` +
           `${ratio(floor?.cpuUs ?? NaN, after?.cpuUs ?? NaN)} | ${ratio(before?.cpuUs ?? NaN, after?.cpuUs ?? NaN)} |`,
@@ -282,6 +286,16 @@ export function renderReport(res: Results, fan: FanoutResult | undefined, late: 
     ),
     baseline_tree_vs_floor_cpu: has(BASELINE_TREE_SERVER)
       ? Object.fromEntries((["assign", "ka1", "ka100", "pairs"] as const).map((rpc) => [rpc, r2((res.get("grpcjs-floor", "grpc", rpc)?.cpuUs ?? NaN) / (res.get(BASELINE_TREE_SERVER, "grpc", rpc)?.cpuUs ?? NaN))]))
+      : null,
+    // Before/after (baseline tree CPU / this tree's CPU) for every protocol and RPC the baseline tree ran.
+    baseline_over_this_tree_cpu: has(BASELINE_TREE_SERVER)
+      ? Object.fromEntries(
+          (["grpc", "connect-proto", "connect-json"] as const).flatMap((protocol) =>
+            (["assign", "ka1", "ka100", "pairs"] as const)
+              .filter((rpc) => res.get(BASELINE_TREE_SERVER, protocol, rpc) !== undefined)
+              .map((rpc) => [`${protocol}/${rpc}`, r2((res.get(BASELINE_TREE_SERVER, protocol, rpc)?.cpuUs ?? NaN) / (res.get("tokenpool-memory", protocol, rpc)?.cpuUs ?? NaN))]),
+          ),
+        )
       : null,
     connect_proto_over_bare_http2: r2(res.rps("tokenpool-memory", "connect-proto", "assign") / res.rps("bare-http2", "connect-proto", "assign")),
     legacy_over_flask: r2(legacyIssue / flask),
