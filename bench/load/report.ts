@@ -113,21 +113,25 @@ export function renderReport(res: Results, fan: FanoutResult | undefined, late: 
       );
     }
   }
-  line();
-  line("gRPC engines, same rounds: server CPU µs per call (calls/s in brackets). Targets: grpc-js engine ≥ 0.6× the grpc-js floor and ≥ 4× the connect engine (CPU per call); KeepAlive ×100 ≥ 0.5× the floor's ×100 row");
-  line();
-  line("| RPC | grpc-js floor | tokenpool, grpc-js engine | floor/engine (CPU) | engine/floor (calls/s) | tokenpool, connect engine | connect/grpc-js (CPU) |");
-  line("|---|---:|---:|---:|---:|---:|---:|");
   const cpuText = (c: Cell | undefined): string => (c ? `${fmt(c.cpuUs)} (${fmt(c.rps)})` : "–");
-  for (const rpc of ["assign", "ka1", "ka100", "pairs"] as const) {
-    const floor = res.get("grpcjs-floor", "grpc", rpc);
-    const engine = res.get("tokenpool-memory", "grpc", rpc);
-    const connect = res.get("tokenpool-memory-connect-engine", "grpc", rpc);
-    if (!floor && !engine) continue;
-    line(
-      `| ${RPC_NAMES[rpc]} | ${cpuText(floor)} | ${cpuText(engine)} | ${ratio(floor?.cpuUs ?? NaN, engine?.cpuUs ?? NaN)} | ${ratio(engine?.rps ?? NaN, floor?.rps ?? NaN)} | ` +
-        `${cpuText(connect)} | ${ratio(connect?.cpuUs ?? NaN, engine?.cpuUs ?? NaN)} |`,
-    );
+  // (A --connect-only run has no gRPC rows: the tables and targets below that need them are left out.)
+  const grpcRows = res.rows.some((r) => r.protocol === "grpc");
+  if (grpcRows) {
+    line();
+    line("gRPC engines, same rounds: server CPU µs per call (calls/s in brackets). Targets: grpc-js engine ≥ 0.6× the grpc-js floor and ≥ 4× the connect engine (CPU per call); KeepAlive ×100 ≥ 0.5× the floor's ×100 row");
+    line();
+    line("| RPC | grpc-js floor | tokenpool, grpc-js engine | floor/engine (CPU) | engine/floor (calls/s) | tokenpool, connect engine | connect/grpc-js (CPU) |");
+    line("|---|---:|---:|---:|---:|---:|---:|");
+    for (const rpc of ["assign", "ka1", "ka100", "pairs"] as const) {
+      const floor = res.get("grpcjs-floor", "grpc", rpc);
+      const engine = res.get("tokenpool-memory", "grpc", rpc);
+      const connect = res.get("tokenpool-memory-connect-engine", "grpc", rpc);
+      if (!floor && !engine) continue;
+      line(
+        `| ${RPC_NAMES[rpc]} | ${cpuText(floor)} | ${cpuText(engine)} | ${ratio(floor?.cpuUs ?? NaN, engine?.cpuUs ?? NaN)} | ${ratio(engine?.rps ?? NaN, floor?.rps ?? NaN)} | ` +
+          `${cpuText(connect)} | ${ratio(connect?.cpuUs ?? NaN, engine?.cpuUs ?? NaN)} |`,
+      );
+    }
   }
   // One before/after table per protocol the baseline tree was measured on, against that protocol's floor
   // (gRPC: grpc-js's; Connect: the Connect floor).
@@ -163,11 +167,13 @@ export function renderReport(res: Results, fan: FanoutResult | undefined, late: 
       line(`| ${server} | ${PROTOCOL_NAMES[protocol]} | ${fmt(k1.rps)} | ${fmt(k100.rps * 100)} | ${ratio(k100.rps * 100, k1.rps)} |`);
     }
   }
-  line();
-  line("Baselines (same client settings)");
-  line();
-  line("| server | protocol | RPC | calls/s | CPU µs/call | tokenpool memory, same row | tokenpool/baseline |");
-  line("|---|---|---|---:|---:|---:|---:|");
+  if (has("bare-http2")) {
+    line();
+    line("Baselines (same client settings)");
+    line();
+    line("| server | protocol | RPC | calls/s | CPU µs/call | tokenpool memory, same row | tokenpool/baseline |");
+    line("|---|---|---|---:|---:|---:|---:|");
+  }
   for (const r of res.rows) {
     if (r.server !== "bare-http2") continue;
     const tp = res.rps("tokenpool-memory", r.protocol, r.rpc);
@@ -221,10 +227,10 @@ export function renderReport(res: Results, fan: FanoutResult | undefined, late: 
   line(`- tokenpool memory ≥ 0.8× Connect floor on every row: worst ${worstFloor.toFixed(2)}× (${worstFloorRow}) — ${verdict(worstFloor >= 0.8)}`);
   line(`  all rows: ${Object.entries(memFloor).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")}`);
   line(`  by server CPU per call (floor CPU / tokenpool CPU): ${Object.entries(memFloorCpu).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")}`);
-  line(`- lmdb ≥ 0.7× memory (gRPC): worst ${worstLmdb.toFixed(2)}× (${worstLmdbRow}) — ${verdict(worstLmdb >= 0.7)}`);
-  const gains = (["grpc", "connect-proto", "connect-json"] as const).map((p) => [p, (100 * res.rps("tokenpool-memory", p, "ka100")) / res.rps("tokenpool-memory", p, "ka1")] as const);
+  if (has("tokenpool-lmdb")) line(`- lmdb ≥ 0.7× memory (gRPC): worst ${worstLmdb.toFixed(2)}× (${worstLmdbRow}) — ${verdict(worstLmdb >= 0.7)}`);
+  const gains = (["grpc", "connect-proto", "connect-json"] as const).filter((p) => res.get("tokenpool-memory", p, "ka100") !== undefined).map((p) => [p, (100 * res.rps("tokenpool-memory", p, "ka100")) / res.rps("tokenpool-memory", p, "ka1")] as const);
   line(`- KeepAlive ×100 ≥ 50× the token renewals/s of ×1 (memory): ${gains.map(([p, g]) => `${p} ${g.toFixed(1)}× ${verdict(g >= 50)}`).join(", ")}`);
-  line(`- ≥ the Flask baseline: legacy /issue_token ${(legacyIssue / flask).toFixed(1)}× Flask; gRPC AssignToken ${(res.rps("tokenpool-memory", "grpc", "assign") / flask).toFixed(1)}× Flask`);
+  if (has("flask")) line(`- ≥ the Flask baseline: legacy /issue_token ${(legacyIssue / flask).toFixed(1)}× Flask; gRPC AssignToken ${(res.rps("tokenpool-memory", "grpc", "assign") / flask).toFixed(1)}× Flask`);
   if (late) {
     const f = (x: number | undefined): string => (x === undefined ? "–" : x.toFixed(1));
     const m = late.moderate;
