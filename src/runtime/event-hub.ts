@@ -2,6 +2,7 @@
 // sequence) and per-subscriber bounded queues (so a slow watcher cannot grow memory without bound).
 
 import type { LeaseEvent } from "../core/types.js";
+import { EventRing } from "./event-ring.js";
 
 export type WatchEnd =
   | { readonly code: "OUT_OF_RANGE"; readonly pool: string; readonly oldestSequence: number; readonly requested: number }
@@ -17,45 +18,6 @@ export interface EventHubOptions {
   readonly ringSize: number;
   /** Events a subscriber may have queued before it is cut off. */
   readonly subscriberBuffer: number;
-}
-
-/** A replay ring of the most recent events of one pool; sequences in it are contiguous. */
-class EventRing {
-  private readonly slots: (LeaseEvent | undefined)[];
-  private count = 0;
-  private next = 0;
-
-  constructor(private readonly capacity: number) {
-    this.slots = new Array<LeaseEvent | undefined>(capacity);
-  }
-
-  push(event: LeaseEvent): void {
-    this.slots[this.next] = event;
-    this.next = (this.next + 1) % this.capacity;
-    if (this.count < this.capacity) this.count++;
-  }
-
-  /** Sequence of the oldest retained event, or undefined when empty. */
-  oldest(): number | undefined {
-    return this.at(0)?.sequence;
-  }
-
-  /** Retained events with sequence > after, oldest first; O(k) in the number returned. */
-  since(after: number): LeaseEvent[] {
-    const first = this.oldest();
-    if (first === undefined) return [];
-    const out: LeaseEvent[] = [];
-    for (let i = Math.max(0, after + 1 - first); i < this.count; i++) {
-      const e = this.at(i);
-      if (e) out.push(e);
-    }
-    return out;
-  }
-
-  private at(i: number): LeaseEvent | undefined {
-    if (i >= this.count) return undefined;
-    return this.slots[(this.next - this.count + i + this.capacity) % this.capacity];
-  }
 }
 
 /** One watcher's queue, consumed as an async iterable; ends with a WatchEnd or cleanly. */
@@ -160,7 +122,7 @@ export class EventHub {
   publish(event: LeaseEvent): void {
     let ring = this.rings.get(event.pool);
     if (!ring) {
-      ring = new EventRing(this.options.ringSize);
+      ring = new EventRing(event.pool, this.options.ringSize);
       this.rings.set(event.pool, ring);
     }
     ring.push(event);
