@@ -34,15 +34,20 @@ export class Undecodable {
   }
 }
 
+/** A method's own codec where protobuf-es's reflective one is too slow (KeepAlive's). */
+export interface MethodCodec {
+  /** Encodes what the handler answers (which need not be the output message). */
+  readonly serializeResponse?: (answer: unknown) => Buffer;
+  /** Decodes a request; may throw, as fromBinary does, for bytes that are not one. */
+  readonly deserializeRequest?: (bytes: Buffer) => unknown;
+}
+
 /**
- * The method as grpc-js serves it. Responses are the method's output messages through toBinary,
- * unless the adapter hands its answers in another form with their own encoder (serializeResponse).
+ * The method as grpc-js serves it. Requests and responses go through protobuf-es's fromBinary and
+ * toBinary of the method's messages, unless the codec gives its own.
  */
-export function methodDefinition(
-  service: DescService,
-  method: DescMethod,
-  serializeResponse: (answer: unknown) => Buffer = (m) => Buffer.from(toBinary(method.output, m as never)),
-): grpc.MethodDefinition<unknown, unknown> {
+export function methodDefinition(service: DescService, method: DescMethod, codec: MethodCodec = {}): grpc.MethodDefinition<unknown, unknown> {
+  const decode = codec.deserializeRequest ?? ((b: Buffer) => fromBinary(method.input, b));
   return {
     path: `/${service.typeName}/${method.name}`,
     requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
@@ -51,12 +56,12 @@ export function methodDefinition(
     // Never throws: grpc-js would answer a throw with its own INTERNAL "Error deserializing request".
     requestDeserialize: (b: Buffer) => {
       try {
-        return fromBinary(method.input, b);
+        return decode(b);
       } catch (e) {
         return new Undecodable(e);
       }
     },
-    responseSerialize: serializeResponse,
+    responseSerialize: codec.serializeResponse ?? ((m) => Buffer.from(toBinary(method.output, m as never))),
     responseDeserialize: (b: Buffer) => fromBinary(method.output, b),
     originalName: method.localName,
   };

@@ -9,6 +9,7 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { TokenService } from "../../../gen/es/tokenpool/v1/token_service_pb.js";
 import type { KeepAliveResult, Result } from "../../core/types.js";
+import { keepAliveRequestFromBinary } from "../../service/keep-alive-request-wire.js";
 import { keepAliveResponseBinary } from "../../service/keep-alive-wire.js";
 import type { ServiceError } from "../../service/service-error.js";
 import type { TokenServiceApi, Unary } from "../../service/token-service.js";
@@ -39,8 +40,12 @@ export function addTokenService(server: grpc.Server, service: TokenServiceApi, o
     if (method.localName === "keepAlive") {
       // Its answer (up to limits.maxBatchTokens results) goes from the store's records straight to the
       // wire: building and reflectively encoding a message per token was most of its CPU. Only the
-      // handler below hands grpc-js an answer for this method, so it is always such records.
-      definition[method.name] = methodDefinition(TokenService, method, (records) => keepAliveResponseBinary(records as readonly KeepAliveResult[]));
+      // handler below hands grpc-js an answer for this method, so it is always such records. Its
+      // request (as many token ids) is read without protobuf-es's reflection when it can be.
+      definition[method.name] = methodDefinition(TokenService, method, {
+        serializeResponse: (records) => keepAliveResponseBinary(records as readonly KeepAliveResult[]),
+        deserializeRequest: keepAliveRequestFromBinary,
+      });
       implementation[method.name] = unaryHandler(service.keepAliveResults as Unary<unknown, unknown>, method, o);
       continue;
     }
