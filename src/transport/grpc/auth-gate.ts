@@ -1,8 +1,8 @@
 // The password check on the grpc-js engine, as a server interceptor: it runs on the request's
 // metadata, before grpc-js reads a byte of the message, so a caller without credentials costs no
 // body reading or decoding here either (the HTTP entry's auth-gate.ts does the same for connect-node).
-// Most such calls are answered earlier, from the HTTP/2 stream (stream-auth-gate.ts); this one checks
-// whatever reaches grpc-js, and is the only check where grpc-js's server could not be reached.
+// Installed only where grpc-js's HTTP/2 server cannot be reached (its internals moved): otherwise the
+// same check runs earlier, from the HTTP/2 stream (stream-auth-gate.ts), and once is enough.
 
 import * as grpc from "@grpc/grpc-js";
 import type { HeaderGetter } from "../../service/auth.js";

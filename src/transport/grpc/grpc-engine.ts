@@ -2,6 +2,7 @@
 // one-port listener judged gRPC through grpc-js's public connection injector, with the same limits
 // as the connect-node path (message size, streams per connection, idle connections, auth before body).
 
+import type http2 from "node:http2";
 import type net from "node:net";
 import type { ServiceImplSpec } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
@@ -34,29 +35,37 @@ export interface GrpcEngineOptions {
   readonly observer: CallObserver;
   readonly limits: Limits;
   readonly connections: ConnectionLimits;
-  /** The password check, run on each call's metadata before its message is read. */
+  /** The early password check, run on each call's headers before its message is read. */
   readonly auth: AuthGateOptions;
 }
 
 export function grpcEngine(options: GrpcEngineOptions): GrpcEngine {
+  // The early password check (the service makes the decision itself, later) runs once per call: from
+  // the HTTP/2 stream's headers, before grpc-js builds a call, where grpc-js's HTTP/2 server can be
+  // reached; as a server interceptor on the metadata, before the message is read, where it cannot.
+  const engine = start(options, []);
+  if (engine.h2 !== undefined) {
+    clampDeadlines(engine.h2);
+    interceptStreams(engine.h2, grpcStreamAuthGate(options.auth));
+    return engine;
+  }
+  engine.close();
+  return start(options, [grpcAuthGate(options.auth)]);
+}
+
+function start(options: GrpcEngineOptions, interceptors: grpc.ServerInterceptor[]): GrpcEngine & { readonly h2: http2.Http2Server | undefined } {
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.limits.maxRequestBytes,
     "grpc.max_concurrent_streams": options.connections.maxConnectionStreams,
     "grpc.max_connection_idle_ms": options.connections.idleTimeoutMs,
-    interceptors: [grpcAuthGate(options.auth)],
+    interceptors,
   });
   const calls = { observer: options.observer, writeStallTimeoutMs: options.connections.writeStallTimeoutMs };
   addTokenService(server, options.service, calls);
   addConnectServices(server, options.open, calls);
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-  const h2 = injectorHttp2Server(server);
-  if (h2 !== undefined) {
-    clampDeadlines(h2);
-    // In front of grpc-js (and of the clamp): a call without credentials is answered from its stream's
-    // headers, before grpc-js builds a call for it; the interceptor above stays as the second check.
-    interceptStreams(h2, grpcStreamAuthGate(options.auth));
-  }
   return {
+    h2: injectorHttp2Server(server),
     injectConnection: (socket) => injector.injectConnection(socket),
     drain: (graceMs) => injector.drain(graceMs),
     close: () => {

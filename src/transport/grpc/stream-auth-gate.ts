@@ -1,7 +1,7 @@
 // The auth gate at the HTTP/2 stream level, for the grpc-js engine: a call without valid credentials
 // is answered from the stream's headers, before grpc-js builds its call objects (metadata, deadline,
 // decoder, interceptor chain), with the trailers-only UNAUTHENTICATED grpc-js itself sends for the
-// interceptor's rejection (auth-gate.ts), which stays behind it for anything this lets through.
+// interceptor's rejection (auth-gate.ts, the same check where this one cannot be installed).
 
 import type http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
