@@ -14,4 +14,10 @@ export interface CallContext {
   readonly header: HeaderGetter;
   /** The client address, for the auth failure log; undefined when unknown. */
   readonly peer: string | undefined;
+  /**
+   * True when the transport already ran the service's own PasswordCheck on these headers and it
+   * passed (an early gate that answers a failing call before its body is read). The service then does
+   * not hash the password a second time: that was 4-6 % of a gRPC call's CPU.
+   */
+  readonly authenticated?: boolean;
 }

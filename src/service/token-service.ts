@@ -126,7 +126,7 @@ export function createTokenService(deps: TokenServiceDeps): TokenServiceApi {
 
   /** The auth decision: undefined when the call may proceed, the error value otherwise. */
   const refused = (method: Method, call: CallContext): ServiceError | undefined => {
-    if (check === undefined || check.matchesHeaders(call.header)) return undefined;
+    if (check === undefined || call.authenticated === true || check.matchesHeaders(call.header)) return undefined;
     deps.onAuthFailure?.({ route: routes.get(method) as string, presented: presentedCredential(call.header), peer: call.peer });
     return { code: "UNAUTHENTICATED" };
   };

@@ -71,6 +71,14 @@ describe("TokenService, called without a transport", () => {
     expect(bearer.ok).toBe(true);
   });
 
+  it("takes a transport's word that it already checked the password (its early gate), and only then", async () => {
+    const request = create(GetPoolRequestSchema, { name: "layer" });
+    const checked = { ...callWith({}), authenticated: true };
+    expect((await service.getPool(request, checked)).ok).toBe(true);
+    const unchecked = { ...callWith({}), authenticated: false };
+    expect(await service.getPool(request, unchecked)).toEqual({ ok: false, error: { code: "UNAUTHENTICATED" } });
+  });
+
   it("stops a waiting assign when the call's signal aborts", async () => {
     const full = await service.createPool(create(CreatePoolRequestSchema, { name: "layer-empty" }), authed);
     expect(full.ok).toBe(true);

@@ -61,7 +61,8 @@ describe("grpc-js auth interceptor (where the stream gate cannot be installed)",
     });
 
   it("refuses a call without the password, or with a wrong one, before its handler runs", async () => {
-    for (const headers of [{}, { "x-api-password": "wrong" }, { authorization: "Bearer wrong" }, { "x-request-id": "mine-1" }]) {
+    const cases: Record<string, string>[] = [{}, { "x-api-password": "wrong" }, { authorization: "Bearer wrong" }, { "x-request-id": "mine-1" }];
+    for (const headers of cases) {
       const before = handled;
       const { error, trailers } = await call(headers);
       expect(error?.code).toBe(grpc.status.UNAUTHENTICATED);

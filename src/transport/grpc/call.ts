@@ -76,7 +76,11 @@ export class GrpcCall {
   private ended = false;
   private controller: AbortController | undefined;
 
-  constructor(readonly call: AnyCall) {}
+  constructor(
+    readonly call: AnyCall,
+    /** The engine's early gate already checked the password on this call's headers (CallContext). */
+    readonly authenticated = false,
+  ) {}
 
   /** grpc-js ended the call (client gone, deadline), or it was cut; read when a result is ready. */
   get cancelled(): boolean {

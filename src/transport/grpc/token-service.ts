@@ -29,6 +29,11 @@ export interface TokenServiceOptions {
   readonly observer: CallObserver;
   /** A WatchLeases write not drained for this long means the client stopped reading: cut. 0 = never. */
   readonly writeStallTimeoutMs: number;
+  /**
+   * Every call reaching these handlers passed the engine's early password check (the stream gate or
+   * the interceptor: grpcEngine installs one of them), so the service need not hash the password again.
+   */
+  readonly authenticated: boolean;
 }
 
 type UnaryName = Exclude<keyof TokenServiceApi, "watchLeases" | "keepAliveResults">;
@@ -63,7 +68,7 @@ function unaryHandler(op: Unary<unknown, unknown>, method: DescMethod, o: TokenS
       outcome.ended(call.request.error.code, call.request.error);
       return callback(grpcError(call.request.error, outcome.requestId));
     }
-    const ctx = new GrpcCall(call);
+    const ctx = new GrpcCall(call, o.authenticated);
     op(call.request, ctx).then(
       (r) => {
         // grpc-js answered already (deadline, client gone): the late result is dropped.
@@ -85,7 +90,7 @@ function watchHandler(service: TokenServiceApi, method: DescMethod, o: TokenServ
       outcome.ended(call.request.error.code, call.request.error);
       return void call.emit("error", grpcError(call.request.error, outcome.requestId));
     }
-    const ctx = new GrpcCall(call);
+    const ctx = new GrpcCall(call, o.authenticated);
     const run = async (): Promise<void> => {
       const opened = await service.watchLeases(call.request as never, ctx);
       if (!opened.ok) return void call.emit("error", failure(opened, outcome));
