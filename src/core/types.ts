@@ -69,17 +69,21 @@ export interface PoolStats {
   readonly sequence: number;
 }
 
-export type LeaseEventType =
-  | "GENERATED"
-  | "ASSIGNED"
-  | "RENEWED"
-  | "RELEASED"
-  | "LEASE_EXPIRED"
-  | "IDLE_EXPIRED"
-  | "DELETED"
-  | "WAITER_TIMED_OUT"
-  | "TOKEN_CORDONED"
-  | "TOKEN_UNCORDONED";
+/** Every kind of lease event, listed once (what a stored or replayed event's type is checked against). */
+export const LEASE_EVENT_TYPES = [
+  "GENERATED",
+  "ASSIGNED",
+  "RENEWED",
+  "RELEASED",
+  "LEASE_EXPIRED",
+  "IDLE_EXPIRED",
+  "DELETED",
+  "WAITER_TIMED_OUT",
+  "TOKEN_CORDONED",
+  "TOKEN_UNCORDONED",
+] as const;
+
+export type LeaseEventType = (typeof LEASE_EVENT_TYPES)[number];
 
 export interface LeaseEvent {
   /** Per-pool, strictly increasing by one for every event of that pool. */

@@ -7,21 +7,10 @@
 // is almost never read (only a resuming watcher reads it). In columns an event object lives only as
 // long as its live delivery, and the ring's own memory is allocated once per pool as it fills.
 
-import type { LeaseEvent, LeaseEventType } from "../core/types.js";
+import { LEASE_EVENT_TYPES, type LeaseEvent, type LeaseEventType } from "../core/types.js";
 
-const TYPES: readonly LeaseEventType[] = [
-  "GENERATED",
-  "ASSIGNED",
-  "RENEWED",
-  "RELEASED",
-  "LEASE_EXPIRED",
-  "IDLE_EXPIRED",
-  "DELETED",
-  "WAITER_TIMED_OUT",
-  "TOKEN_CORDONED",
-  "TOKEN_UNCORDONED",
-];
-const TYPE_INDEX = new Map(TYPES.map((t, i) => [t, i]));
+/** A type is kept as its index in the one list of them. */
+const TYPE_INDEX = new Map<LeaseEventType, number>(LEASE_EVENT_TYPES.map((t, i) => [t, i]));
 
 /** Where an optional number is absent (deadlines and waiter ids are finite when present). */
 const NONE = Number.NaN;
@@ -98,7 +87,7 @@ export class EventRing {
     const num = this.num;
     return {
       sequence: num[r + SEQUENCE]!,
-      type: TYPES[this.type[i]!]!,
+      type: LEASE_EVENT_TYPES[this.type[i]!]!,
       pool: this.pool,
       token: this.token[i]!,
       owner: this.owner[i]!,

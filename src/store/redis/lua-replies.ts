@@ -1,6 +1,6 @@
 // Decodes the JSON the Lua scripts reply and append to event streams into the core's value types.
 
-import type { KeepAliveResult, Lease, LeaseEvent, LeaseEventType, PoolStats, TokenInfo } from "../../core/types.js";
+import { LEASE_EVENT_TYPES, type KeepAliveResult, type Lease, type LeaseEvent, type LeaseEventType, type PoolStats, type TokenInfo } from "../../core/types.js";
 
 export type Json = Record<string, unknown>;
 
@@ -69,18 +69,7 @@ export type StreamEntry =
     }
   | { readonly kind: "pool-deleted"; readonly sequence: number };
 
-const EVENT_TYPES = new Set<string>([
-  "GENERATED",
-  "ASSIGNED",
-  "RENEWED",
-  "RELEASED",
-  "LEASE_EXPIRED",
-  "IDLE_EXPIRED",
-  "DELETED",
-  "WAITER_TIMED_OUT",
-  "TOKEN_CORDONED",
-  "TOKEN_UNCORDONED",
-]);
+const EVENT_TYPES: ReadonlySet<string> = new Set(LEASE_EVENT_TYPES);
 
 export function streamEntryOf(pool: string, raw: string): StreamEntry {
   const e = obj(JSON.parse(raw));
