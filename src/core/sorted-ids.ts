@@ -1,53 +1,71 @@
 // One pool's token ids in id order, for paging (ListTokens): a two-level sorted list (a B+tree of height
 // two), so insert, delete and seeking a cursor are O(log n) plus a short in-block move, and a page is
-// read in O(page) — the pool is never walked. Each id's slot sits beside it, so a page reads the token
-// records without an id -> slot lookup per token.
+// read in O(page) — the pool is never walked. It holds token slots, ordered by the id each slot holds
+// (read through idOf, as TokenIndex does): a page reads its token records without a lookup, and the
+// list costs 4 bytes a token plus its blocks' spare room, not an id pointer and a slot number each
+// (with arrays' growth slack, that was ~21 B a token).
 
-/** Blocks split above this size; a move inside one block is a ~4 KB memmove at worst. */
+/** Blocks split when full; a move inside one block is a ~2 KB memmove at worst. */
 const MAX_BLOCK = 512;
 
 export class SortedIds {
-  /** Non-empty sorted blocks, each entirely below the next. */
-  private blocks: string[][] = [];
-  /** slots[b][i] is the slot of blocks[b][i]. */
-  private slots: number[][] = [];
+  /** Non-empty blocks of slots, each sorted by id and entirely below the next; `lengths[b]` are used. */
+  private blocks: Int32Array[] = [];
+  private lengths: number[] = [];
   size = 0;
 
-  insert(id: string, slot: number): void {
+  /** `idOf(slot)`: the id a slot holds, for every slot in the list (a slot is deleted before it is reused). */
+  constructor(private readonly idOf: (slot: number) => string) {}
+
+  /** Adds the slot's id (not already in the list). */
+  insert(slot: number): void {
     this.size++;
+    const id = this.idOf(slot);
     if (this.blocks.length === 0) {
-      this.blocks.push([id]);
-      this.slots.push([slot]);
+      const first = new Int32Array(MAX_BLOCK);
+      first[0] = slot;
+      this.blocks.push(first);
+      this.lengths.push(1);
       return;
     }
     let b = this.blockFor(id);
     if (b === this.blocks.length) b--;
-    const block = this.blocks[b]!;
-    const slots = this.slots[b]!;
-    const i = lowerBound(block, id);
-    block.splice(i, 0, id);
-    slots.splice(i, 0, slot);
-    if (block.length > MAX_BLOCK) {
-      // Both halves as fresh exact-size arrays: splice would leave the left half in the full block's
-      // backing store (spare room for ~770 elements behind ~256), a third of it used.
+    let block = this.blocks[b]!;
+    let length = this.lengths[b]!;
+    let i = this.lowerBound(block, length, id);
+    if (length === MAX_BLOCK) {
+      // Full: its upper half moves to a new block after it, and the slot goes into whichever half is its.
       const half = MAX_BLOCK >> 1;
-      this.blocks.splice(b, 1, block.slice(0, half), block.slice(half));
-      this.slots.splice(b, 1, slots.slice(0, half), slots.slice(half));
+      const upper = new Int32Array(MAX_BLOCK);
+      upper.set(block.subarray(half, length));
+      this.blocks.splice(b + 1, 0, upper);
+      this.lengths.splice(b + 1, 0, length - half);
+      this.lengths[b] = half;
+      if (i > half) {
+        b++;
+        block = upper;
+        i -= half;
+      }
+      length = this.lengths[b]!;
     }
+    block.copyWithin(i + 1, i, length);
+    block[i] = slot;
+    this.lengths[b] = length + 1;
   }
 
+  /** Removes `id` (its slot must still hold it); false when it is not in the list. */
   delete(id: string): boolean {
     const b = this.blockFor(id);
     const block = this.blocks[b];
     if (!block) return false;
-    const i = lowerBound(block, id);
-    if (block[i] !== id) return false;
-    block.splice(i, 1);
-    this.slots[b]!.splice(i, 1);
-    if (block.length === 0) {
+    const length = this.lengths[b]!;
+    const i = this.lowerBound(block, length, id);
+    if (i === length || this.idOf(block[i]!) !== id) return false;
+    block.copyWithin(i, i + 1, length);
+    if (length === 1) {
       this.blocks.splice(b, 1);
-      this.slots.splice(b, 1);
-    }
+      this.lengths.splice(b, 1);
+    } else this.lengths[b] = length - 1;
     this.size--;
     return true;
   }
@@ -58,12 +76,13 @@ export class SortedIds {
    */
   forEachAfter(after: string | undefined, visit: (id: string, slot: number) => boolean): boolean {
     let b = after === undefined ? 0 : this.blockFor(after);
-    let i = after === undefined || b === this.blocks.length ? 0 : upperBound(this.blocks[b]!, after);
+    let i = after === undefined || b === this.blocks.length ? 0 : this.upperBound(this.blocks[b]!, this.lengths[b]!, after);
     for (; b < this.blocks.length; b++, i = 0) {
       const block = this.blocks[b]!;
-      const slots = this.slots[b]!;
-      for (; i < block.length; i++) {
-        if (!visit(block[i]!, slots[i]!)) return i + 1 < block.length || b + 1 < this.blocks.length;
+      const length = this.lengths[b]!;
+      for (; i < length; i++) {
+        const slot = block[i]!;
+        if (!visit(this.idOf(slot), slot)) return i + 1 < length || b + 1 < this.blocks.length;
       }
     }
     return false;
@@ -75,32 +94,33 @@ export class SortedIds {
     let hi = this.blocks.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const block = this.blocks[mid]!;
-      if (block[block.length - 1]! < id) lo = mid + 1;
+      if (this.idOf(this.blocks[mid]![this.lengths[mid]! - 1]!) < id) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
-}
 
-function lowerBound(a: readonly string[], id: string): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid]! < id) lo = mid + 1;
-    else hi = mid;
+  /** The first index in the block whose id is >= `id`. */
+  private lowerBound(block: Int32Array, length: number, id: string): number {
+    let lo = 0;
+    let hi = length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.idOf(block[mid]!) < id) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
-  return lo;
-}
 
-function upperBound(a: readonly string[], id: string): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid]! <= id) lo = mid + 1;
-    else hi = mid;
+  /** The first index in the block whose id is > `id`. */
+  private upperBound(block: Int32Array, length: number, id: string): number {
+    let lo = 0;
+    let hi = length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.idOf(block[mid]!) <= id) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
-  return lo;
 }

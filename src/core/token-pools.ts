@@ -95,7 +95,7 @@ class Pool {
   /** Waiting gangs, FIFO among themselves; see the anti-starvation rule at the top. */
   readonly gangs = new WaiterQueue();
   /** Every token id in id order (ListTokens). */
-  readonly sorted = new SortedIds();
+  readonly sorted: SortedIds;
   /** Cordoned slots, free or held. */
   readonly cordoned = new Set<number>();
   /** Cordoned slots that are free (CORDONED_FREE): neither available nor held. */
@@ -123,6 +123,7 @@ class Pool {
     hashSeed: number,
   ) {
     this.byId = new TokenIndex(idOf, hashSeed);
+    this.sorted = new SortedIds(idOf);
   }
 
   get total(): number {
@@ -590,7 +591,7 @@ export class TokenPools {
     s.num[slot * 4 + IDLE_EXP] = idleExpire;
     s.setFreePos(slot, HELD); // not yet in the free list; makeAvailable/pushFree decide
     pool.byId.set(id, slot);
-    pool.sorted.insert(id, slot);
+    pool.sorted.insert(slot);
     return slot;
   }
 

@@ -23,20 +23,26 @@ describe("SortedIds", () => {
     );
     fc.assert(
       fc.property(fc.array(op, { maxLength: 400 }), fc.integer({ min: 0, max: 1500 }), (ops, bulk) => {
-        const ids = new SortedIds();
+        // Slots as the token table gives them: each holds one id, and is never reused here.
+        const idOfSlot: string[] = [];
+        const ids = new SortedIds((slot) => idOfSlot[slot]!);
+        const insert = (id: string): void => {
+          idOfSlot.push(id);
+          ids.insert(idOfSlot.length - 1);
+        };
         const model: string[] = [];
         // A bulk load first, so blocks split (more than one block of 512).
         for (let i = 0; i < bulk; i++) {
           const id = `b${(i * 7919) % 1501}`;
           if (model.includes(id)) continue;
-          ids.insert(id, i);
+          insert(id);
           model.push(id);
         }
         model.sort();
         for (const o of ops) {
           if (o.kind === "insert") {
             if (model.includes(o.id)) continue;
-            ids.insert(o.id, model.length);
+            insert(o.id);
             model.push(o.id);
             model.sort();
           } else if (o.kind === "delete") {
@@ -52,8 +58,28 @@ describe("SortedIds", () => {
           expect(ids.size).toBe(model.length);
         }
         expect(after(ids, undefined, Infinity).seen).toEqual(model);
+        // Each id is visited with the slot that holds it.
+        ids.forEachAfter(undefined, (id, slot) => (expect(idOfSlot[slot]).toBe(id), true));
       }),
       { numRuns: 60 },
     );
+  });
+
+  it("splits a full block correctly whichever position the new id takes", () => {
+    const FULL = 512;
+    const key = (n: number): string => `k${String(n).padStart(5, "0")}`;
+    for (let p = 0; p <= FULL; p++) {
+      const idOfSlot: string[] = [];
+      const ids = new SortedIds((slot) => idOfSlot[slot]!);
+      // Even numbers fill one block exactly; the odd one lands between the (p-1)th and the pth.
+      for (let i = 0; i < FULL; i++) ids.insert(idOfSlot.push(key(2 * i)) - 1);
+      ids.insert(idOfSlot.push(key(2 * p - 1)) - 1);
+      const expected = [...idOfSlot].sort();
+      expect(after(ids, undefined, Infinity).seen).toEqual(expected);
+      // And the halves keep taking inserts and deletes at their ends.
+      ids.insert(idOfSlot.push(key(2 * FULL + 1)) - 1);
+      expect(ids.delete(key(0))).toBe(true);
+      expect(after(ids, undefined, Infinity).seen).toEqual([...idOfSlot].sort().filter((id) => id !== key(0)));
+    }
   });
 });
