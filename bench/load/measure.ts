@@ -6,7 +6,7 @@ import { loadavg } from "node:os";
 import type { BodyFiles, Rpc } from "./bodies.js";
 import { rpcPath } from "./bodies.js";
 import { h2load, type LoadResult } from "./h2load.js";
-import { scrape } from "./metrics-scrape.js";
+import { scrape, type Scrape } from "./metrics-scrape.js";
 import { drivePairs, grpcCallOnce, type PairProtocol } from "./pair-driver.js";
 import { cpuMs } from "./server-cpu.js";
 import type { Running } from "./servers.js";
@@ -35,6 +35,12 @@ export interface Row {
   readonly tokensPerCall: number;
   /** Failed calls in the timed run; undefined when the server cannot tell (gRPC on a baseline). */
   readonly errors: number | undefined;
+  /**
+   * Calls the server saw cancelled by their client, up to one per stream the load keeps open: those in
+   * flight when h2load stopped (its -D ends the run without waiting for answers). Not failures; any
+   * beyond that many are counted in `errors`.
+   */
+  readonly cancelledAtEnd?: number;
   /** Server CPU (user + system, all threads) per call, microseconds. */
   readonly cpuUsPerCall: number;
   readonly meanMs: number | undefined;
@@ -128,12 +134,15 @@ export class Measurer {
     // gRPC failures arrive as trailers h2load does not read: tokenpool's own counters tell.
     // Only the row's own method: watch streams cut meanwhile (the fan-out's) are not its failures.
     const method = rpc === "assign" ? "AssignToken" : "KeepAlive";
-    const serverErrors =
-      before?.rpcErrors !== undefined && after?.rpcErrors !== undefined
-        ? (after.rpcErrorsByMethod.get(method) ?? 0) - (before.rpcErrorsByMethod.get(method) ?? 0)
-        : undefined;
+    const delta = (counts: (s: Scrape) => ReadonlyMap<string, number>): number | undefined =>
+      before?.rpcErrors !== undefined && after?.rpcErrors !== undefined ? (counts(after).get(method) ?? 0) - (counts(before).get(method) ?? 0) : undefined;
+    const inFlight = this.s.connections * this.s.streams;
+    const cancelled = delta((s) => s.rpcCancelledByMethod) ?? 0;
+    const failed = delta((s) => s.rpcErrorsByMethod);
+    const serverErrors = failed === undefined ? undefined : failed + Math.max(0, cancelled - inFlight);
     const trailersUnread = protocol === "grpc" && rpc !== "pairs";
     const errors = !trailersUnread ? r.errors : tokenpool && serverErrors !== undefined ? r.errors + serverErrors : undefined;
+    const cancelledAtEnd = trailersUnread && tokenpool ? Math.min(cancelled, inFlight) : undefined;
     return {
       server: target.name,
       protocol,
@@ -142,6 +151,7 @@ export class Measurer {
       rps: r.rps,
       tokensPerCall,
       errors,
+      cancelledAtEnd,
       cpuUsPerCall: r.requests > 0 ? ((cpu1 - cpu0) * 1000) / r.requests : NaN,
       meanMs: r.meanMs,
       load1: loadavg()[0]!,

@@ -4,8 +4,10 @@
 export interface Scrape {
   /** RPCs answered with a code other than ok, summed over methods; undefined if not exported. */
   readonly rpcErrors: number | undefined;
-  /** The same by method name (AssignToken, …): a row counts its own method's failures only. */
+  /** The same by method name (AssignToken, …), CANCELED left out: a row counts its own method's failures only. */
   readonly rpcErrorsByMethod: ReadonlyMap<string, number>;
+  /** CANCELED by method: calls whose client went away, such as those in flight when h2load stops. */
+  readonly rpcCancelledByMethod: ReadonlyMap<string, number>;
   readonly rpcOk: number | undefined;
   /** Cumulative lateness buckets (upper bound in seconds → count), when exported. */
   readonly latenessBuckets: ReadonlyArray<readonly [number, number]>;
@@ -18,6 +20,7 @@ export async function scrape(baseUrl: string): Promise<Scrape> {
   let errors: number | undefined;
   const buckets: Array<[number, number]> = [];
   const byMethod = new Map<string, number>();
+  const cancelled = new Map<string, number>();
   for (const line of body.split("\n")) {
     if (line.startsWith("tokenpool_rpc_total{")) {
       const code = /code="([^"]*)"/.exec(line)?.[1];
@@ -26,7 +29,8 @@ export async function scrape(baseUrl: string): Promise<Scrape> {
       if (code === "ok") ok = (ok ?? 0) + value;
       else {
         errors = (errors ?? 0) + value;
-        byMethod.set(method, (byMethod.get(method) ?? 0) + value);
+        const counts = code === "canceled" ? cancelled : byMethod;
+        counts.set(method, (counts.get(method) ?? 0) + value);
       }
       ok ??= 0;
       errors ??= 0;
@@ -35,7 +39,7 @@ export async function scrape(baseUrl: string): Promise<Scrape> {
       if (le !== undefined) buckets.push([le === "+Inf" ? Infinity : Number(le), Number(line.slice(line.lastIndexOf(" ") + 1))]);
     }
   }
-  return { rpcErrors: errors, rpcErrorsByMethod: byMethod, rpcOk: ok, latenessBuckets: buckets };
+  return { rpcErrors: errors, rpcErrorsByMethod: byMethod, rpcCancelledByMethod: cancelled, rpcOk: ok, latenessBuckets: buckets };
 }
 
 /** The q-quantile of a cumulative histogram, interpolated linearly inside its bucket (as Prometheus does). */

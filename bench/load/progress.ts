@@ -13,6 +13,7 @@ export function log(line: string): void {
 export function logRow(r: Row): Row {
   const tokens = r.tokensPerCall > 1 ? ` = ${Math.round(r.rps * r.tokensPerCall)} tokens/s` : "";
   const errors = r.errors === undefined ? "" : r.errors > 0 ? `, ${r.errors} ERRORS` : ", 0 errors";
-  log(`  ${r.server} ${r.protocol} ${r.rpc} (round ${r.round}): ${Math.round(r.rps)} calls/s${tokens}, ${Math.round(r.cpuUsPerCall)} µs CPU/call${errors}`);
+  const cancelled = r.cancelledAtEnd ? ` (${r.cancelledAtEnd} in flight when the load stopped, cancelled by it)` : "";
+  log(`  ${r.server} ${r.protocol} ${r.rpc} (round ${r.round}): ${Math.round(r.rps)} calls/s${tokens}, ${Math.round(r.cpuUsPerCall)} µs CPU/call${errors}${cancelled}`);
   return r;
 }

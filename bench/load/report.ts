@@ -113,6 +113,13 @@ export function renderReport(res: Results, fan: FanoutResult | undefined, late: 
       );
     }
   }
+  const cancelledAtEnd = Math.max(0, ...res.rows.map((r) => r.cancelledAtEnd ?? 0));
+  if (cancelledAtEnd > 0) {
+    line();
+    line(
+      `Not counted as errors: gRPC calls the server saw cancelled by h2load stopping with them in flight (at most one per open stream; up to ${cancelledAtEnd} in a row of this run). More than that would be.`,
+    );
+  }
   const cpuText = (c: Cell | undefined): string => (c ? `${fmt(c.cpuUs)} (${fmt(c.rps)})` : "–");
   // (A --connect-only run has no gRPC rows: the tables and targets below that need them are left out.)
   const grpcRows = res.rows.some((r) => r.protocol === "grpc");
